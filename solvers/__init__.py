@@ -1,0 +1,29 @@
+"""solvers: fast batched combinatorial solvers behind one LP-form interface (NumPy only).
+
+    >>> import solvers
+    >>> sp = solvers.get("shortest_path")          # grid, 8-neighbour, Numba Dijkstra
+    >>> y = sp.solve(solvers.costs_to_theta(costs))  # costs (B, H, W) >= 0
+
+Every solver computes ``y*(θ) = argmax_{y ∈ Y} ⟨θ, y⟩`` (always maximise; costs enter as
+``θ = -c``). ``solvers.available()`` lists every (problem, backend) pair.
+"""
+
+from . import ranking  # noqa: F401  (registers argmax, top_k, ranking)
+from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
+from .registry import available, backends, default_backend, get, problems, register
+
+__all__ = [
+    "LPForm",
+    "Solver",
+    "SolverInputError",
+    "as_theta",
+    "available",
+    "backends",
+    "costs_to_theta",
+    "default_backend",
+    "get",
+    "problems",
+    "register",
+    "theta_to_costs",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,273 @@
+"""The solver interface shared by every problem of the zoo.
+
+Every solver computes a linear maximiser over a finite set of integer vectors,
+
+    y*(θ) = argmax_{y ∈ Y} ⟨θ, y⟩,
+
+where ``Y`` is the vertex set of the problem's polytope (paths, permutations, trees,
+item sets). Minimisation problems with costs ``c`` enter as ``θ = -c`` through
+:func:`costs_to_theta`, the single place where that sign flip happens.
+
+Shapes. An *instance* of ``θ`` has ``event_ndim`` trailing axes (2 for a grid, 1 for an
+edge vector). Any number of leading axes form the batch: ``solve`` accepts ``(*shape)``
+(one instance, returned unbatched) or ``(B, *shape)``, and also ``(M, B, *shape)``.
+The result has ``θ``'s shape and float dtype (float64 for integer input) with exactly
+integral entries.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "LPForm",
+    "Solver",
+    "SolverInputError",
+    "costs_to_theta",
+    "theta_to_costs",
+    "as_theta",
+]
+
+
+class SolverInputError(ValueError):
+    """Raised when a solver is given input it cannot solve (bad shape, NaN, negative costs...)."""
+
+
+def costs_to_theta(costs: np.ndarray) -> np.ndarray:
+    """Turn minimisation costs ``c`` into maximisation scores ``θ = -c``.
+
+    This is the only place in :mod:`solvers` where a minimisation problem changes sign.
+    """
+    return -np.asarray(costs)
+
+
+def theta_to_costs(theta: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`costs_to_theta`: ``c = -θ``."""
+    return -np.asarray(theta)
+
+
+def as_theta(
+    theta: Any,
+    event_ndim: int,
+    *,
+    instance_shape: tuple[int, ...] | None = None,
+    problem: str = "solver",
+) -> np.ndarray:
+    """Validate ``θ`` and return it as a float array (float32 and float64 kept, else float64).
+
+    Raises :class:`TypeError` for non-numeric dtypes (object, complex, string) and
+    :class:`SolverInputError` for too few axes, a wrong instance shape, NaN or inf.
+    Integer and boolean input is converted to float64.
+    """
+    if isinstance(theta, np.ndarray):
+        arr = theta
+    else:
+        try:
+            arr = np.asarray(theta)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{problem}: θ could not be converted to a NumPy array: {exc}") from exc
+    kind = arr.dtype.kind
+    if kind in "biu":
+        arr = arr.astype(np.float64)
+    elif kind == "f":
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+    else:
+        raise TypeError(
+            f"{problem}: θ must be a real numeric array, got dtype {arr.dtype} "
+            "(integer input is converted to float64; object, complex and string are rejected)"
+        )
+    if arr.ndim < event_ndim:
+        raise SolverInputError(
+            f"{problem}: θ must have at least {event_ndim} axes (one instance has {event_ndim}),"
+            f" got shape {arr.shape}"
+        )
+    if instance_shape is not None and tuple(arr.shape[arr.ndim - event_ndim :]) != tuple(
+        instance_shape
+    ):
+        raise SolverInputError(
+            f"{problem}: each instance of θ must have shape {tuple(instance_shape)}, "
+            f"got trailing shape {arr.shape[arr.ndim - event_ndim :]} (full shape {arr.shape})"
+        )
+    if arr.size and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise SolverInputError(f"{problem}: θ contains {bad}; all scores must be finite")
+    return arr
+
+
+@dataclass(frozen=True)
+class LPForm:
+    """One instance's feasible set as a (mixed-integer) linear program in standard form.
+
+    The solver's problem is ``max ⟨θ, y⟩`` over
+
+        A_eq x = b_eq,   A_ub x <= b_ub,   lower <= x <= upper,   x_i ∈ ℤ where integrality[i],
+
+    with ``y = x[y_index]``: ``y_index`` has the instance shape of ``θ`` and holds, for each
+    entry of ``y``, the index of the LP variable that equals it. LP variables that are not
+    entries of ``y`` are auxiliary (flows, permutation matrices...) and have zero objective.
+    ``integral_polytope`` states that the LP relaxation already has integral vertices (so a
+    simplex solver such as GLOP suffices); otherwise a MIP solver is needed.
+    """
+
+    n_vars: int
+    y_index: np.ndarray
+    A_eq: sp.csr_matrix | None = None
+    b_eq: np.ndarray | None = None
+    A_ub: sp.csr_matrix | None = None
+    b_ub: np.ndarray | None = None
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    integrality: np.ndarray | None = None
+    integral_polytope: bool = False
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        n = int(self.n_vars)
+        object.__setattr__(self, "n_vars", n)
+        object.__setattr__(self, "y_index", np.asarray(self.y_index, dtype=np.int64))
+        if self.y_index.size and (self.y_index.min() < 0 or self.y_index.max() >= n):
+            raise ValueError("LPForm: y_index refers to variables outside 0..n_vars-1")
+        for mat_name, rhs_name in (("A_eq", "b_eq"), ("A_ub", "b_ub")):
+            mat = getattr(self, mat_name)
+            rhs = getattr(self, rhs_name)
+            if mat is None:
+                object.__setattr__(self, mat_name, sp.csr_matrix((0, n)))
+                object.__setattr__(self, rhs_name, np.zeros(0))
+                continue
+            mat = sp.csr_matrix(mat, dtype=np.float64)
+            rhs = np.asarray(rhs, dtype=np.float64).reshape(-1)
+            if mat.shape[1] != n or mat.shape[0] != rhs.shape[0]:
+                raise ValueError(
+                    f"LPForm: {mat_name} has shape {mat.shape} and {rhs_name} has {rhs.shape[0]}"
+                    f" entries; expected ({rhs.shape[0]}, {n})"
+                )
+            object.__setattr__(self, mat_name, mat)
+            object.__setattr__(self, rhs_name, rhs)
+        lower = np.zeros(n) if self.lower is None else np.asarray(self.lower, dtype=np.float64)
+        upper = np.full(n, np.inf) if self.upper is None else np.asarray(self.upper, np.float64)
+        integ = (
+            np.zeros(n, dtype=bool)
+            if self.integrality is None
+            else np.asarray(self.integrality, dtype=bool)
+        )
+        for name, arr in (("lower", lower), ("upper", upper), ("integrality", integ)):
+            if arr.shape != (n,):
+                raise ValueError(f"LPForm: {name} must have shape ({n},), got {arr.shape}")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
+        object.__setattr__(self, "integrality", integ)
+
+    @property
+    def instance_shape(self) -> tuple[int, ...]:
+        return tuple(self.y_index.shape)
+
+    def objective_vector(self, theta: np.ndarray) -> np.ndarray:
+        """The LP objective ``c`` (to maximise) for one instance ``θ``."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != self.instance_shape:
+            raise SolverInputError(
+                f"LPForm: θ has shape {theta.shape}, the form expects {self.instance_shape}"
+            )
+        c = np.zeros(self.n_vars)
+        np.add.at(c, self.y_index.ravel(), theta.ravel())
+        return c
+
+    def is_feasible(self, x: np.ndarray, tol: float = 1e-7) -> bool:
+        """Whether the LP point ``x`` satisfies every constraint (within ``tol``)."""
+        x = np.asarray(x, dtype=np.float64)
+        ok = bool(np.all(x >= self.lower - tol) and np.all(x <= self.upper + tol))
+        if self.A_eq.shape[0]:
+            ok &= bool(np.all(np.abs(self.A_eq @ x - self.b_eq) <= tol))
+        if self.A_ub.shape[0]:
+            ok &= bool(np.all(self.A_ub @ x - self.b_ub <= tol))
+        if self.integrality.any():
+            xi = x[self.integrality]
+            ok &= bool(np.all(np.abs(xi - np.round(xi)) <= tol))
+        return ok
+
+
+class Solver(ABC):
+    """A batched linear maximisation oracle ``y*(θ) = argmax_{y∈Y} ⟨θ, y⟩``.
+
+    Subclasses set ``problem``, ``backend`` and ``event_ndim`` and implement
+    :meth:`_solve_batch` on a validated ``(B, *instance_shape)`` array. They fix the
+    instance structure (grid neighbourhood, graph, capacities) in ``__init__`` and are
+    stateless afterwards: ``solve`` is a pure function of its inputs.
+
+    Side data that varies per instance (knapsack weights per example, say) is passed to
+    ``solve`` as keyword arrays whose leading axes match ``θ``'s batch axes; solvers that
+    accept such data list the names in ``side_inputs``.
+    """
+
+    problem: ClassVar[str] = "solver"
+    backend: ClassVar[str] = "base"
+    event_ndim: ClassVar[int] = 1
+    side_inputs: ClassVar[tuple[str, ...]] = ()
+
+    #: Fixed instance shape, or ``None`` when it is read from ``θ``.
+    instance_shape: tuple[int, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(problem={self.problem!r}, backend={self.backend!r})"
+
+    # -- public API -------------------------------------------------------------------
+    def validate(self, theta: Any) -> np.ndarray:
+        """``θ`` checked and converted as :func:`as_theta` does (subclasses add checks)."""
+        return as_theta(
+            theta, self.event_ndim, instance_shape=self.instance_shape, problem=self.problem
+        )
+
+    def solve(self, theta: Any, **side: Any) -> np.ndarray:
+        """Return ``y*(θ)`` for every instance of ``θ`` (any number of leading batch axes)."""
+        arr = self.validate(theta)
+        batch_shape = arr.shape[: arr.ndim - self.event_ndim]
+        event_shape = arr.shape[arr.ndim - self.event_ndim :]
+        side = self._check_side(side, batch_shape)
+        flat = np.ascontiguousarray(arr.reshape((-1, *event_shape)))
+        flat_side = {k: v.reshape((-1, *v.shape[len(batch_shape) :])) for k, v in side.items()}
+        if flat.shape[0] == 0:
+            return np.zeros(arr.shape, dtype=arr.dtype)
+        y = self._solve_batch(flat, **flat_side)
+        return np.asarray(y, dtype=arr.dtype).reshape(arr.shape)
+
+    __call__ = solve
+
+    def objective(self, theta: Any, y: Any) -> np.ndarray:
+        """``⟨θ, y⟩`` per instance (sum over the instance axes)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if theta.shape != y.shape:
+            raise SolverInputError(
+                f"{self.problem}: θ and y must have the same shape, got {theta.shape} and {y.shape}"
+            )
+        axes = tuple(range(theta.ndim - self.event_ndim, theta.ndim))
+        return (theta * y).sum(axis=axes)
+
+    def lp_form(self, shape: Any = None, **side: Any) -> LPForm:
+        """The feasible set of one instance as an :class:`LPForm`.
+
+        ``shape`` is the instance shape of ``θ`` (needed where it is not fixed at
+        construction, e.g. a grid or a ranking); ``side`` holds one instance's side data.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not provide an LP form")
+
+    # -- for subclasses ---------------------------------------------------------------
+    @abstractmethod
+    def _solve_batch(self, theta: np.ndarray, **side: np.ndarray) -> np.ndarray:
+        """Solve a validated, C-contiguous ``(B, *instance_shape)`` batch (``B >= 1``)."""
+
+    def _check_side(self, side: dict[str, Any], batch_shape: tuple[int, ...]) -> dict:
+        """Check per-instance side data; the default accepts none."""
+        unknown = set(side) - set(self.side_inputs)
+        if unknown:
+            allowed = ", ".join(self.side_inputs) or "none"
+            raise TypeError(
+                f"{self.problem}: unexpected side input(s) {sorted(unknown)}; allowed: {allowed}"
+            )
+        return {k: np.asarray(v) for k, v in side.items()}

@@ -1,0 +1,122 @@
+"""Choose a solver by name: ``solvers.get("shortest_path", backend="numba")``.
+
+Each problem module registers its backends at import time with :func:`register`. The
+problem's default backend also gets an ``"lp"`` backend for free: the same instance
+structure, solved through its :class:`~solvers.base.LPForm` by the generic OR-Tools
+backend of :mod:`solvers.lp` (used to cross-check fast solvers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Solver
+
+__all__ = ["SolverInfo", "register", "get", "available", "problems", "backends"]
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    """One registered (problem, backend) pair."""
+
+    problem: str
+    backend: str
+    description: str
+    default: bool
+
+    def __str__(self) -> str:
+        star = " (default)" if self.default else ""
+        return f"{self.problem:<20} {self.backend + star:<18} {self.description}"
+
+
+_FACTORIES: dict[str, dict[str, Callable[..., Solver]]] = {}
+_INFOS: dict[str, dict[str, SolverInfo]] = {}
+_DEFAULTS: dict[str, str] = {}
+
+
+def register(
+    problem: str,
+    backend: str,
+    factory: Callable[..., Solver],
+    description: str,
+    *,
+    default: bool = False,
+    lp_backend: bool = True,
+) -> None:
+    """Register ``factory(**params) -> Solver`` as ``backend`` of ``problem``.
+
+    With ``default=True`` this backend is used when ``get`` is called without a backend,
+    and (unless ``lp_backend=False``) an ``"lp"`` backend is derived from it.
+    """
+    _FACTORIES.setdefault(problem, {})[backend] = factory
+    _INFOS.setdefault(problem, {})[backend] = SolverInfo(problem, backend, description, default)
+    if default or problem not in _DEFAULTS:
+        if problem in _DEFAULTS and default:
+            old = _DEFAULTS[problem]
+            info = _INFOS[problem][old]
+            _INFOS[problem][old] = SolverInfo(problem, old, info.description, False)
+        _DEFAULTS[problem] = backend
+        _INFOS[problem][backend] = SolverInfo(problem, backend, description, True)
+    if default and lp_backend and backend != "lp":
+
+        def lp_factory(**params: Any) -> Solver:
+            from .lp import LPBackedSolver
+
+            return LPBackedSolver(factory(**params))
+
+        _FACTORIES[problem]["lp"] = lp_factory
+        _INFOS[problem]["lp"] = SolverInfo(
+            problem,
+            "lp",
+            f"{problem} through its LP form, solved by OR-Tools (reference, slow)",
+            False,
+        )
+
+
+def problems() -> list[str]:
+    """Names of the registered problems, sorted."""
+    return sorted(_FACTORIES)
+
+
+def backends(problem: str) -> list[str]:
+    """Backends registered for ``problem``; raises ``ValueError`` for an unknown problem."""
+    _check_problem(problem)
+    return sorted(_FACTORIES[problem])
+
+
+def _check_problem(problem: str) -> None:
+    if problem not in _FACTORIES:
+        raise ValueError(
+            f"unknown problem {problem!r}; available problems: {', '.join(problems())}"
+        )
+
+
+def get(problem: str, backend: str | None = None, **params: Any) -> Solver:
+    """Build the solver for ``problem`` with ``backend`` (its default when ``None``).
+
+    ``params`` fix the instance structure (grid neighbourhood, graph, capacities...) and are
+    passed to the backend's constructor. Unknown names raise ``ValueError`` listing the
+    valid ones.
+    """
+    _check_problem(problem)
+    if backend is None:
+        backend = _DEFAULTS[problem]
+    if backend not in _FACTORIES[problem]:
+        raise ValueError(
+            f"unknown backend {backend!r} for problem {problem!r}; "
+            f"available backends: {', '.join(backends(problem))}"
+        )
+    return _FACTORIES[problem][backend](**params)
+
+
+def available() -> list[SolverInfo]:
+    """Every registered (problem, backend) pair with a one-line description."""
+    return [_INFOS[p][b] for p in problems() for b in sorted(_INFOS[p])]
+
+
+def default_backend(problem: str) -> str:
+    """The backend ``get`` uses for ``problem`` when none is named."""
+    _check_problem(problem)
+    return _DEFAULTS[problem]
