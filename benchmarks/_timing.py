@@ -1,0 +1,43 @@
+"""Timing helpers shared by the benchmark scripts (not part of the library)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def best_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05) -> float:
+    """Best-of-``repeat`` seconds per call of ``fn``, each measurement looping >= ``min_time``."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        n, start = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_time:
+                break
+        best = min(best, elapsed / n)
+    return best
+
+
+def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    """Print a plain aligned table."""
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n## {title}\n")
+    for k, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if k else c.ljust(w) for c, w in zip(row, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value >= 100:
+            return f"{value:,.0f}"
+        if value >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)

@@ -1,0 +1,34 @@
+"""Solver speed: the Numba kernels against reference implementations, in one run.
+
+    python benchmarks/solvers.py            # every section
+    python benchmarks/solvers.py --only shortest_path --quick
+
+Each section lives in ``benchmarks/bench_<name>.py`` and exposes ``run(quick: bool)``,
+which prints its own table (microseconds per instance and speed ratios measured in the
+same process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+SECTIONS = ["shortest_path", "assignment", "spanning_tree", "knapsack"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, help="sections to run")
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    args = parser.parse_args()
+    for name in args.only or SECTIONS:
+        module = importlib.import_module(f"bench_{name}")
+        module.run(quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
