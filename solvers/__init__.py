@@ -8,7 +8,10 @@ Every solver computes ``y*(θ) = argmax_{y ∈ Y} ⟨θ, y⟩`` (always maximise
 ``θ = -c``). ``solvers.available()`` lists every (problem, backend) pair.
 """
 
-from . import ranking  # noqa: F401  (registers argmax, top_k, ranking)
+from . import (
+    lp,  # noqa: F401  (registers lp)
+    ranking,  # noqa: F401  (registers argmax, top_k, ranking)
+)
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
 from .registry import available, backends, default_backend, get, problems, register
 

@@ -1,0 +1,356 @@
+"""The generic ``lp`` backend: any problem stated as an :class:`~solvers.base.LPForm`.
+
+For one instance ``θ`` it solves
+
+    max ⟨c, x⟩   s.t.   A_eq x = b_eq,   A_ub x <= b_ub,   lower <= x <= upper,
+                        x_i ∈ ℤ where integrality[i],
+
+with ``c = form.objective_vector(θ)`` (``θ`` scattered onto the variables ``y_index``) and
+returns ``y = x[y_index]``. The solver is chosen from the form:
+
+* no integrality flags: OR-Tools GLOP (primal/dual simplex). A simplex method returns a
+  basic optimal solution, i.e. a vertex, so when ``form.integral_polytope`` holds (a totally
+  unimodular system with integral data, the Birkhoff polytope...) the answer is integral;
+* integrality flags: a MIP solver through ``pywraplp``: SCIP when this OR-Tools build has
+  it (it does from 9.x on PyPI), else CBC, else CP-SAT (pywraplp scales float coefficients
+  to integers for CP-SAT itself). The relative MIP gap is set to 0 so that the optimum is
+  exact, not within the default 1e-4.
+
+Where the polytope is declared integral or the variable is required to be integral, the
+solution entry is checked to be integral (within ``1e-6`` relative) and rounded, so ``y``
+has exactly integral entries; anything else is a solver failure and raises.
+
+:class:`LPSolver` makes a solver from a user's ``(A, b, bounds, integrality)``;
+:class:`LPBackedSolver` solves any registered problem through its ``lp_form`` (the
+``"lp"`` backend that :func:`solvers.registry.register` derives), to cross-check fast
+solvers against a general one.
+
+Reference: Schrijver, *Theory of Linear and Integer Programming* (1986), ch. 8 and 19
+(vertices of polyhedra, total unimodularity).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.linear_solver import pywraplp
+
+from .base import LPForm, Solver, SolverInputError
+from .registry import register
+
+__all__ = ["LPBackedSolver", "LPSolver", "solve_lp_form"]
+
+_MIP_BACKENDS = ("SCIP", "CBC", "CP_SAT")
+_INT_TOL = 1e-6
+
+_STATUS_NAMES = {
+    pywraplp.Solver.OPTIMAL: "OPTIMAL",
+    pywraplp.Solver.FEASIBLE: "FEASIBLE (not proven optimal)",
+    pywraplp.Solver.INFEASIBLE: "INFEASIBLE",
+    pywraplp.Solver.UNBOUNDED: "UNBOUNDED",
+    pywraplp.Solver.ABNORMAL: "ABNORMAL (infeasible, unbounded or numerically troubled)",
+    pywraplp.Solver.MODEL_INVALID: "MODEL_INVALID",
+    pywraplp.Solver.NOT_SOLVED: "NOT_SOLVED",
+}
+
+
+def _create_solver(mip: bool) -> tuple[pywraplp.Solver, str]:
+    names = _MIP_BACKENDS if mip else ("GLOP",)
+    for name in names:
+        solver = pywraplp.Solver.CreateSolver(name)
+        if solver is not None:
+            return solver, name
+    raise RuntimeError(f"lp: none of the OR-Tools solvers {names} is available in this build")
+
+
+class _Model:
+    """One LPForm loaded into a pywraplp solver; :meth:`solve` re-solves for a new ``c``."""
+
+    def __init__(self, form: LPForm, problem: str = "lp") -> None:
+        self.form = form
+        self.problem = problem
+        self.mip = bool(form.integrality.any())
+        self.solver, self.solver_name = _create_solver(self.mip)
+        inf = self.solver.infinity()
+        lower = np.where(np.isneginf(form.lower), -inf, form.lower)
+        upper = np.where(np.isposinf(form.upper), inf, form.upper)
+        self.vars = [
+            self.solver.IntVar(float(lo), float(hi), f"x{i}")
+            if form.integrality[i]
+            else self.solver.NumVar(float(lo), float(hi), f"x{i}")
+            for i, (lo, hi) in enumerate(zip(lower, upper))
+        ]
+        self._add_rows(form.A_eq, form.b_eq, form.b_eq)
+        self._add_rows(form.A_ub, np.full(form.b_ub.shape, -inf), form.b_ub)
+        self.params = pywraplp.MPSolverParameters()
+        if self.mip:
+            self.params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
+        # Entries of x that must come out integral: all of y on an integral polytope,
+        # and every variable flagged as integer.
+        self.round_mask = form.integrality.copy()
+        if form.integral_polytope:
+            self.round_mask[form.y_index.ravel()] = True
+
+    def _add_rows(self, mat: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> None:
+        indptr, indices, data = mat.indptr, mat.indices, mat.data
+        for r in range(mat.shape[0]):
+            row = self.solver.RowConstraint(float(lo[r]), float(hi[r]), "")
+            for k in range(indptr[r], indptr[r + 1]):
+                if data[k] != 0.0:
+                    row.SetCoefficient(self.vars[indices[k]], float(data[k]))
+
+    def solve(self, theta_instance: np.ndarray) -> np.ndarray:
+        theta = np.asarray(theta_instance, dtype=np.float64)
+        if theta.size and not np.isfinite(theta).all():
+            raise SolverInputError(f"{self.problem}: θ contains NaN or inf")
+        c = self.form.objective_vector(theta)
+        objective = self.solver.Objective()
+        for var, coef in zip(self.vars, c):
+            objective.SetCoefficient(var, float(coef))
+        objective.SetMaximization()
+        status = self.solver.Solve(self.params)
+        if status != pywraplp.Solver.OPTIMAL:
+            name = _STATUS_NAMES.get(status, f"status {status}")
+            if status in (pywraplp.Solver.INFEASIBLE, pywraplp.Solver.ABNORMAL):
+                # GLOP's presolve reports some unbounded LPs as infeasible: a feasible
+                # point (zero objective) tells the two apart.
+                objective.Clear()
+                if self.solver.Solve(self.params) == pywraplp.Solver.OPTIMAL:
+                    name = "UNBOUNDED (feasible, but the objective has no maximum)"
+            raise SolverInputError(
+                f"{self.problem}: the LP/MIP ({self.solver_name}, {self.form.n_vars} variables)"
+                f" has no optimal solution: {name}"
+            )
+        x = np.array([v.solution_value() for v in self.vars], dtype=np.float64)
+        return self._round(x)[self.form.y_index]
+
+    def _round(self, x: np.ndarray) -> np.ndarray:
+        xr = x[self.round_mask]
+        if xr.size:
+            rounded = np.round(xr)
+            err = np.abs(xr - rounded) / np.maximum(1.0, np.abs(rounded))
+            if err.max() > _INT_TOL:
+                raise SolverInputError(
+                    f"{self.problem}: {self.solver_name} returned a non-integral solution "
+                    f"(max relative distance to an integer {err.max():.3g}) where the LP form "
+                    "declares an integral polytope or integer variables; check the form"
+                )
+            x = x.copy()
+            x[self.round_mask] = rounded + 0.0  # + 0.0 turns -0.0 into 0.0
+        return x
+
+
+def solve_lp_form(form: LPForm, theta_instance: Any) -> np.ndarray:
+    """``y = x*[y_index]`` with ``x* = argmax ⟨c(θ), x⟩`` over ``form``, for ONE instance.
+
+    ``theta_instance`` has shape ``form.instance_shape``. The result is float64, with
+    exactly integral entries where the form declares an integral polytope or integer
+    variables. Raises :class:`~solvers.base.SolverInputError` when the problem is
+    infeasible or unbounded (the message names the solver status).
+    """
+    if not isinstance(form, LPForm):
+        raise TypeError(f"lp: expected an LPForm, got {type(form).__name__}")
+    return _Model(form).solve(theta_instance)
+
+
+class LPSolver(Solver):
+    """A solver for a user-given linear (or mixed-integer) program.
+
+    Either pass a ready :class:`~solvers.base.LPForm`, ``LPSolver(form)``, or its pieces::
+
+        solvers.get("lp", A_eq=A, b_eq=b, upper=np.ones(n), integrality=..., y_shape=(n,))
+
+    Without ``y_index``, ``y`` is the first ``prod(y_shape)`` LP variables reshaped to
+    ``y_shape`` (default: all variables, shape ``(n_vars,)``); further variables are
+    auxiliary. ``n_vars`` is read from the matrices or bounds. A form with neither
+    integrality flags nor ``integral_polytope=True`` is a plain LP and ``y`` may be
+    fractional.
+    """
+
+    problem = "lp"
+    backend = "ortools"
+
+    def __init__(
+        self,
+        form: LPForm | None = None,
+        *,
+        A_eq: Any = None,
+        b_eq: Any = None,
+        A_ub: Any = None,
+        b_ub: Any = None,
+        lower: Any = None,
+        upper: Any = None,
+        integrality: Any = None,
+        y_shape: int | tuple[int, ...] | None = None,
+        y_index: Any = None,
+        integral_polytope: bool = False,
+        description: str = "",
+    ) -> None:
+        pieces = {
+            "A_eq": A_eq,
+            "b_eq": b_eq,
+            "A_ub": A_ub,
+            "b_ub": b_ub,
+            "lower": lower,
+            "upper": upper,
+            "integrality": integrality,
+            "y_shape": y_shape,
+            "y_index": y_index,
+        }
+        given = sorted(k for k, v in pieces.items() if v is not None)
+        if form is not None:
+            if not isinstance(form, LPForm):
+                raise TypeError(f"lp: form must be an LPForm, got {type(form).__name__}")
+            if given or integral_polytope:
+                raise ValueError(f"lp: pass either form or its pieces, not both (got {given})")
+        else:
+            form = _form_from_pieces(
+                integral_polytope=integral_polytope, description=description, **pieces
+            )
+        self.form = form
+        self.event_ndim = len(form.instance_shape)
+        self.instance_shape = form.instance_shape
+
+    def __repr__(self) -> str:
+        f = self.form
+        return (
+            f"LPSolver(n_vars={f.n_vars}, eq={f.A_eq.shape[0]}, ub={f.A_ub.shape[0]}, "
+            f"integer={int(f.integrality.sum())}, y_shape={f.instance_shape})"
+        )
+
+    def lp_form(self, shape: Any = None, **side: Any) -> LPForm:
+        return self.form
+
+    def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
+        model = _Model(self.form, self.problem)
+        return np.stack([model.solve(t) for t in theta])
+
+
+def _form_from_pieces(
+    *,
+    A_eq: Any,
+    b_eq: Any,
+    A_ub: Any,
+    b_ub: Any,
+    lower: Any,
+    upper: Any,
+    integrality: Any,
+    y_shape: int | tuple[int, ...] | None,
+    y_index: Any,
+    integral_polytope: bool,
+    description: str,
+) -> LPForm:
+    for mat_name, mat, rhs_name, rhs in (
+        ("A_eq", A_eq, "b_eq", b_eq),
+        ("A_ub", A_ub, "b_ub", b_ub),
+    ):
+        if (mat is None) != (rhs is None):
+            raise ValueError(f"lp: {mat_name} and {rhs_name} must be given together")
+    sizes = {}
+    for name, mat in (("A_eq", A_eq), ("A_ub", A_ub)):
+        if mat is not None:
+            shape = np.shape(mat) if not sp.issparse(mat) else mat.shape
+            if len(shape) != 2:
+                raise ValueError(f"lp: {name} must be a 2-D matrix, got shape {shape}")
+            sizes[name] = shape[1]
+    for name, vec in (("lower", lower), ("upper", upper), ("integrality", integrality)):
+        if vec is not None:
+            sizes[name] = np.size(vec)
+    if not sizes:
+        raise ValueError("lp: give a constraint matrix or bounds so that n_vars is known")
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"lp: the number of variables disagrees between the pieces: {sizes}")
+    n_vars = next(iter(sizes.values()))
+    if y_index is None:
+        if y_shape is None:
+            y_shape = (n_vars,)
+        y_shape = (int(y_shape),) if np.isscalar(y_shape) else tuple(int(s) for s in y_shape)
+        n_y = int(np.prod(y_shape))
+        if n_y > n_vars:
+            raise ValueError(f"lp: y_shape {y_shape} needs {n_y} variables, only {n_vars} exist")
+        y_index = np.arange(n_y).reshape(y_shape)
+    elif y_shape is not None and np.shape(y_index) != tuple(np.atleast_1d(y_shape)):
+        raise ValueError(f"lp: y_index has shape {np.shape(y_index)}, y_shape says {y_shape}")
+    return LPForm(
+        n_vars=n_vars,
+        y_index=y_index,
+        A_eq=None if A_eq is None else sp.csr_matrix(A_eq),
+        b_eq=b_eq,
+        A_ub=None if A_ub is None else sp.csr_matrix(A_ub),
+        b_ub=b_ub,
+        lower=lower,
+        upper=upper,
+        integrality=integrality,
+        integral_polytope=integral_polytope,
+        description=description or "user-given linear program",
+    )
+
+
+class LPBackedSolver(Solver):
+    """Any solver's problem solved through its :meth:`~solvers.base.Solver.lp_form`.
+
+    Same ``problem``, ``event_ndim``, ``instance_shape``, side inputs and input checks as
+    ``base``; backend ``"lp"``. Each instance is solved by :func:`solve_lp_form`; without
+    side data the form depends only on the instance shape, so it is built once per shape
+    and the loaded model is re-solved for every instance of the batch.
+    """
+
+    backend = "lp"
+
+    def __init__(self, base: Solver) -> None:
+        if not isinstance(base, Solver):
+            raise TypeError(f"lp: LPBackedSolver wraps a Solver, got {type(base).__name__}")
+        self.base = base
+        self.problem = base.problem
+        self.event_ndim = base.event_ndim
+        self.instance_shape = base.instance_shape
+        self.side_inputs = base.side_inputs
+        self._forms: dict[tuple[int, ...], LPForm] = {}
+
+    def __repr__(self) -> str:
+        return f"LPBackedSolver({self.base!r})"
+
+    def validate(self, theta: Any) -> np.ndarray:
+        return self.base.validate(theta)
+
+    def _check_side(self, side: dict[str, Any], batch_shape: tuple[int, ...]) -> dict:
+        return self.base._check_side(side, batch_shape)
+
+    def lp_form(self, shape: Any = None, **side: Any) -> LPForm:
+        return self.base.lp_form(shape=shape, **side)
+
+    def _form(self, shape: tuple[int, ...], side: dict[str, np.ndarray]) -> LPForm:
+        if not side and shape in self._forms:
+            return self._forms[shape]
+        form = self.base.lp_form(shape=shape, **side)
+        if form.instance_shape != shape:
+            raise SolverInputError(
+                f"{self.problem}: lp_form returned y of shape {form.instance_shape} for "
+                f"instances of shape {shape}"
+            )
+        if not side:
+            self._forms[shape] = form
+        return form
+
+    def _solve_batch(self, theta: np.ndarray, **side: np.ndarray) -> np.ndarray:
+        shape = tuple(theta.shape[1:])
+        if not side:
+            model = _Model(self._form(shape, {}), self.problem)
+            return np.stack([model.solve(t) for t in theta])
+        out = []
+        for b, t in enumerate(theta):
+            form = self._form(shape, {k: v[b] for k, v in side.items()})
+            out.append(_Model(form, self.problem).solve(t))
+        return np.stack(out)
+
+
+register(
+    "lp",
+    "ortools",
+    LPSolver,
+    "user-given LP/MIP (A_eq, b_eq, A_ub, b_ub, bounds, integrality) via OR-Tools GLOP/SCIP",
+    default=True,
+    lp_backend=False,
+)
