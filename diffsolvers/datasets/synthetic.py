@@ -1,0 +1,174 @@
+"""Synthetic contextual optimisation problems in the style of PyEPO's data generators.
+
+Features ``x ~ N(0, I_p)`` map to true costs through a fixed random Bernoulli(0.5) matrix
+``B ∈ {0, 1}^{d×p}`` and a polynomial of degree ``deg`` with multiplicative noise
+(Elmachtoub & Grigas, "Smart 'Predict, then Optimize'", Management Science 2022; Tang &
+Khalil, "PyEPO", Math. Prog. Comp. 2024):
+
+    c_j(x) = [ ((B x)_j / √p + 3)^deg + 1 ] / 3.5^deg · ε_j,     ε_j ~ U[1 − w̄, 1 + w̄].
+
+With ``deg = 1`` the costs are (up to noise) affine in ``x``, so a linear model is well
+specified and two-stage regression does well; larger degrees make the linear model
+misspecified, where decision-focused training helps (PyEPO, Fig. 7-9).
+
+Every generator is deterministic by ``seed`` and returns a :class:`SyntheticProblem`: the
+features, the true costs (or values), the solver parameters, and whether the problem is a
+minimisation (``θ = −c``) or a maximisation (``θ = c``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SyntheticProblem",
+    "polynomial_costs",
+    "make_synthetic",
+    "SYNTHETIC_PROBLEMS",
+]
+
+
+@dataclass
+class SyntheticProblem:
+    """A synthetic data set: features ``x`` (N, p) and true costs ``costs`` (N, *shape).
+
+    ``theta = sign · costs`` is what the (maximising) solver receives: ``sign = −1`` for
+    minimisation problems (paths, assignments, trees), ``+1`` for maximisation (knapsack
+    values, ranking scores). ``solver_params`` are passed to ``solvers.get(problem, ...)``.
+    """
+
+    problem: str
+    x: np.ndarray
+    costs: np.ndarray
+    sign: float
+    solver_params: dict[str, Any] = field(default_factory=dict)
+    deg: int = 1
+    noise_width: float = 0.0
+    seed: int = 0
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.sign * self.costs
+
+    @property
+    def minimize(self) -> bool:
+        return self.sign < 0
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+def polynomial_costs(
+    n: int,
+    p: int,
+    d: int,
+    deg: int,
+    noise_width: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``x`` (n, p) and positive costs (n, d) by the polynomial map above."""
+    if not isinstance(deg, (int, np.integer)) or deg < 1:
+        raise ValueError(f"deg must be a positive integer, got {deg!r}")
+    if noise_width < 0 or noise_width >= 1:
+        raise ValueError(f"noise_width must lie in [0, 1), got {noise_width!r}")
+    if n < 0 or p < 1 or d < 1:
+        raise ValueError(f"need n >= 0, p >= 1, d >= 1; got n={n}, p={p}, d={d}")
+    b = rng.binomial(1, 0.5, size=(d, p)).astype(np.float64)
+    x = rng.normal(0.0, 1.0, size=(n, p))
+    c = ((x @ b.T) / np.sqrt(p) + 3.0) ** deg + 1.0
+    c /= 3.5**deg
+    c *= rng.uniform(1.0 - noise_width, 1.0 + noise_width, size=(n, d))
+    return x, c
+
+
+def _grid_dag_edges(rows: int, cols: int) -> list[tuple[int, int]]:
+    """Right and down moves of a ``rows × cols`` grid, nodes row-major."""
+    edges = []
+    for r in range(rows):
+        for c in range(cols):
+            v = r * cols + c
+            if c + 1 < cols:
+                edges.append((v, v + 1))
+            if r + 1 < rows:
+                edges.append((v, v + cols))
+    return edges
+
+
+def _shortest_path_graph(n, p, deg, noise_width, rng, grid: int = 5):
+    edges = _grid_dag_edges(grid, grid)
+    x, c = polynomial_costs(n, p, len(edges), deg, noise_width, rng)
+    params = dict(n_nodes=grid * grid, edges=edges, source=0, target=grid * grid - 1)
+    return x, c, -1.0, params
+
+
+def _knapsack(n, p, deg, noise_width, rng, n_items: int = 32, capacity_ratio: float = 0.3):
+    # PyEPO: weights in {3.00, ..., 7.99}, values 5·c rounded up. Integer weights 3..8 here
+    # so that the DP solver needs no weight scale; capacity a fixed share of the total.
+    weights = rng.integers(3, 9, size=n_items).astype(np.float64)
+    x, c = polynomial_costs(n, p, n_items, deg, noise_width, rng)
+    values = np.ceil(5.0 * c)
+    capacity = float(np.floor(capacity_ratio * weights.sum()))
+    return x, values, 1.0, dict(weights=weights, capacity=capacity)
+
+
+def _assignment(n, p, deg, noise_width, rng, size: int = 8):
+    x, c = polynomial_costs(n, p, size * size, deg, noise_width, rng)
+    return x, c.reshape(n, size, size), -1.0, {}
+
+
+def _ranking(n, p, deg, noise_width, rng, n_items: int = 16):
+    x, c = polynomial_costs(n, p, n_items, deg, noise_width, rng)
+    return x, c, 1.0, {}
+
+
+def _spanning_tree(n, p, deg, noise_width, rng, n_nodes: int = 8):
+    edges = list(itertools.combinations(range(n_nodes), 2))
+    x, c = polynomial_costs(n, p, len(edges), deg, noise_width, rng)
+    return x, c, -1.0, dict(n_nodes=n_nodes, edges=edges)
+
+
+SYNTHETIC_PROBLEMS = {
+    "shortest_path_graph": (_shortest_path_graph, "5×5 grid DAG, right/down moves, edge costs"),
+    "knapsack": (_knapsack, "32 items, integer weights 3..8, capacity 30% of total, values"),
+    "assignment": (_assignment, "8×8 linear assignment, costs"),
+    "ranking": (_ranking, "16 items ranked by score"),
+    "spanning_tree": (_spanning_tree, "minimum spanning tree of the complete graph on 8 nodes"),
+}
+
+
+def make_synthetic(
+    problem: str,
+    n: int = 1000,
+    p: int = 5,
+    deg: int = 1,
+    noise_width: float = 0.5,
+    seed: int = 0,
+    **options: Any,
+) -> SyntheticProblem:
+    """Generate ``n`` feature/cost pairs for ``problem`` (see :data:`SYNTHETIC_PROBLEMS`).
+
+    The random map ``B`` and the problem structure (knapsack weights) depend on ``seed``
+    only, so train and test sets drawn with the same seed and different sizes share them
+    only if drawn together: draw one set and split it.
+    """
+    if problem not in SYNTHETIC_PROBLEMS:
+        raise ValueError(
+            f"unknown synthetic problem {problem!r}; available: {', '.join(SYNTHETIC_PROBLEMS)}"
+        )
+    rng = np.random.default_rng(seed)
+    make, _ = SYNTHETIC_PROBLEMS[problem]
+    x, costs, sign, params = make(n, p, deg, noise_width, rng, **options)
+    return SyntheticProblem(
+        problem=problem,
+        x=x.astype(np.float32),
+        costs=costs.astype(np.float32),
+        sign=sign,
+        solver_params=params,
+        deg=deg,
+        noise_width=noise_width,
+        seed=seed,
+    )
