@@ -9,6 +9,7 @@ Every solver computes ``y*(θ) = argmax_{y ∈ Y} ⟨θ, y⟩`` (always maximise
 """
 
 from . import (
+    knapsack,  # noqa: F401  (registers knapsack)
     lp,  # noqa: F401  (registers lp)
     ranking,  # noqa: F401  (registers argmax, top_k, ranking)
 )

@@ -1,0 +1,308 @@
+"""0-1 knapsack: ``max Σ_i θ_i y_i`` subject to ``Σ_i w_i y_i <= C``, ``y ∈ {0, 1}^n``.
+
+``θ`` holds item values, shape ``(B, n)`` (or ``(n,)``, or more leading batch axes). The
+item weights ``w >= 0`` and the capacity ``C >= 0`` are side data, given either at
+construction, ``solvers.get("knapsack", weights=w, capacity=c)``, or per call,
+``solver.solve(theta, weights=W, capacity=C)`` with ``W`` of shape ``(n,)`` or
+``(*batch, n)`` and ``C`` a scalar or of shape ``(*batch,)``, the batch axes being those of
+``θ``. Per-call values replace the ones fixed at construction. Items with ``θ_i <= 0`` are
+never chosen (they cannot raise the objective).
+
+Backends (Kellerer, Pferschy and Pisinger, *Knapsack Problems*, Springer 2004):
+
+* ``numba`` (default): dynamic programming over the integer capacity, ``O(n·C)`` time and
+  an ``n × (C+1)`` byte table per instance, one ``prange`` loop over the batch. The table
+  must hold at most ``max_table_size`` cells (default 50 million, i.e. 50 MB per instance
+  being solved at once); larger instances raise :class:`SolverInputError`.
+* ``ortools``: OR-Tools' branch-and-bound knapsack solver, one instance per call. It takes
+  integer profits only: the positive values of an instance are multiplied by the power of
+  two ``s`` that brings the largest to about ``2^40`` and rounded to integers (items that
+  round to 0 are dropped, as are items with ``θ_i <= 0``). Integer values up to ``2^40``
+  are therefore exact; otherwise the packing is optimal for the rounded profits and its
+  true value is within ``n / (2 s)`` of the optimum (a relative ``n·2^-41``).
+
+Weights. The DP needs integer weights, and both backends use the same rule. Without
+``weight_scale`` the weights must be integral (any float capacity is used as ``⌊C⌋``,
+which is exact for integral weights); non-integral weights raise an error. With
+``weight_scale = s``, the backends solve the instance with weights ``⌈s·w_i⌉`` and capacity
+``⌊s·C⌋`` (a product within a relative ``1e-9`` of an integer counts as that integer, to
+absorb floating-point error such as ``0.7 * 10 = 7.000000000000001``). Rounding weights up
+and the capacity down makes every returned packing feasible for the true weights
+(``Σ w_i y_i <= Σ ⌈s w_i⌉ y_i / s <= ⌊s C⌋ / s <= C``, up to that tolerance), but it may
+miss the true optimum: a packing that fills the true capacity to within ``n/s`` may not fit
+after rounding. A larger ``s`` narrows the gap and enlarges the DP table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._knapsack_kernels import knapsack_dp_batch
+from .base import LPForm, Solver, SolverInputError
+from .registry import register
+
+__all__ = ["KnapsackNumbaSolver", "KnapsackORToolsSolver", "DEFAULT_MAX_TABLE_SIZE"]
+
+#: Default limit on the DP table cells ``n·(C+1)`` of one instance.
+DEFAULT_MAX_TABLE_SIZE = 50_000_000
+
+_SNAP = 1e-9  # relative tolerance for a scaled weight or capacity to count as an integer
+_INT_LIMIT = 2.0**62  # integer weights and capacities must stay below this (int64 headroom)
+_PROFIT_TOP = 2.0**40  # the OR-Tools profit scale brings the largest value to about this
+
+
+class _KnapsackBase(Solver):
+    """Side-data handling shared by the knapsack backends."""
+
+    problem = "knapsack"
+    event_ndim = 1
+    side_inputs = ("weights", "capacity")
+
+    def __init__(
+        self,
+        weights: Any = None,
+        capacity: Any = None,
+        *,
+        weight_scale: float | None = None,
+    ) -> None:
+        if weight_scale is not None:
+            if (
+                isinstance(weight_scale, bool)
+                or not isinstance(weight_scale, (int, float, np.integer, np.floating))
+                or not np.isfinite(weight_scale)
+                or weight_scale <= 0
+            ):
+                raise SolverInputError(
+                    f"knapsack: weight_scale must be a positive finite number, got {weight_scale!r}"
+                )
+            weight_scale = float(weight_scale)
+        self.weight_scale = weight_scale
+        self.weights = None if weights is None else self._check_weights(weights, ndim=1)
+        self.capacity = None if capacity is None else self._check_capacity(capacity, ndim=0)
+
+    # -- validation -------------------------------------------------------------------
+    def _as_float(self, value: Any, name: str) -> np.ndarray:
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"knapsack: {name} could not be converted to an array: {exc}") from exc
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"knapsack: {name} must be real numbers, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+        if arr.size and not np.isfinite(arr).all():
+            bad = "NaN" if np.isnan(arr).any() else "inf"
+            raise SolverInputError(f"knapsack: {name} contains {bad}; it must be finite")
+        return arr
+
+    def _check_weights(self, weights: Any, ndim: int | None = None) -> np.ndarray:
+        w = self._as_float(weights, "weights")
+        if w.ndim < 1 or (ndim is not None and w.ndim != ndim):
+            want = "shape (n,)" if ndim == 1 else "at least one axis (…, n)"
+            raise SolverInputError(f"knapsack: weights must have {want}, got shape {w.shape}")
+        if w.size and w.min() < 0:
+            raise SolverInputError(f"knapsack: weights must be >= 0, got minimum {w.min()}")
+        if self.weight_scale is None and w.size and not np.array_equal(w, np.floor(w)):
+            raise SolverInputError(
+                "knapsack: weights must be integers for the DP over capacity; for "
+                "fractional weights pass weight_scale=s (weights are then rounded up as "
+                "ceil(s*w) and the capacity down as floor(s*C), see solvers.knapsack)"
+            )
+        return w
+
+    def _check_capacity(self, capacity: Any, ndim: int | None = None) -> np.ndarray:
+        c = self._as_float(capacity, "capacity")
+        if ndim is not None and c.ndim != ndim:
+            raise SolverInputError(f"knapsack: capacity must be a scalar, got shape {c.shape}")
+        if c.size and c.min() < 0:
+            raise SolverInputError(f"knapsack: capacity must be >= 0, got minimum {c.min()}")
+        return c
+
+    def _check_side(self, side: dict[str, Any], batch_shape: tuple[int, ...]) -> dict:
+        """Validate weights and capacity and broadcast them over θ's batch axes.
+
+        Returns float64 ``weights`` of shape ``(*batch, n)`` and ``capacity`` of shape
+        ``(*batch,)``, the true (unrounded) values.
+        """
+        side = super()._check_side(side, batch_shape)
+        weights = side.get("weights", self.weights)
+        capacity = side.get("capacity", self.capacity)
+        if weights is None or capacity is None:
+            missing = [k for k, v in (("weights", weights), ("capacity", capacity)) if v is None]
+            raise SolverInputError(
+                f"knapsack: {' and '.join(missing)} missing: fix them at construction, "
+                "solvers.get('knapsack', weights=w, capacity=c), or pass them to solve()"
+            )
+        w = self._check_weights(weights)
+        c = self._check_capacity(capacity)
+        n = w.shape[-1]
+        if w.shape not in ((n,), (*batch_shape, n)):
+            raise SolverInputError(
+                f"knapsack: weights must have shape (n,) or (*batch, n) = {(*batch_shape, n)} "
+                f"matching θ's batch axes {batch_shape}, got {w.shape}"
+            )
+        if c.shape not in ((), batch_shape):
+            raise SolverInputError(
+                f"knapsack: capacity must be a scalar or have θ's batch shape {batch_shape}, "
+                f"got {c.shape}"
+            )
+        return {
+            "weights": np.broadcast_to(w, (*batch_shape, n)),
+            "capacity": np.broadcast_to(c, batch_shape),
+        }
+
+    def _integer_instance(
+        self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Integer weights ``⌈s·w⌉`` (capped at ``C'+1``) and capacity ``C' = ⌊s·C⌋``.
+
+        Also checks that the weights match θ's item count. Weights above the capacity can
+        never be packed, so capping them at ``C'+1`` changes nothing and avoids overflow.
+        """
+        if weights.shape != theta.shape:
+            raise SolverInputError(
+                f"knapsack: θ has {theta.shape[1]} items per instance but weights have "
+                f"{weights.shape[-1]}"
+            )
+        s = 1.0 if self.weight_scale is None else self.weight_scale
+        w = _snap(weights * s, np.ceil)
+        c = _snap(capacity * s, np.floor)
+        if c.size and c.max() >= _INT_LIMIT:
+            raise SolverInputError(
+                f"knapsack: scaled capacity {c.max():.3g} exceeds the integer range 2^62"
+            )
+        w = np.minimum(w, c[:, None] + 1.0)
+        return np.ascontiguousarray(w, dtype=np.int64), np.ascontiguousarray(c, dtype=np.int64)
+
+    # -- LP form ----------------------------------------------------------------------
+    def lp_form(
+        self, shape: int | tuple[int] | None = None, weights: Any = None, capacity: Any = None
+    ) -> LPForm:
+        """``{y ∈ {0,1}^n : Σ w_i y_i <= C}`` with the true (unscaled) weights.
+
+        ``weights`` (n,) and ``capacity`` (scalar) default to the ones fixed at
+        construction. The polytope is not integral, so ``integrality`` is set for every
+        variable and the ``lp`` backend needs a MIP solver.
+        """
+        w = self.weights if weights is None else self._check_weights(weights, ndim=1)
+        c = self.capacity if capacity is None else self._check_capacity(capacity, ndim=0)
+        if w is None or c is None:
+            raise SolverInputError("knapsack: lp_form needs weights and capacity")
+        n = w.shape[0]
+        if shape is not None:
+            m = shape[0] if isinstance(shape, tuple) and len(shape) == 1 else shape
+            if m != n:
+                raise SolverInputError(f"knapsack: lp_form shape {shape!r} but {n} weights")
+        return LPForm(
+            n_vars=n,
+            y_index=np.arange(n),
+            A_ub=sp.csr_matrix(w.reshape(1, n)),
+            b_ub=np.array([float(c)]),
+            upper=np.ones(n),
+            integrality=np.ones(n, dtype=bool),
+            integral_polytope=False,
+            description="0-1 knapsack: one capacity row, binary items",
+        )
+
+
+def _snap(x: np.ndarray, rounding: Any) -> np.ndarray:
+    """Round ``x`` with ``rounding`` (ceil / floor), taking near-integers as integers."""
+    near = np.round(x)
+    close = np.abs(x - near) <= _SNAP * np.maximum(1.0, np.abs(x))
+    return np.where(close, near, rounding(x))
+
+
+class KnapsackNumbaSolver(_KnapsackBase):
+    """0-1 knapsack by dynamic programming over integer capacity (Numba, parallel batch).
+
+    Parameters: ``weights`` (n,), ``capacity`` (scalar), both optional (else per call);
+    ``weight_scale`` for fractional weights; ``max_table_size`` bounds ``n·(C+1)``, where
+    ``C`` is the scaled capacity capped at the total item weight.
+    """
+
+    backend = "numba"
+
+    def __init__(
+        self,
+        weights: Any = None,
+        capacity: Any = None,
+        *,
+        weight_scale: float | None = None,
+        max_table_size: int = DEFAULT_MAX_TABLE_SIZE,
+    ) -> None:
+        super().__init__(weights, capacity, weight_scale=weight_scale)
+        if isinstance(max_table_size, bool) or not isinstance(max_table_size, (int, np.integer)):
+            raise TypeError(f"knapsack: max_table_size must be an int, got {max_table_size!r}")
+        if max_table_size < 1:
+            raise SolverInputError(f"knapsack: max_table_size must be >= 1, got {max_table_size}")
+        self.max_table_size = int(max_table_size)
+
+    def _solve_batch(self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray):
+        w, c = self._integer_instance(theta, weights, capacity)
+        n = theta.shape[1]
+        # θ-independent bound on the capacity the kernel uses (it caps C at the total weight)
+        cap = np.minimum(c, w.sum(axis=1)) if n else np.zeros_like(c)
+        cells = float(n) * (float(cap.max()) + 1.0)
+        if cells > self.max_table_size:
+            raise SolverInputError(
+                f"knapsack: the DP table would have n·(C+1) = {cells:.3g} cells "
+                f"(n={n}, C={int(cap.max())}), above max_table_size={self.max_table_size}; "
+                "use a smaller weight_scale, raise max_table_size, or the ortools backend"
+            )
+        return knapsack_dp_batch(np.ascontiguousarray(theta, dtype=np.float64), w, c)
+
+
+class KnapsackORToolsSolver(_KnapsackBase):
+    """0-1 knapsack by OR-Tools' branch-and-bound solver, one instance per call.
+
+    Profits are scaled to integers per instance (see the module docstring); weights follow
+    the shared integer rule (``weight_scale``).
+    """
+
+    backend = "ortools"
+
+    def _solve_batch(self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray):
+        from ortools.algorithms.python import knapsack_solver
+
+        w, c = self._integer_instance(theta, weights, capacity)
+        y = np.zeros(theta.shape, dtype=np.float64)
+        solver = knapsack_solver.KnapsackSolver(
+            knapsack_solver.SolverType.KNAPSACK_MULTIDIMENSION_BRANCH_AND_BOUND_SOLVER,
+            "knapsack",
+        )
+        for b in range(theta.shape[0]):
+            t = theta[b].astype(np.float64)
+            items = np.flatnonzero((t > 0) & (w[b] <= c[b]))
+            if items.size == 0:
+                continue
+            top = t[items].max()
+            scale = np.ldexp(1.0, min(int(np.floor(np.log2(_PROFIT_TOP) - np.log2(top))), 1000))
+            profits = np.round(t[items] * scale)
+            keep = profits > 0
+            items, profits = items[keep], profits[keep]
+            if items.size == 0:
+                continue
+            solver.init(profits.astype(np.int64).tolist(), [w[b, items].tolist()], [int(c[b])])
+            solver.solve()
+            chosen = [i for k, i in enumerate(items) if solver.best_solution_contains(k)]
+            y[b, chosen] = 1.0
+        return y
+
+
+register(
+    "knapsack",
+    "numba",
+    KnapsackNumbaSolver,
+    "0-1 knapsack, Numba DP over integer capacity, parallel batch; "
+    "params weights, capacity (or per call), weight_scale, max_table_size",
+    default=True,
+)
+register(
+    "knapsack",
+    "ortools",
+    KnapsackORToolsSolver,
+    "0-1 knapsack, OR-Tools branch and bound per instance (profits scaled to integers); "
+    "params weights, capacity (or per call), weight_scale",
+)
