@@ -17,6 +17,7 @@ integral entries.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -229,8 +230,9 @@ class Solver(ABC):
         batch_shape = arr.shape[: arr.ndim - self.event_ndim]
         event_shape = arr.shape[arr.ndim - self.event_ndim :]
         side = self._check_side(side, batch_shape)
-        flat = np.ascontiguousarray(arr.reshape((-1, *event_shape)))
-        flat_side = {k: v.reshape((-1, *v.shape[len(batch_shape) :])) for k, v in side.items()}
+        n_batch = math.prod(batch_shape)  # not -1: instances may have zero entries
+        flat = np.ascontiguousarray(arr.reshape((n_batch, *event_shape)))
+        flat_side = {k: v.reshape((n_batch, *v.shape[len(batch_shape) :])) for k, v in side.items()}
         if flat.shape[0] == 0:
             return np.zeros(arr.shape, dtype=arr.dtype)
         y = self._solve_batch(flat, **flat_side)

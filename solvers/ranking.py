@@ -32,6 +32,12 @@ class ArgmaxSolver(Solver):
     backend = "numpy"
     event_ndim = 1
 
+    def validate(self, theta):
+        arr = super().validate(theta)
+        if arr.shape[-1] == 0:
+            raise SolverInputError("argmax: θ has no entries (n=0); the simplex is empty")
+        return arr
+
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         y = np.zeros_like(theta)
         y[np.arange(theta.shape[0]), np.argmax(theta, axis=1)] = 1.0
@@ -114,7 +120,7 @@ class RankingSolver(Solver):
         ``i`` gets rank ``j+1``) and ``y`` (``n``) with ``y_i = Σ_j (j+1) P_ij``. The
         Birkhoff polytope is integral, so the LP relaxation is exact.
         """
-        n = _check_size(shape, "ranking")
+        n = _check_size(shape, "ranking", min_n=0)  # n = 0: the empty ranking
         nn = n * n
         rows, cols, vals = [], [], []
         for i in range(n):  # Σ_j P_ij = 1
@@ -143,11 +149,11 @@ class RankingSolver(Solver):
         )
 
 
-def _check_size(shape: int | tuple[int] | None, problem: str) -> int:
+def _check_size(shape: int | tuple[int] | None, problem: str, min_n: int = 1) -> int:
     """The instance size ``n`` from ``n`` or ``(n,)``."""
     n = shape[0] if isinstance(shape, tuple) and len(shape) == 1 else shape
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{problem}: lp_form needs the instance size n >= 1, got {shape!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < min_n:
+        raise ValueError(f"{problem}: lp_form needs the instance size n >= {min_n}, got {shape!r}")
     return int(n)
 
 
