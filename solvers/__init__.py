@@ -9,9 +9,11 @@ Every solver computes ``y*(θ) = argmax_{y ∈ Y} ⟨θ, y⟩`` (always maximise
 """
 
 from . import (
+    assignment,  # noqa: F401  (registers assignment)
     knapsack,  # noqa: F401  (registers knapsack)
     lp,  # noqa: F401  (registers lp)
     ranking,  # noqa: F401  (registers argmax, top_k, ranking)
+    spanning_tree,  # noqa: F401  (registers spanning_tree)
 )
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
 from .registry import available, backends, default_backend, get, problems, register
