@@ -1,0 +1,217 @@
+"""Numba kernels for the shortest path solvers (grid and general directed graphs).
+
+Flat ``@njit`` functions on NumPy arrays, no Python objects. Each problem has one serial
+kernel for a single instance and one batch kernel with a single ``prange`` loop over the
+batch. Every kernel works on float64 costs and writes 0/1 entries into a float64 ``y``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# Neighbour moves in the order of itertools.product((-1, 0, 1), (-1, 0, 1)), (0, 0) skipped;
+# the 4-neighbourhood keeps the same order restricted to the four axis moves.
+MOVES_8 = np.array(
+    [[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1], [1, -1], [1, 0], [1, 1]], dtype=np.int64
+)
+MOVES_4 = np.array([[-1, 0], [0, -1], [0, 1], [1, 0]], dtype=np.int64)
+
+
+@njit(cache=True)
+def _heap_less(hd, hi, a, b):
+    """Entry ``a`` before entry ``b`` in (distance, key) lexicographic order."""
+    return hd[a] < hd[b] or (hd[a] == hd[b] and hi[a] < hi[b])
+
+
+@njit(cache=True)
+def _heap_push(hd, hi, size, d, k):
+    """Push ``(d, k)`` onto the binary min-heap stored in ``hd, hi[:size]``; new size."""
+    pos = size
+    hd[pos] = d
+    hi[pos] = k
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        if _heap_less(hd, hi, pos, parent):
+            hd[pos], hd[parent] = hd[parent], hd[pos]
+            hi[pos], hi[parent] = hi[parent], hi[pos]
+            pos = parent
+        else:
+            break
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(hd, hi, size):
+    """Remove the smallest entry (moved to index ``size - 1``); return the new size."""
+    last = size - 1
+    hd[0], hd[last] = hd[last], hd[0]
+    hi[0], hi[last] = hi[last], hi[0]
+    pos = 0
+    while True:
+        left = 2 * pos + 1
+        if left >= last:
+            break
+        best = left
+        right = left + 1
+        if right < last and _heap_less(hd, hi, right, left):
+            best = right
+        if _heap_less(hd, hi, best, pos):
+            hd[pos], hd[best] = hd[best], hd[pos]
+            hi[pos], hi[best] = hi[best], hi[pos]
+            pos = best
+        else:
+            break
+    return last
+
+
+@njit(cache=True)
+def grid_dijkstra(cost, moves, y):
+    """Vertex-weighted grid Dijkstra from ``(0, 0)`` to ``(H-1, W-1)``; marks the path in ``y``.
+
+    ``dist(source) = cost(source)``, ``dist(v) = dist(u) + cost(v)``; heap entries ordered
+    by ``(distance, row * W + col)`` (= (distance, row, col)), stale entries skipped;
+    neighbours scanned in ``moves`` order; predecessors change only on a strictly smaller
+    distance. Stopping when the target is popped gives the same predecessors as running
+    to completion: every path cell is popped before the target and keeps its predecessor.
+    """
+    h, w = cost.shape
+    n = h * w
+    target = n - 1
+    n_moves = moves.shape[0]
+    dist = np.full(n, np.inf)
+    pred = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    hd = np.empty(n * n_moves + 1)
+    hi = np.empty(n * n_moves + 1, dtype=np.int64)
+    dist[0] = cost[0, 0]
+    size = _heap_push(hd, hi, 0, dist[0], 0)
+    while size > 0:
+        size = _heap_pop(hd, hi, size)
+        u = hi[size]
+        if done[u]:
+            continue
+        done[u] = True
+        if u == target:
+            break
+        du = hd[size]
+        r = u // w
+        c = u - r * w
+        for m in range(n_moves):
+            rr = r + moves[m, 0]
+            cc = c + moves[m, 1]
+            if rr < 0 or rr >= h or cc < 0 or cc >= w:
+                continue
+            v = rr * w + cc
+            if done[v]:
+                continue
+            nd = du + cost[rr, cc]
+            if nd < dist[v]:
+                dist[v] = nd
+                pred[v] = u
+                size = _heap_push(hd, hi, size, nd, v)
+    v = target
+    while v >= 0:
+        y[v // w, v % w] = 1.0
+        v = pred[v]
+
+
+@njit(parallel=True, cache=True)
+def grid_dijkstra_batch(costs, moves):
+    """:func:`grid_dijkstra` on every ``(H, W)`` grid of a ``(B, H, W)`` cost batch."""
+    y = np.zeros(costs.shape)
+    for b in prange(costs.shape[0]):
+        grid_dijkstra(costs[b], moves, y[b])
+    return y
+
+
+@njit(cache=True)
+def dag_longest_path(theta, n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y):
+    """Maximise ``Σ θ_e`` over source→target paths of a DAG by dynamic programming.
+
+    Nodes are processed in topological ``order``; the out-edges of ``order[i]`` are
+    ``out_edge[out_ptr[i]:out_ptr[i+1]]`` (edge-index order). A node's best incoming edge
+    changes only on a strictly larger value, so ties go to the first edge relaxed.
+    """
+    best = np.full(n_nodes, -np.inf)
+    pred = np.full(n_nodes, -1, dtype=np.int64)
+    best[source] = 0.0
+    for i in range(order.shape[0]):
+        u = order[i]
+        bu = best[u]
+        if bu == -np.inf:
+            continue
+        for k in range(out_ptr[i], out_ptr[i + 1]):
+            e = out_edge[k]
+            v = heads[e]
+            val = bu + theta[e]
+            if val > best[v]:
+                best[v] = val
+                pred[v] = e
+    v = target
+    while v != source:
+        e = pred[v]
+        y[e] = 1.0
+        v = tails[e]
+
+
+@njit(parallel=True, cache=True)
+def dag_longest_path_batch(theta, n_nodes, order, out_ptr, out_edge, heads, tails, source, target):
+    """:func:`dag_longest_path` on every row of a ``(B, n_edges)`` batch."""
+    y = np.zeros(theta.shape)
+    for b in prange(theta.shape[0]):
+        dag_longest_path(
+            theta[b], n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y[b]
+        )
+    return y
+
+
+@njit(cache=True)
+def graph_dijkstra(cost, n_nodes, out_ptr, out_edge, heads, tails, source, target, y):
+    """Dijkstra on a directed graph with non-negative edge ``cost``; marks the path in ``y``.
+
+    The out-edges of node ``u`` are ``out_edge[out_ptr[u]:out_ptr[u+1]]`` (edge-index
+    order). Heap entries are ordered by (distance, node); predecessors change only on a
+    strictly smaller distance; the search stops when the target is popped.
+    """
+    dist = np.full(n_nodes, np.inf)
+    pred = np.full(n_nodes, -1, dtype=np.int64)
+    done = np.zeros(n_nodes, dtype=np.bool_)
+    cap = heads.shape[0] + 1
+    hd = np.empty(cap)
+    hi = np.empty(cap, dtype=np.int64)
+    dist[source] = 0.0
+    size = _heap_push(hd, hi, 0, 0.0, source)
+    while size > 0:
+        size = _heap_pop(hd, hi, size)
+        u = hi[size]
+        if done[u]:
+            continue
+        done[u] = True
+        if u == target:
+            break
+        du = hd[size]
+        for k in range(out_ptr[u], out_ptr[u + 1]):
+            e = out_edge[k]
+            v = heads[e]
+            if done[v]:
+                continue
+            nd = du + cost[e]
+            if nd < dist[v]:
+                dist[v] = nd
+                pred[v] = e
+                size = _heap_push(hd, hi, size, nd, v)
+    v = target
+    while v != source:
+        e = pred[v]
+        y[e] = 1.0
+        v = tails[e]
+
+
+@njit(parallel=True, cache=True)
+def graph_dijkstra_batch(costs, n_nodes, out_ptr, out_edge, heads, tails, source, target):
+    """:func:`graph_dijkstra` on every row of a ``(B, n_edges)`` cost batch."""
+    y = np.zeros(costs.shape)
+    for b in prange(costs.shape[0]):
+        graph_dijkstra(costs[b], n_nodes, out_ptr, out_edge, heads, tails, source, target, y[b])
+    return y
