@@ -242,8 +242,10 @@ class KnapsackNumbaSolver(_KnapsackBase):
     def _solve_batch(self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray):
         w, c = self._integer_instance(theta, weights, capacity)
         n = theta.shape[1]
-        # θ-independent bound on the capacity the kernel uses (it caps C at the total weight)
-        cap = np.minimum(c, w.sum(axis=1)) if n else np.zeros_like(c)
+        # θ-independent bound on the table the kernel builds: none when every item fits,
+        # else capacity capped at the total weight
+        total = w.sum(axis=1, dtype=np.float64)
+        cap = np.where(total <= c, 0, np.minimum(c, total))
         cells = float(n) * (float(cap.max()) + 1.0)
         if cells > self.max_table_size:
             raise SolverInputError(

@@ -1,0 +1,281 @@
+"""0-1 knapsack: Numba DP and OR-Tools against brute force, each other and the lp backend."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from solver_checks import (
+    assert_batched_equals_single,
+    assert_dtype_rules,
+    assert_empty_batch,
+    assert_integral,
+    assert_same_objective,
+    check_bad_inputs,
+)
+
+import solvers
+from solvers import SolverInputError
+
+BACKENDS = ["numba", "ortools"]
+
+
+def brute_force_best(theta: np.ndarray, weights: np.ndarray, capacity: float) -> float:
+    """Best ``⟨θ, y⟩`` over all ``2^n`` subsets that fit (exact for integer ``θ``)."""
+    n = theta.shape[0]
+    subsets = np.array(list(itertools.product((0.0, 1.0), repeat=n))).reshape(-1, n)
+    fits = subsets @ weights <= capacity
+    return float((subsets[fits] @ theta).max())
+
+
+def assert_feasible(theta, weights, capacity, y) -> None:
+    assert_integral(y)
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    assert np.all((y * weights).sum(-1) <= capacity), "packing exceeds the capacity"
+    assert not np.any(y[theta <= 0]), "an item of non-positive value was chosen"
+
+
+@st.composite
+def instances(draw, max_n: int = 10, max_batch: int = 4, max_weight: int = 6):
+    """A batch of small integer instances: ties, zero weights, zero capacity, all-fitting."""
+    n = draw(st.integers(1, max_n))
+    b = draw(st.integers(1, max_batch))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    theta = rng.integers(-3, 7, size=(b, n)).astype(np.float64)
+    weights = rng.integers(0, max_weight + 1, size=(b, n)).astype(np.float64)
+    total = weights.sum(1)
+    mode = draw(st.sampled_from(["zero", "random", "all"]))
+    if mode == "zero":
+        capacity = np.zeros(b)
+    elif mode == "all":
+        capacity = total + rng.integers(0, 3, size=b)
+    else:
+        capacity = np.floor(rng.uniform(0, 1, size=b) * (total + 1))
+    return theta, weights, capacity
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=200, deadline=None)
+@given(inst=instances())
+def test_matches_brute_force(backend, inst):
+    theta, weights, capacity = inst
+    solver = solvers.get("knapsack", backend=backend)
+    y = solver.solve(theta, weights=weights, capacity=capacity)
+    assert_feasible(theta, weights, capacity, y)
+    got = solver.objective(theta, y)
+    want = [brute_force_best(t, w, c) for t, w, c in zip(theta, weights, capacity)]
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(inst=instances(max_n=60, max_batch=6, max_weight=40))
+def test_numba_matches_ortools_larger(inst):
+    theta, weights, capacity = inst
+    numba = solvers.get("knapsack", backend="numba")
+    ortools = solvers.get("knapsack", backend="ortools")
+    ya, yb = assert_same_objective(numba, ortools, theta, weights=weights, capacity=capacity)
+    assert_feasible(theta, weights, capacity, ya)
+    assert_feasible(theta, weights, capacity, yb)
+
+
+@settings(max_examples=40, deadline=None)
+@given(inst=instances(max_n=8, max_batch=3))
+def test_matches_lp_backend(inst):
+    pytest.importorskip("solvers.lp")
+    theta, weights, capacity = inst
+    numba = solvers.get("knapsack")
+    lp = solvers.get("knapsack", backend="lp")
+    assert_same_objective(numba, lp, theta, weights=weights, capacity=capacity)
+
+
+def test_lp_backend_with_fixed_side_data():
+    pytest.importorskip("solvers.lp")
+    rng = np.random.default_rng(3)
+    w = rng.integers(1, 8, size=9)
+    theta = rng.integers(-2, 9, size=(20, 9)).astype(np.float64)
+    numba = solvers.get("knapsack", weights=w, capacity=15)
+    lp = solvers.get("knapsack", backend="lp", weights=w, capacity=15)
+    assert_same_objective(numba, lp, theta)
+
+
+def test_lp_form():
+    solver = solvers.get("knapsack", weights=[3, 0, 2], capacity=4)
+    form = solver.lp_form(shape=(3,))
+    assert form.integrality.all() and not form.integral_polytope
+    assert form.is_feasible(np.array([1.0, 1.0, 0.0]))
+    assert not form.is_feasible(np.array([1.0, 0.0, 1.0]))
+    form2 = solver.lp_form(shape=(2,), weights=np.array([1.0, 1.0]), capacity=np.array(1.0))
+    assert form2.is_feasible(np.array([0.0, 1.0])) and not form2.is_feasible(np.ones(2))
+    with pytest.raises(SolverInputError, match="knapsack"):
+        solver.lp_form(shape=(5,))
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12))
+def test_float_values(seed, n):
+    """Non-integer θ: both backends reach the brute-force optimum up to rounding."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=(3, n))
+    weights = rng.integers(0, 10, size=n)
+    capacity = int(rng.integers(0, weights.sum() + 1))
+    want = [brute_force_best(t, weights.astype(float), capacity) for t in theta]
+    for backend in BACKENDS:
+        solver = solvers.get("knapsack", backend=backend, weights=weights, capacity=capacity)
+        y = solver.solve(theta)
+        assert_feasible(theta, weights, capacity, y)
+        np.testing.assert_allclose(solver.objective(theta, y), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 9), scale=st.sampled_from([1, 10, 7.5]))
+def test_weight_scale(backend, seed, n, scale):
+    """Fractional weights: feasible for the true weights, optimal for the rounded instance."""
+    rng = np.random.default_rng(seed)
+    theta = rng.integers(-2, 8, size=(3, n)).astype(np.float64)
+    weights = np.round(rng.uniform(0, 3, size=n), 2)
+    capacity = float(np.round(rng.uniform(0, weights.sum()), 2))
+    solver = solvers.get(
+        "knapsack", backend=backend, weights=weights, capacity=capacity, weight_scale=scale
+    )
+    y = solver.solve(theta)
+    assert_feasible(theta, weights, capacity, y)
+    w_int = np.ceil(np.round(weights * scale, 9))
+    c_int = np.floor(np.round(capacity * scale, 9))
+    got = solver.objective(theta, y)
+    np.testing.assert_array_equal(got, [brute_force_best(t, w_int, c_int) for t in theta])
+    assert np.all(got <= [brute_force_best(t, weights, capacity) for t in theta])
+
+
+def test_weight_scale_snaps_float_error():
+    """0.7 * 10 is 7.000000000000001 in floating point; it must count as weight 7."""
+    solver = solvers.get("knapsack", weights=[0.7, 0.3], capacity=1.0, weight_scale=10)
+    np.testing.assert_array_equal(solver.solve([1.0, 1.0]), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fixed_equals_per_call_and_broadcast(backend):
+    rng = np.random.default_rng(0)
+    theta = rng.integers(-2, 9, size=(4, 5, 7)).astype(np.float64)
+    w = rng.integers(0, 6, size=7)
+    fixed = solvers.get("knapsack", backend=backend, weights=w, capacity=9)
+    free = solvers.get("knapsack", backend=backend)
+    y = fixed.solve(theta)
+    np.testing.assert_array_equal(y, free.solve(theta, weights=w, capacity=9))
+    np.testing.assert_array_equal(
+        y, free.solve(theta, weights=np.broadcast_to(w, (4, 5, 7)), capacity=np.full((4, 5), 9))
+    )
+    # per-call data replaces the construction's
+    np.testing.assert_array_equal(
+        fixed.solve(theta, capacity=0), free.solve(theta, weights=w, capacity=0)
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=50, deadline=None)
+@given(inst=instances(max_batch=6))
+def test_batched_equals_single(backend, inst):
+    theta, weights, capacity = inst
+    solver = solvers.get("knapsack", backend=backend)
+    assert_batched_equals_single(solver, theta, weights=weights, capacity=capacity)
+
+
+def test_tiled_side_data_matches_per_instance():
+    """(M, B, n) with side data tiled M times, as the perturbed layer does."""
+    rng = np.random.default_rng(1)
+    b, n, m = 5, 8, 3
+    w = rng.integers(0, 7, size=(b, n))
+    c = rng.integers(0, 20, size=b)
+    theta = rng.integers(-3, 9, size=(m, b, n)).astype(np.float64)
+    solver = solvers.get("knapsack")
+    y = solver.solve(theta, weights=np.broadcast_to(w, (m, b, n)), capacity=np.tile(c, (m, 1)))
+    flat = solver.solve(theta.reshape(m * b, n), weights=np.tile(w, (m, 1)), capacity=np.tile(c, m))
+    np.testing.assert_array_equal(y.reshape(m * b, n), flat)
+    for i in range(m):
+        for j in range(b):
+            np.testing.assert_array_equal(
+                y[i, j], solver.solve(theta[i, j], weights=w[j], capacity=c[j])
+            )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dtypes_and_degenerate_sizes(backend):
+    rng = np.random.default_rng(2)
+    w = rng.integers(0, 5, size=6)
+    solver = solvers.get("knapsack", backend=backend, weights=w, capacity=7)
+    theta = rng.integers(-2, 6, size=(4, 6)).astype(np.float64)
+    assert_dtype_rules(solver, theta)
+    assert_empty_batch(solver, (6,))
+    # n = 0 items
+    empty = solvers.get("knapsack", backend=backend, weights=np.zeros(0), capacity=3)
+    assert empty.solve(np.zeros((2, 0))).shape == (2, 0)
+    # n = 1, capacity 0: a weightless item of positive value is still taken
+    one = solvers.get("knapsack", backend=backend, weights=[0], capacity=0)
+    np.testing.assert_array_equal(one.solve([[2.0], [0.0], [-1.0]]), [[1.0], [0.0], [0.0]])
+    # an item heavier than the capacity is never taken, even with a huge value
+    big = solvers.get("knapsack", backend=backend, weights=[5, 1], capacity=4)
+    np.testing.assert_array_equal(big.solve([1e9, 1.0]), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huge_capacity_and_weights(backend):
+    """Capacities and weights far above the items' total do not overflow or blow the table."""
+    solver = solvers.get("knapsack", backend=backend)
+    theta = np.array([[3.0, 2.0, 1.0]])
+    y = solver.solve(theta, weights=[[1e15, 2, 3]], capacity=1e18)
+    np.testing.assert_array_equal(y, [[1.0, 1.0, 1.0]])
+    y = solver.solve(theta, weights=[[1e30, 2, 3]], capacity=4)
+    np.testing.assert_array_equal(y, [[0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_inputs(backend):
+    w = np.array([1, 2, 3])
+    solver = solvers.get("knapsack", backend=backend, weights=w, capacity=4)
+    check_bad_inputs(solver, np.ones((2, 3)))
+    free = solvers.get("knapsack", backend=backend)
+    theta = np.ones((2, 3))
+    bad_side = [
+        ({"weights": [-1, 2, 3], "capacity": 4}, ">= 0"),
+        ({"weights": [np.nan, 2, 3], "capacity": 4}, "NaN"),
+        ({"weights": [np.inf, 2, 3], "capacity": 4}, "inf"),
+        ({"weights": w, "capacity": -1}, ">= 0"),
+        ({"weights": w, "capacity": np.nan}, "NaN"),
+        ({"weights": w, "capacity": np.inf}, "inf"),
+        ({"weights": [1.5, 2, 3], "capacity": 4}, "integers"),
+        ({"weights": [1, 2], "capacity": 4}, "items"),
+        ({"weights": np.ones((3, 3)), "capacity": 4}, "batch"),
+        ({"weights": w, "capacity": [1, 2, 3]}, "batch shape"),
+        ({"weights": 3.0, "capacity": 4}, "weights"),
+        ({"weights": w}, "capacity missing"),
+        ({"capacity": 4}, "weights missing"),
+    ]
+    for side, match in bad_side:
+        with pytest.raises(SolverInputError, match=match) as info:
+            free.solve(theta, **side)
+        assert "knapsack" in str(info.value)
+    with pytest.raises(TypeError, match="knapsack"):
+        free.solve(theta, weights=np.array(["a", "b", "c"]), capacity=4)
+    with pytest.raises(TypeError, match="knapsack"):
+        free.solve(theta, weights=w, capacity=4, values=w)
+    for scale in (0, -1.0, np.nan, np.inf, "2"):
+        with pytest.raises(SolverInputError, match="weight_scale"):
+            solvers.get("knapsack", backend=backend, weight_scale=scale)
+    with pytest.raises(SolverInputError, match="knapsack"):
+        solvers.get("knapsack", backend=backend, weights=[[1, 2]], capacity=3)
+    with pytest.raises(SolverInputError, match="knapsack"):
+        solvers.get("knapsack", backend=backend, weights=[1, 2], capacity=[3, 4])
+
+
+def test_table_size_limit():
+    solver = solvers.get("knapsack", max_table_size=1000)
+    theta = np.ones((1, 10))
+    solver.solve(theta, weights=np.full((1, 10), 9), capacity=1e12)  # capped at Σw = 90: fits
+    with pytest.raises(SolverInputError, match="max_table_size"):
+        solver.solve(theta, weights=np.full((1, 10), 200), capacity=1000)
+    with pytest.raises(SolverInputError, match="max_table_size"):
+        solvers.get("knapsack", max_table_size=0)
