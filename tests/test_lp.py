@@ -1,0 +1,344 @@
+"""The generic lp backend (solvers.lp) and the LPForm dataclass, against brute force."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from solver_checks import assert_batched_equals_single, assert_integral, check_bad_inputs
+
+import solvers
+from solvers import LPForm, Solver, SolverInputError
+from solvers.lp import LPBackedSolver, LPSolver, solve_lp_form
+
+LP = settings(max_examples=40, deadline=None)
+
+
+def int_theta(shape, lo=-3, hi=3, max_batch=3):
+    """Integer-valued float batches ``(B, *shape)``: exact sums, many ties."""
+    return (
+        st.integers(1, max_batch)
+        .flatmap(lambda b: hnp.arrays(np.int64, (b, *shape), elements=st.integers(lo, hi)))
+        .map(lambda a: a.astype(float))
+    )
+
+
+def assignment_form(n: int) -> LPForm:
+    """The Birkhoff polytope: rows and columns of the n×n matrix y sum to 1."""
+    rows = [np.kron(np.eye(n)[i], np.ones(n)) for i in range(n)]
+    cols = [np.kron(np.ones(n), np.eye(n)[j]) for j in range(n)]
+    return LPForm(
+        n_vars=n * n,
+        y_index=np.arange(n * n).reshape(n, n),
+        A_eq=sp.csr_matrix(np.array(rows + cols)),
+        b_eq=np.ones(2 * n),
+        upper=np.ones(n * n),
+        integral_polytope=True,
+    )
+
+
+WEIGHTS = np.array([3.0, 4.0, 5.0, 2.0, 6.0])
+CAPACITY = 9.0
+
+
+def knapsack_solver() -> LPSolver:
+    n = WEIGHTS.size
+    return solvers.get(
+        "lp", A_ub=WEIGHTS[None], b_ub=[CAPACITY], upper=np.ones(n), integrality=np.ones(n, bool)
+    )
+
+
+# -- correctness against brute force ------------------------------------------------------
+
+
+@LP
+@given(theta=int_theta((3, 3)))
+def test_assignment_polytope_vs_permutations(theta):
+    solver = LPSolver(assignment_form(3))
+    assert solver.event_ndim == 2 and solver.instance_shape == (3, 3)
+    y = solver.solve(theta)
+    assert_integral(y)
+    perms = [np.eye(3)[list(p)] for p in itertools.permutations(range(3))]
+    for t, yi in zip(theta, y):
+        assert any(np.array_equal(yi, p) for p in perms), yi
+        assert (t * yi).sum() == max((t * p).sum() for p in perms)
+
+
+@LP
+@given(theta=int_theta((5,), lo=-4, hi=6))
+def test_knapsack_mip_vs_subsets(theta):
+    y = knapsack_solver().solve(theta)
+    assert_integral(y)
+    subsets = np.array(list(itertools.product((0.0, 1.0), repeat=5)))
+    subsets = subsets[subsets @ WEIGHTS <= CAPACITY]
+    for t, yi in zip(theta, y):
+        assert set(np.unique(yi)) <= {0.0, 1.0} and yi @ WEIGHTS <= CAPACITY
+        assert t @ yi == (subsets @ t).max()
+
+
+@LP
+@given(theta=int_theta((2,), lo=-5, hi=5))
+def test_general_integers_with_auxiliary_slack(theta):
+    """max θ·y, 2 y0 + 3 y1 + s = 7, y ∈ {0..3}², s >= 0 continuous (not part of y)."""
+    solver = solvers.get(
+        "lp",
+        A_eq=[[2.0, 3.0, 1.0]],
+        b_eq=[7.0],
+        upper=[3.0, 3.0, np.inf],
+        integrality=[True, True, False],
+        y_shape=2,
+    )
+    y = solver.solve(theta)
+    assert_integral(y)
+    grid = [np.array(p, float) for p in itertools.product(range(4), repeat=2)]
+    grid = [p for p in grid if 2 * p[0] + 3 * p[1] <= 7]
+    for t, yi in zip(theta, y):
+        assert any(np.array_equal(yi, p) for p in grid), yi
+        assert t @ yi == max(t @ p for p in grid)
+
+
+def test_plain_lp_keeps_fractional_vertex():
+    """Without integrality a plain LP answer is returned as is (here the vertex (2/3, 2/3))."""
+    pieces = dict(A_ub=[[2.0, 1.0], [1.0, 2.0]], b_ub=[2.0, 2.0])
+    y = solvers.get("lp", **pieces).solve(np.array([1.0, 1.0]))
+    np.testing.assert_allclose(y, [2 / 3, 2 / 3], atol=1e-9)
+    # declaring that polytope integral is a bug in the form, and is reported
+    with pytest.raises(SolverInputError, match="non-integral"):
+        solvers.get("lp", integral_polytope=True, **pieces).solve(np.array([1.0, 1.0]))
+
+
+def test_free_variables_and_negative_bounds():
+    """y ∈ [-2, 1], z free with z = y0 - y1; y is only (y0, y1)."""
+    solver = solvers.get(
+        "lp",
+        A_eq=[[1.0, -1.0, -1.0]],
+        b_eq=[0.0],
+        lower=[-2.0, -2.0, -np.inf],
+        upper=[1.0, 1.0, np.inf],
+        y_shape=(2,),
+        integral_polytope=True,
+    )
+    np.testing.assert_array_equal(
+        solver.solve(np.array([[1.0, -1.0], [-1.0, -1.0]])),
+        [
+            [1.0, -2.0],
+            [-2.0, -2.0],
+        ],
+    )
+
+
+def test_solve_lp_form_direct():
+    form = assignment_form(2)
+    y = solve_lp_form(form, np.array([[0.0, 5.0], [1.0, 0.0]]))
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, [[0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(TypeError, match="LPForm"):
+        solve_lp_form({"A_eq": None}, np.zeros((2, 2)))
+    with pytest.raises(SolverInputError, match="NaN"):
+        solve_lp_form(form, np.array([[np.nan, 0.0], [0.0, 0.0]]))
+    with pytest.raises(SolverInputError, match="shape"):
+        solve_lp_form(form, np.zeros(4))
+
+
+# -- batching, dtypes, bad input ----------------------------------------------------------
+
+
+def test_batched_equals_single_and_dtypes():
+    rng = np.random.default_rng(1)
+    solver = LPSolver(assignment_form(3))
+    theta = rng.integers(-2, 3, size=(4, 3, 3)).astype(float)
+    assert_batched_equals_single(solver, theta)
+    assert solver.solve(theta[None, None]).shape == (1, 1, 4, 3, 3)
+    assert solver.solve(theta.astype(np.float32)).dtype == np.float32
+    assert solver.solve(theta.astype(np.int64)).dtype == np.float64
+    assert solver.solve(np.zeros((0, 3, 3))).shape == (0, 3, 3)
+    y = knapsack_solver().solve(rng.integers(-3, 4, size=(2, 3, 5)))
+    assert y.shape == (2, 3, 5) and y.dtype == np.float64
+
+
+def test_bad_theta():
+    solver = LPSolver(assignment_form(3))
+    check_bad_inputs(solver, np.zeros((2, 3, 3)))
+    with pytest.raises(SolverInputError, match=r"lp: each instance of θ must have shape \(3, 3\)"):
+        solver.solve(np.zeros((2, 3, 4)))
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_infeasible_and_unbounded(integer):
+    integrality = [integer, integer]
+    infeasible = solvers.get(
+        "lp", A_eq=[[1.0, 1.0]], b_eq=[3.0], upper=[1.0, 1.0], integrality=integrality
+    )
+    with pytest.raises(SolverInputError, match="lp: .*INFEASIBLE"):
+        infeasible.solve(np.ones((2, 2)))
+    unbounded = solvers.get("lp", A_eq=[[1.0, -1.0]], b_eq=[0.0], integrality=integrality)
+    with pytest.raises(SolverInputError, match="lp: .*UNBOUNDED"):
+        unbounded.solve(np.ones(2))
+    # bounded direction: the same form is fine for θ that does not push along the ray
+    np.testing.assert_array_equal(unbounded.solve(-np.ones(2)), [0.0, 0.0])
+
+
+def test_constructor_errors():
+    form = assignment_form(2)
+    with pytest.raises(ValueError, match="either form or its pieces"):
+        LPSolver(form, upper=np.ones(4))
+    with pytest.raises(TypeError, match="LPForm"):
+        LPSolver("not a form")
+    with pytest.raises(ValueError, match="A_eq and b_eq must be given together"):
+        solvers.get("lp", A_eq=[[1.0, 1.0]])
+    with pytest.raises(ValueError, match="disagrees"):
+        solvers.get("lp", A_eq=[[1.0, 1.0]], b_eq=[1.0], upper=np.ones(3))
+    with pytest.raises(ValueError, match="n_vars"):
+        solvers.get("lp")
+    with pytest.raises(ValueError, match="y_shape"):
+        solvers.get("lp", upper=np.ones(3), y_shape=(2, 2))
+    with pytest.raises(ValueError, match="y_index"):
+        solvers.get("lp", upper=np.ones(3), y_index=[0, 1], y_shape=(3,))
+    with pytest.raises(ValueError, match="2-D"):
+        solvers.get("lp", A_ub=[1.0, 2.0], b_ub=[1.0])
+
+
+# -- LPForm itself --------------------------------------------------------------------------
+
+
+def test_lpform_validation():
+    with pytest.raises(ValueError, match="y_index refers to variables outside"):
+        LPForm(n_vars=3, y_index=[0, 3])
+    with pytest.raises(ValueError, match="y_index refers to variables outside"):
+        LPForm(n_vars=3, y_index=[-1, 0])
+    with pytest.raises(ValueError, match="A_eq has shape"):
+        LPForm(n_vars=3, y_index=[0], A_eq=np.ones((2, 3)), b_eq=np.ones(3))
+    with pytest.raises(ValueError, match="A_ub has shape"):
+        LPForm(n_vars=3, y_index=[0], A_ub=np.ones((1, 4)), b_ub=np.ones(1))
+    with pytest.raises(ValueError, match="upper must have shape"):
+        LPForm(n_vars=3, y_index=[0], upper=np.ones(2))
+    with pytest.raises(ValueError, match="integrality must have shape"):
+        LPForm(n_vars=3, y_index=[0], integrality=[True])
+
+
+def test_lpform_defaults_objective_and_feasibility():
+    form = LPForm(
+        n_vars=3,
+        y_index=[[0, 2], [2, 1]],
+        A_eq=np.array([[1.0, 1.0, 0.0]]),
+        b_eq=[1.0],
+        A_ub=np.array([[0.0, 0.0, 1.0]]),
+        b_ub=[2.0],
+        integrality=[False, False, True],
+    )
+    assert form.instance_shape == (2, 2)
+    assert isinstance(form.A_eq, sp.csr_matrix) and form.A_eq.dtype == np.float64
+    np.testing.assert_array_equal(form.lower, 0.0)
+    assert np.isposinf(form.upper).all()
+    # θ entries that share a variable add up
+    np.testing.assert_array_equal(
+        form.objective_vector(np.array([[1.0, 2.0], [3.0, 4.0]])),
+        [
+            1.0,
+            4.0,
+            5.0,
+        ],
+    )
+    with pytest.raises(SolverInputError, match="expects"):
+        form.objective_vector(np.zeros(4))
+    assert form.is_feasible([0.5, 0.5, 2.0])
+    assert not form.is_feasible([0.5, 0.6, 2.0])  # equality
+    assert not form.is_feasible([0.5, 0.5, 3.0])  # inequality
+    assert not form.is_feasible([0.5, 0.5, 1.5])  # integrality
+    assert not form.is_feasible([1.5, -0.5, 1.0])  # lower bound
+    assert form.is_feasible([0.5, 0.5 + 1e-9, 2.0])  # within tolerance
+    empty = LPForm(n_vars=2, y_index=[0, 1])
+    assert empty.A_eq.shape == (0, 2) and empty.b_ub.shape == (0,)
+
+
+# -- LPBackedSolver: delegation and per-instance side data ------------------------------
+
+
+class ToyKnapsack(Solver):
+    """0-1 knapsack with per-instance weights (side data), solved by enumeration."""
+
+    problem = "toy_knapsack"
+    backend = "brute"
+    event_ndim = 1
+    side_inputs = ("weights",)
+
+    def validate(self, theta):
+        arr = super().validate(theta)
+        if (np.abs(arr) > 100).any():
+            raise SolverInputError("toy_knapsack: |θ| must be <= 100")
+        return arr
+
+    def _solve_batch(self, theta, weights):
+        n = theta.shape[1]
+        subsets = np.array(list(itertools.product((0.0, 1.0), repeat=n)))
+        out = []
+        for t, w in zip(theta, weights):
+            ok = subsets[subsets @ w <= 1.0]
+            out.append(ok[np.argmax(ok @ t)])
+        return np.array(out)
+
+    def lp_form(self, shape=None, weights=None):
+        n = shape[0]
+        return LPForm(
+            n_vars=n,
+            y_index=np.arange(n),
+            A_ub=sp.csr_matrix(np.asarray(weights, float)[None]),
+            b_ub=[1.0],
+            upper=np.ones(n),
+            integrality=np.ones(n, bool),
+        )
+
+
+@LP
+@given(
+    theta=hnp.arrays(np.int64, (2, 3, 4), elements=st.integers(-3, 5)),
+    weights=hnp.arrays(np.int64, (2, 3, 4), elements=st.integers(0, 4)),
+)
+def test_lp_backed_with_side_data(theta, weights):
+    base = ToyKnapsack()
+    lp = LPBackedSolver(base)
+    assert (lp.problem, lp.backend, lp.event_ndim, lp.side_inputs) == (
+        "toy_knapsack",
+        "lp",
+        1,
+        ("weights",),
+    )
+    w = weights / 4.0
+    y = lp.solve(theta, weights=w)
+    assert_integral(y)
+    assert ((y * w).sum(-1) <= 1.0).all()
+    np.testing.assert_array_equal(
+        base.objective(theta, y), base.objective(theta, base.solve(theta, weights=w))
+    )
+
+
+def test_lp_backed_delegates_validation_and_checks_forms():
+    lp = LPBackedSolver(ToyKnapsack())
+    with pytest.raises(SolverInputError, match=re.escape("toy_knapsack: |θ| must be <= 100")):
+        lp.solve(np.full((1, 3), 200.0), weights=np.ones((1, 3)))
+    with pytest.raises(TypeError, match="toy_knapsack: unexpected side input"):
+        lp.solve(np.zeros((1, 3)), weights=np.ones((1, 3)), costs=np.ones((1, 3)))
+    with pytest.raises(TypeError, match="wraps a Solver"):
+        LPBackedSolver("argmax")
+
+    class WrongShape(ToyKnapsack):
+        def lp_form(self, shape=None, weights=None):
+            return LPForm(n_vars=1, y_index=[0])
+
+    with pytest.raises(SolverInputError, match="lp_form returned y of shape"):
+        LPBackedSolver(WrongShape()).solve(np.zeros((1, 3)), weights=np.ones((1, 3)))
+
+
+def test_lp_backed_caches_form_per_shape():
+    lp = solvers.get("top_k", backend="lp", k=2)
+    assert isinstance(lp, LPBackedSolver)
+    lp.solve(np.zeros((2, 4)))
+    lp.solve(np.ones((3, 4)))
+    lp.solve(np.ones((1, 5)))
+    assert sorted(lp._forms) == [(4,), (5,)]
