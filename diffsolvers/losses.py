@@ -1,0 +1,184 @@
+r"""The Fenchel-Young loss of a perturbed optimizer, and regret metrics.
+
+Reference: Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 2020,
+Section 4; Blondel, Martins, Niculae, "Learning with Fenchel-Young Losses", JMLR 2020.
+
+The Fenchel-Young loss of the perturbed max ``F_ε`` with ``Ω_ε = F_ε^*`` is
+
+    L_ε(θ; y) = F_ε(θ) + Ω_ε(y) - ⟨θ, y⟩,        ∇_θ L_ε = y_ε(θ) - y.
+
+**What** :class:`FenchelYoungLoss` **returns.** ``Ω_ε(y)`` has no closed form in general, so
+the returned value drops it. With the M samples ``θ_m`` of the forward pass (``θ + εZ_m`` or
+``θ ⊙ w_m``) and their solutions ``y_m = y*(θ_m)`` it is
+
+    V(θ; y) = (1/M) Σ_m ⟨θ_m, y_m - y⟩ = (1/M) Σ_m [max_{y'} ⟨θ_m, y'⟩ - ⟨θ_m, y⟩],
+
+the mean suboptimality of the target under the perturbed scores. Facts, for a feasible
+target ``y`` (a point of ``Y`` or of its convex hull):
+
+* ``V >= 0`` for every draw, and ``V = 0`` exactly when ``y`` is optimal for every θ_m
+  (so ``V → 0`` when θ strongly favours ``y``).
+* Additive, centred noise (Normal): ``E[V] = F_ε(θ) - ⟨θ, y⟩ = L_ε(θ; y) - Ω_ε(y)``. This
+  differs from the FY loss by ``-Ω_ε(y)``, a constant in θ with ``0 <= -Ω_ε(y) <= F_ε(0)``
+  (``Ω_ε <= 0`` on the hull because ``F_ε(θ) >= max_y' ⟨θ, y'⟩ >= ⟨θ, y⟩`` by Jensen, and
+  ``Ω_ε(y) >= ⟨0, y⟩ - F_ε(0)``). So V is an upper bound of the FY loss with the same
+  gradient.
+* Additive, non-centred noise (Gumbel, mean γ): ``E[V] = F_ε(θ) - ⟨θ + εγ1, y⟩``. For
+  ``argmax`` with one-hot ``y`` this is exactly the FY loss ``-ε log softmax(θ/ε)_y``
+  (there ``Ω_ε`` is ε times the negative entropy, 0 on vertices).
+* Multiplicative (``E[w_m] = 1``): ``E[V] = F_ε(θ) - ⟨θ, y⟩`` with ``F_ε`` the
+  multiplicative perturbed max.
+
+**Gradient.** Exactly the θ-gradient of V with the same samples: additive
+``(1/M) Σ_m y_m - y = ŷ_ε(θ) - y``; multiplicative ``(1/M) Σ_m w_m ⊙ (y_m - y)`` (the
+``w``-weighted average, an unbiased estimate of ``∇F_ε(θ) - y``). No Jacobian is needed.
+
+Shortest-path solvers used with additive noise clamp negative perturbed costs at zero
+(see :mod:`diffsolvers.registry`); for clamped samples ``y_m`` is optimal for the clamped
+scores, not for ``θ_m``, and the bound ``V >= 0`` may fail by the clamped amount.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from solvers.base import Solver
+
+from . import _bridge
+from .noise import Noise
+from .perturbed import PerturbedOptimizer, costs_to_theta, value_with_grad
+
+__all__ = ["FenchelYoungLoss", "reduce", "regret", "normalized_regret", "decision_regret"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Apply ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``) to per-instance values."""
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "none":
+        return values
+    raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
+
+
+class FenchelYoungLoss(nn.Module):
+    """Perturbed Fenchel-Young loss ``V(θ; y)`` (see the module docstring for its exact value).
+
+    Args:
+        solver: a :class:`solvers.Solver`.
+        sigma, n_samples, noise, mode, seed, generator: as in
+            :class:`~diffsolvers.perturbed.PerturbedOptimizer`.
+        inputs: ``"scores"`` (the prediction is θ) or ``"costs"`` (the prediction is ĉ and
+            θ = -ĉ: feed predicted costs directly, the sign is handled here).
+        reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch axes.
+
+    ``forward(x, y, **side)``: ``x`` the prediction, ``y`` the target solution (same shape),
+    ``side`` the per-instance side arrays of the solver.
+    """
+
+    def __init__(
+        self,
+        solver: Solver,
+        sigma: float = 1.0,
+        n_samples: int = 3,
+        noise: str | Noise = "normal",
+        mode: str = "additive",
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        inputs: str = "scores",
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}"
+            )
+        self.perturbed = PerturbedOptimizer(
+            solver,
+            sigma=sigma,
+            n_samples=n_samples,
+            noise=noise,
+            mode=mode,
+            seed=seed,
+            generator=generator,
+            inputs=inputs,
+        )
+        self.reduction = reduction
+
+    @property
+    def solver(self) -> Solver:
+        return self.perturbed.solver
+
+    def manual_seed(self, seed: int) -> FenchelYoungLoss:
+        """Restart the generator from ``seed``."""
+        self.perturbed.manual_seed(seed)
+        return self
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
+        theta = costs_to_theta(x, self.perturbed.inputs)
+        y = torch.as_tensor(y).to(device=theta.device, dtype=theta.dtype)
+        if y.shape != theta.shape:
+            raise ValueError(
+                f"{self.solver.problem}: the target y has shape {tuple(y.shape)}, the prediction "
+                f"has shape {tuple(theta.shape)}; they must match"
+            )
+        s = self.perturbed.sample(x, base=False, **side)
+        target = y.detach().reshape(s.theta.shape)
+        flat = theta.reshape(s.theta.shape)
+        values = value_with_grad(flat, s.values(target), s.value_grad(target))
+        return reduce(values.reshape(s.batch_shape), self.reduction)
+
+
+def _per_instance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``⟨a, b⟩`` per instance, the batch being the first axis."""
+    if a.shape != b.shape:
+        raise ValueError(f"shapes must match, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.ndim < 1:
+        raise ValueError("expected a batch axis first")
+    return (a * b).reshape(a.shape[0], -1).sum(1)
+
+
+def regret(y_pred: torch.Tensor, y_true: torch.Tensor, costs: torch.Tensor) -> torch.Tensor:
+    """Per-instance regret ``⟨c, ŷ⟩ - ⟨c, y⟩`` (batch on the first axis), >= 0 when ``y``
+    is optimal for the true costs ``c``. For a maximisation problem pass ``c = -θ``."""
+    return _per_instance(costs, y_pred) - _per_instance(costs, y_true)
+
+
+def normalized_regret(
+    y_pred: torch.Tensor, y_true: torch.Tensor, costs: torch.Tensor
+) -> torch.Tensor:
+    """Normalised regret of a batch, ``Σ_b regret_b / Σ_b |⟨c_b, y_b⟩|`` (as in PyEPO and
+    the Warcraft literature); a scalar tensor."""
+    denom = _per_instance(costs, y_true).abs().sum()
+    if denom == 0:
+        raise ValueError("normalized_regret: the true objective is zero for the whole batch")
+    return regret(y_pred, y_true, costs).sum() / denom
+
+
+def decision_regret(
+    solver: Solver,
+    costs_pred: torch.Tensor,
+    costs_true: torch.Tensor,
+    *,
+    normalized: bool = True,
+    **side: Any,
+) -> torch.Tensor:
+    """Regret of the decisions ``y*(-ĉ)`` taken on predicted costs, measured on true costs.
+
+    ``costs_pred`` and ``costs_true`` have shape ``(B, *instance)``. Returns the normalised
+    regret (a scalar) or, with ``normalized=False``, the per-instance regrets.
+    """
+    with torch.no_grad():
+        flat_side = {k: _bridge.to_numpy(v) for k, v in side.items()}
+        y_pred = _bridge.solve(solver, costs_to_theta(costs_pred.detach()), flat_side)
+        y_true = _bridge.solve(solver, costs_to_theta(costs_true.detach()), flat_side)
+        c = costs_true.detach().to(y_pred.dtype)
+        if normalized:
+            return normalized_regret(y_pred, y_true, c)
+        return regret(y_pred, y_true, c)
