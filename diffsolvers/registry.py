@@ -1,0 +1,320 @@
+"""Choose a differentiable solver by name.
+
+    >>> import diffsolvers
+    >>> layer = diffsolvers.layer("shortest_path", method="perturbed", sigma=0.5, n_samples=10)
+    >>> loss = diffsolvers.loss("knapsack", weights=w, capacity=20, sigma=0.1)
+
+``layer(problem, method, **options)`` and ``loss(problem, method, **options)`` build the
+solver with :func:`solvers.get` and wrap it with a *method*. The options are split in two:
+
+* **method options**, declared by the method (for the perturbed methods: ``sigma``,
+  ``n_samples``, ``noise``, ``seed``, ``generator``, ``control_variate``, ``inputs``,
+  ``reduction``), plus ``backend`` (the solver backend) and ``solver`` (a ready
+  :class:`solvers.Solver`, used instead of building one);
+* everything else is a **solver parameter** passed to ``solvers.get(problem, backend,
+  **params)`` (``neighbourhood``, ``n_nodes``/``edges``, ``weights``/``capacity``, ``k``...).
+
+A method may add default solver parameters for some problems. The additive perturbed
+methods build shortest-path solvers (``shortest_path``, ``shortest_path_graph``) with
+``negative_costs="clamp"``: additive noise makes some perturbed costs ``c - εZ`` negative,
+Dijkstra needs non-negative costs, so they are clamped at zero (on DAGs the graph solver
+handles any sign and ignores the option). Give ``negative_costs="raise"`` to override, or
+use the multiplicative methods, which keep costs non-negative.
+
+New methods join with one :func:`register_method` call, which also declares the problems a
+method is not meaningful for (with the reason, shown by :func:`not_meaningful`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from torch import nn
+
+import solvers
+from solvers.base import Solver
+
+from .losses import FenchelYoungLoss
+from .perturbed import PerturbedMax, PerturbedOptimizer
+
+__all__ = [
+    "Method",
+    "MethodRow",
+    "register_method",
+    "layer",
+    "loss",
+    "available",
+    "not_meaningful",
+    "methods",
+    "method_info",
+    "clamp_negative_costs",
+    "NEGATIVE_COST_PROBLEMS",
+]
+
+KINDS = ("layer", "loss")
+#: Problems whose solvers take ``negative_costs="raise"|"clamp"``.
+NEGATIVE_COST_PROBLEMS = ("shortest_path", "shortest_path_graph")
+#: Options every method accepts; they are not passed to the solver.
+REGISTRY_OPTIONS = ("backend", "solver")
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered method.
+
+    ``build(solver, problem=..., **options)`` returns the ``nn.Module``. For ``kind="layer"``
+    it maps the prediction (and side data) to ``output``: ``"solution"`` (θ's shape) or
+    ``"value"`` (one value per instance). For ``kind="loss"`` its forward is
+    ``loss(prediction, target, **side)`` with ``target`` described by ``target``:
+    ``"solution"`` (a solution ``y`` of θ's shape) or ``"costs"`` (the true costs ``c``).
+    ``options`` names the accepted method options (all others go to the solver);
+    ``not_meaningful`` maps a problem to the reason the method does not apply to it (or is
+    a function ``problem -> reason or None``); ``solver_defaults(problem)`` gives default
+    solver parameters.
+    """
+
+    name: str
+    kind: str
+    build: Callable[..., nn.Module]
+    description: str
+    options: tuple[str, ...] = ()
+    output: str = "solution"
+    target: str = "solution"
+    not_meaningful: Mapping[str, str] | Callable[[str], str | None] = field(default_factory=dict)
+    solver_defaults: Callable[[str], dict[str, Any]] | None = None
+    reference: str = ""
+
+    def reason_not_meaningful(self, problem: str) -> str | None:
+        """Why this method does not apply to ``problem``, or ``None`` when it does."""
+        if callable(self.not_meaningful):
+            return self.not_meaningful(problem)
+        return self.not_meaningful.get(problem)
+
+
+class MethodRow(NamedTuple):
+    """One row of :func:`available`."""
+
+    problem: str
+    method: str
+    kind: str
+    description: str
+
+
+_METHODS: dict[str, Method] = {}
+
+
+def register_method(
+    name: str,
+    kind: str,
+    build: Callable[..., nn.Module],
+    *,
+    description: str,
+    options: tuple[str, ...] | list[str] = (),
+    output: str = "solution",
+    target: str = "solution",
+    not_meaningful: Mapping[str, str] | Callable[[str], str | None] | None = None,
+    solver_defaults: Callable[[str], dict[str, Any]] | None = None,
+    reference: str = "",
+    replace: bool = False,
+) -> Method:
+    """Register a method (see :class:`Method` for the fields); returns it.
+
+    Raises ``ValueError`` if ``name`` is taken (unless ``replace=True``) or a field is invalid.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"method {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if output not in ("solution", "value"):
+        raise ValueError(f"method {name!r}: output must be 'solution' or 'value', got {output!r}")
+    if target not in ("solution", "costs"):
+        raise ValueError(f"method {name!r}: target must be 'solution' or 'costs', got {target!r}")
+    if name in _METHODS and not replace:
+        raise ValueError(f"method {name!r} is already registered (pass replace=True)")
+    clash = set(options) & set(REGISTRY_OPTIONS)
+    if clash:
+        raise ValueError(f"method {name!r}: options {sorted(clash)} are reserved by the registry")
+    method = Method(
+        name=name,
+        kind=kind,
+        build=build,
+        description=description,
+        options=tuple(options),
+        output=output,
+        target=target,
+        not_meaningful=dict(not_meaningful or {})
+        if not callable(not_meaningful)
+        else not_meaningful,
+        solver_defaults=solver_defaults,
+        reference=reference,
+    )
+    _METHODS[name] = method
+    return method
+
+
+def methods(kind: str | None = None) -> list[str]:
+    """Names of the registered methods (of one ``kind`` if given), sorted."""
+    return sorted(n for n, m in _METHODS.items() if kind is None or m.kind == kind)
+
+
+def method_info(name: str) -> Method:
+    """The registered :class:`Method` ``name``; ``ValueError`` listing valid names otherwise."""
+    if name not in _METHODS:
+        raise ValueError(f"unknown method {name!r}; available methods: {', '.join(methods())}")
+    return _METHODS[name]
+
+
+def available() -> list[MethodRow]:
+    """Every meaningful (problem, method) pair, with the method's kind and description."""
+    return [
+        MethodRow(p, m.name, m.kind, m.description)
+        for p in solvers.problems()
+        for m in (_METHODS[n] for n in methods())
+        if m.reason_not_meaningful(p) is None
+    ]
+
+
+def not_meaningful() -> list[tuple[str, str, str]]:
+    """Every (problem, method, reason) pair where the method does not apply."""
+    out = []
+    for p in solvers.problems():
+        for n in methods():
+            reason = _METHODS[n].reason_not_meaningful(p)
+            if reason is not None:
+                out.append((p, n, reason))
+    return out
+
+
+def clamp_negative_costs(problem: str) -> dict[str, Any]:
+    """Solver defaults for additive noise: ``negative_costs="clamp"`` for shortest paths."""
+    return {"negative_costs": "clamp"} if problem in NEGATIVE_COST_PROBLEMS else {}
+
+
+def _build(problem: str, method: str, kind: str, options: dict[str, Any]) -> nn.Module:
+    if problem not in solvers.problems():
+        raise ValueError(
+            f"unknown problem {problem!r}; available problems: {', '.join(solvers.problems())}"
+        )
+    if method not in _METHODS:
+        raise ValueError(
+            f"unknown {kind} method {method!r}; available {kind} methods: "
+            f"{', '.join(methods(kind))}"
+        )
+    m = _METHODS[method]
+    if m.kind != kind:
+        raise ValueError(
+            f"{method!r} is a {m.kind} method: use diffsolvers.{m.kind}({problem!r}, "
+            f"method={method!r}); available {kind} methods: {', '.join(methods(kind))}"
+        )
+    reason = m.reason_not_meaningful(problem)
+    if reason is not None:
+        raise ValueError(f"method {method!r} is not meaningful for {problem!r}: {reason}")
+    method_opts = {k: v for k, v in options.items() if k in m.options}
+    backend = options.get("backend")
+    solver = options.get("solver")
+    params = {k: v for k, v in options.items() if k not in m.options and k not in REGISTRY_OPTIONS}
+    if solver is not None:
+        if not isinstance(solver, Solver):
+            raise TypeError(f"solver must be a solvers.Solver, got {type(solver).__name__}")
+        if params or backend is not None:
+            raise ValueError(
+                f"{problem}: give either a ready solver or solver parameters/backend, not both "
+                f"(got {sorted(params) + (['backend'] if backend is not None else [])})"
+            )
+        if solver.problem != problem:
+            raise ValueError(f"the given solver solves {solver.problem!r}, not {problem!r}")
+    else:
+        if m.solver_defaults is not None:
+            params = {**m.solver_defaults(problem), **params}
+        try:
+            solver = solvers.get(problem, backend=backend, **params)
+        except TypeError as exc:
+            raise TypeError(
+                f"{problem}/{method}: could not build the solver with parameters "
+                f"{sorted(params)} ({exc}); options of method {method!r} are: "
+                f"{', '.join(m.options + REGISTRY_OPTIONS)}"
+            ) from exc
+    return m.build(solver, problem=problem, **method_opts)
+
+
+def layer(problem: str, method: str = "perturbed", **options: Any) -> nn.Module:
+    """A differentiable layer for ``problem`` by ``method`` (see the module docstring)."""
+    return _build(problem, method, "layer", options)
+
+
+def loss(problem: str, method: str = "fenchel_young", **options: Any) -> nn.Module:
+    """A loss module for ``problem`` by ``method`` (see the module docstring)."""
+    return _build(problem, method, "loss", options)
+
+
+# -- the perturbed methods (Berthet et al., NeurIPS 2020) -----------------------------------
+_BERTHET = 'Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 2020'
+_NOISE_OPTS = ("sigma", "n_samples", "noise", "seed", "generator", "inputs")
+
+
+def _perturbed(mode: str) -> Callable[..., nn.Module]:
+    def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
+        return PerturbedOptimizer(solver, mode=mode, **options)
+
+    return build
+
+
+def _perturbed_max(solver: Solver, problem: str, **options: Any) -> nn.Module:
+    return PerturbedMax(solver, **options)
+
+
+def _fenchel_young(mode: str) -> Callable[..., nn.Module]:
+    def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
+        return FenchelYoungLoss(solver, mode=mode, **options)
+
+    return build
+
+
+def _additive_defaults(problem: str) -> dict[str, Any]:
+    return clamp_negative_costs(problem)
+
+
+register_method(
+    "perturbed",
+    "layer",
+    _perturbed("additive"),
+    description="perturbed optimizer y_ε(θ) = E[y*(θ + εZ)], score-function Jacobian",
+    options=(*_NOISE_OPTS, "control_variate"),
+    solver_defaults=_additive_defaults,
+    reference=_BERTHET,
+)
+register_method(
+    "perturbed_multiplicative",
+    "layer",
+    _perturbed("multiplicative"),
+    description="perturbed optimizer with θ ⊙ exp(εZ - ε²/2): keeps the sign of θ",
+    options=(*_NOISE_OPTS, "control_variate"),
+    reference=_BERTHET,
+)
+register_method(
+    "perturbed_max",
+    "layer",
+    _perturbed_max,
+    description="perturbed max F_ε(θ) = E[max_y ⟨θ + εZ, y⟩], gradient y_ε(θ)",
+    options=(*_NOISE_OPTS, "mode"),
+    output="value",
+    solver_defaults=_additive_defaults,
+    reference=_BERTHET,
+)
+register_method(
+    "fenchel_young",
+    "loss",
+    _fenchel_young("additive"),
+    description="perturbed Fenchel-Young loss, gradient y_ε(θ) - y",
+    options=(*_NOISE_OPTS, "reduction"),
+    solver_defaults=_additive_defaults,
+    reference=_BERTHET,
+)
+register_method(
+    "fenchel_young_multiplicative",
+    "loss",
+    _fenchel_young("multiplicative"),
+    description="Fenchel-Young loss of the multiplicative perturbation (keeps the sign of θ)",
+    options=(*_NOISE_OPTS, "reduction"),
+    reference=_BERTHET,
+)
