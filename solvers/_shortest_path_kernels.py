@@ -2,13 +2,17 @@
 
 Flat ``@njit`` functions on NumPy arrays, no Python objects. Each problem has one serial
 kernel for a single instance and one batch kernel with a single ``prange`` loop over the
-batch. Every kernel works on float64 costs and writes 0/1 entries into a float64 ``y``.
+batch (plus a serial twin: starting threads costs more than solving a few small instances).
+Every kernel works on float64 costs and writes 0/1 entries into a float64 ``y``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+#: Batches with fewer scalar entries (instances × instance size) than this run serially.
+PARALLEL_MIN_SIZE = 2048
 
 # Neighbour moves in the order of itertools.product((-1, 0, 1), (-1, 0, 1)), (0, 0) skipped;
 # the 4-neighbourhood keeps the same order restricted to the four axis moves.
@@ -126,6 +130,15 @@ def grid_dijkstra_batch(costs, moves):
 
 
 @njit(cache=True)
+def grid_dijkstra_serial(costs, moves):
+    """:func:`grid_dijkstra_batch` in one thread (small batches: no thread start-up)."""
+    y = np.zeros(costs.shape)
+    for b in range(costs.shape[0]):
+        grid_dijkstra(costs[b], moves, y[b])
+    return y
+
+
+@njit(cache=True)
 def dag_longest_path(theta, n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y):
     """Maximise ``Σ θ_e`` over source→target paths of a DAG by dynamic programming.
 
@@ -160,6 +173,17 @@ def dag_longest_path_batch(theta, n_nodes, order, out_ptr, out_edge, heads, tail
     """:func:`dag_longest_path` on every row of a ``(B, n_edges)`` batch."""
     y = np.zeros(theta.shape)
     for b in prange(theta.shape[0]):
+        dag_longest_path(
+            theta[b], n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y[b]
+        )
+    return y
+
+
+@njit(cache=True)
+def dag_longest_path_serial(theta, n_nodes, order, out_ptr, out_edge, heads, tails, source, target):
+    """:func:`dag_longest_path_batch` in one thread (small batches)."""
+    y = np.zeros(theta.shape)
+    for b in range(theta.shape[0]):
         dag_longest_path(
             theta[b], n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y[b]
         )
@@ -213,5 +237,14 @@ def graph_dijkstra_batch(costs, n_nodes, out_ptr, out_edge, heads, tails, source
     """:func:`graph_dijkstra` on every row of a ``(B, n_edges)`` cost batch."""
     y = np.zeros(costs.shape)
     for b in prange(costs.shape[0]):
+        graph_dijkstra(costs[b], n_nodes, out_ptr, out_edge, heads, tails, source, target, y[b])
+    return y
+
+
+@njit(cache=True)
+def graph_dijkstra_serial(costs, n_nodes, out_ptr, out_edge, heads, tails, source, target):
+    """:func:`graph_dijkstra_batch` in one thread (small batches)."""
+    y = np.zeros(costs.shape)
+    for b in range(costs.shape[0]):
         graph_dijkstra(costs[b], n_nodes, out_ptr, out_edge, heads, tails, source, target, y[b])
     return y

@@ -172,13 +172,18 @@ class GridShortestPath(Solver):
 
 
 class NumbaGridShortestPath(GridShortestPath):
-    """Binary-heap Dijkstra in Numba, one parallel ``prange`` loop over the batch."""
+    """Binary-heap Dijkstra in Numba, one parallel ``prange`` loop over the batch.
+
+    Batches smaller than ``PARALLEL_MIN_SIZE`` cells in all run in one thread.
+    """
 
     backend = "numba"
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         moves = _k.MOVES_8 if self.neighbourhood == 8 else _k.MOVES_4
-        return _k.grid_dijkstra_batch(self._costs(theta), moves)
+        parallel = theta.size >= _k.PARALLEL_MIN_SIZE
+        kernel = _k.grid_dijkstra_batch if parallel else _k.grid_dijkstra_serial
+        return kernel(self._costs(theta), moves)
 
 
 def dijkstra_grid_python(costs: np.ndarray, neighbourhood: int = 8) -> np.ndarray:
