@@ -78,3 +78,15 @@ def assign_batch(theta: np.ndarray) -> np.ndarray:
         for i in range(n):
             y[b, i, cols[i]] = 1.0
     return y
+
+
+@njit(cache=True)
+def assign_single(theta: np.ndarray) -> np.ndarray:
+    """0/1 assignment matrix for one instance ``theta`` (n, m), without a thread-pool launch."""
+    n = theta.shape[0]
+    y = np.zeros(theta.shape, dtype=theta.dtype)
+    cols = np.empty(n, dtype=np.int64)
+    assign_one(theta, cols)
+    for i in range(n):
+        y[i, cols[i]] = 1.0
+    return y

@@ -80,6 +80,25 @@ def prim_one(
         v = nxt
 
 
+@njit(cache=True)
+def spanning_tree_one(
+    theta: np.ndarray,
+    edges: np.ndarray,
+    indptr: np.ndarray,
+    nbr: np.ndarray,
+    eid: np.ndarray,
+    n_nodes: int,
+    use_prim: bool,
+) -> np.ndarray:
+    """One instance ``theta`` (E,) without the thread-pool launch of the batch kernel."""
+    y = np.zeros(theta.shape, dtype=theta.dtype)
+    if use_prim:
+        prim_one(theta, indptr, nbr, eid, n_nodes, y)
+    else:
+        kruskal_one(theta, edges, n_nodes, y)
+    return y
+
+
 @njit(parallel=True, cache=True)
 def spanning_tree_batch(
     theta: np.ndarray,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._assignment_kernels import assign_batch
+from ._assignment_kernels import assign_batch, assign_single
 from .base import LPForm, Solver, SolverInputError
 from .registry import register
 
@@ -75,6 +75,8 @@ class AssignmentSolver(Solver):
     __call__ = solve
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
+        if theta.shape[0] == 1:  # skip the thread-pool launch for a single instance
+            return assign_single(theta[0])[None]
         return assign_batch(theta)
 
     def lp_form(self, shape: tuple[int, int] | None = None) -> LPForm:

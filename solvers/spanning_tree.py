@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._spanning_tree_kernels import spanning_tree_batch
+from ._spanning_tree_kernels import spanning_tree_batch, spanning_tree_one
 from .base import LPForm, Solver, SolverInputError
 from .registry import register
 
@@ -104,15 +104,11 @@ class SpanningTreeSolver(Solver):
     __call__ = solve
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
-        return spanning_tree_batch(
-            theta,
-            self.edges,
-            self._indptr,
-            self._nbr,
-            self._eid,
-            self.n_nodes,
-            self.algorithm == "prim",
-        )
+        args = (self.edges, self._indptr, self._nbr, self._eid, self.n_nodes)
+        use_prim = self.algorithm == "prim"
+        if theta.shape[0] == 1:  # skip the thread-pool launch for a single instance
+            return spanning_tree_one(theta[0], *args, use_prim)[None]
+        return spanning_tree_batch(theta, *args, use_prim)
 
     def is_spanning_tree(self, y: np.ndarray) -> bool:
         """Whether the 0/1 vector ``y`` (E,) is the indicator of a spanning tree."""
