@@ -415,6 +415,7 @@ def generate_warcraft(
         )
     out_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{k}x{k}.tmp-", dir=out_root))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the data set is an ordinary folder
     try:
         _write_all(tmp, k, counts, int(seed), progress)
         if target.exists():
