@@ -20,7 +20,9 @@ heap entries are ordered by ``(distance, row, col)`` with stale entries skipped;
 are scanned in the order ``(dr, dc)`` of ``itertools.product((-1, 0, 1), (-1, 0, 1))``
 without ``(0, 0)`` (the 4-neighbourhood keeps that order restricted to its four moves);
 a cell's predecessor changes only on a strictly smaller distance; the path is rebuilt from
-the target back to the source. Backends ``scipy`` and ``networkx`` return an optimal path
+the target back to the source. (Heap keys are unique and a predecessor changes only on a
+strict improvement, so the neighbour scan order cannot change the result; it is kept for
+fidelity with the reference.) Backends ``scipy`` and ``networkx`` return an optimal path
 with their own tie-breaking (same objective, possibly a different ``y``).
 """
 
