@@ -332,7 +332,7 @@ def _shortest_paths(weights16: np.ndarray) -> np.ndarray:
     """Labels: the grid solver on the float16 weights cast to float64, as uint8 0/1."""
     import solvers
 
-    solver = solvers.get("shortest_path")
+    solver = solvers.get("shortest_path", neighbourhood=8)
     y = solver.solve(solvers.costs_to_theta(weights16.astype(np.float64)))
     return np.rint(y).astype(np.uint8)
 
@@ -343,8 +343,9 @@ def generate_maps(
     """Generate ``n`` maps in memory: ``(maps uint8 (n, 8k, 8k, 3), weights float16 (n, k, k),
     paths uint8 (n, k, k))``.
 
-    Deterministic in ``(seed, k, stream)``; maps are drawn in chunks of :data:`CHUNK`, each
-    from its own random stream, so ``generate_maps(n)[:m]`` equals ``generate_maps(m)``.
+    Deterministic in ``(seed, k, n, stream)``: maps are drawn in chunks of :data:`CHUNK`,
+    each from its own random stream, so the result does not depend on the machine; stream
+    ``(0,)`` is the train split of :func:`generate_warcraft` with the same seed and size.
     """
     maps = np.empty((n, k * PIXELS_PER_CELL, k * PIXELS_PER_CELL, 3), dtype=np.uint8)
     weights = np.empty((n, k, k), dtype=np.float16)
