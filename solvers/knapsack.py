@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._knapsack_kernels import knapsack_dp_batch
+from ._knapsack_kernels import knapsack_dp, knapsack_dp_batch
 from .base import LPForm, Solver, SolverInputError
 from .registry import register
 
@@ -253,7 +253,12 @@ class KnapsackNumbaSolver(_KnapsackBase):
                 f"(n={n}, C={int(cap.max())}), above max_table_size={self.max_table_size}; "
                 "use a smaller weight_scale, raise max_table_size, or the ortools backend"
             )
-        return knapsack_dp_batch(np.ascontiguousarray(theta, dtype=np.float64), w, c)
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        if theta.shape[0] == 1:  # one instance: skip the parallel region's start-up cost
+            y = np.zeros(theta.shape)
+            knapsack_dp(theta[0], w[0], c[0], y[0])
+            return y
+        return knapsack_dp_batch(theta, w, c)
 
 
 class KnapsackORToolsSolver(_KnapsackBase):
