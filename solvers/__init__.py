@@ -13,6 +13,8 @@ from . import (
     knapsack,  # noqa: F401  (registers knapsack)
     lp,  # noqa: F401  (registers lp)
     ranking,  # noqa: F401  (registers argmax, top_k, ranking)
+    shortest_path,  # noqa: F401  (registers shortest_path)
+    shortest_path_graph,  # noqa: F401  (registers shortest_path_graph)
     spanning_tree,  # noqa: F401  (registers spanning_tree)
 )
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
