@@ -65,15 +65,6 @@ class AssignmentSolver(Solver):
             )
         return arr
 
-    def solve(self, theta: Any, **side: Any) -> np.ndarray:
-        arr = self.validate(theta)
-        if arr.size == 0:  # empty batch, or n = 0 rows: the empty assignment
-            self._check_side(side, arr.shape[:-2])
-            return np.zeros(arr.shape, dtype=arr.dtype)
-        return super().solve(arr, **side)
-
-    __call__ = solve
-
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         if theta.shape[0] == 1:  # skip the thread-pool launch for a single instance
             return assign_single(theta[0])[None]

@@ -94,15 +94,6 @@ class SpanningTreeSolver(Solver):
             f"backend={self.backend!r})"
         )
 
-    def solve(self, theta: Any, **side: Any) -> np.ndarray:
-        arr = self.validate(theta)
-        if arr.size == 0:  # empty batch, or a single node (no edges): the empty tree
-            self._check_side(side, arr.shape[:-1])
-            return np.zeros(arr.shape, dtype=arr.dtype)
-        return super().solve(arr, **side)
-
-    __call__ = solve
-
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         args = (self.edges, self._indptr, self._nbr, self._eid, self.n_nodes)
         use_prim = self.algorithm == "prim"
@@ -204,6 +195,8 @@ class ScipySpanningTree(SpanningTreeSolver):
         hi = np.maximum(self.edges[:, 0], self.edges[:, 1])
         ids = sp.csr_matrix((np.arange(1, self.n_edges + 1), (lo, hi)), (self.n_nodes,) * 2)
         y = np.zeros_like(theta)
+        if self.n_edges == 0:  # a single node: the empty tree
+            return y
         for b in range(theta.shape[0]):
             t = theta[b].astype(np.float64)
             w = t.max() - t + 1.0  # >= 1: no edge is read as missing
