@@ -162,7 +162,7 @@ def dag_longest_path(theta, n_nodes, order, out_ptr, out_edge, heads, tails, sou
                 best[v] = val
                 pred[v] = e
     v = target
-    while v != source:
+    while v != source and pred[v] >= 0:  # pred < 0 only if the input checks were bypassed
         e = pred[v]
         y[e] = 1.0
         v = tails[e]
@@ -226,7 +226,7 @@ def graph_dijkstra(cost, n_nodes, out_ptr, out_edge, heads, tails, source, targe
                 pred[v] = e
                 size = _heap_push(hd, hi, size, nd, v)
     v = target
-    while v != source:
+    while v != source and pred[v] >= 0:  # pred < 0 only if the input checks were bypassed
         e = pred[v]
         y[e] = 1.0
         v = tails[e]

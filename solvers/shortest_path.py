@@ -80,6 +80,16 @@ def grid_edges(shape: tuple[int, int], neighbourhood: int = 8) -> np.ndarray:
     return arr
 
 
+def _check_magnitude(arr: np.ndarray, event_ndim: int) -> None:
+    """Reject ``θ`` so large that a path's total cost could overflow float64 to inf."""
+    size = int(np.prod(arr.shape[arr.ndim - event_ndim :]))
+    if arr.size and not np.isfinite(float(np.abs(arr).max()) * size):
+        raise SolverInputError(
+            f"{_PROBLEM}: |θ| up to {float(np.abs(arr).max()):g} would overflow the sum of a "
+            "path's costs; rescale the costs"
+        )
+
+
 class GridShortestPath(Solver):
     """Shared set-up of the grid backends: options, input checks and the LP form.
 
@@ -114,6 +124,7 @@ class GridShortestPath(Solver):
     def validate(self, theta: Any) -> np.ndarray:
         """Check ``θ`` (finite, real, ``(..., H, W)``) and its sign; clamp when asked to."""
         arr = super().validate(theta)
+        _check_magnitude(arr, self.event_ndim)
         if arr.size and arr.max() > 0:
             if self.negative_costs == "clamp":
                 return np.minimum(arr, 0)

@@ -114,6 +114,16 @@ def _reachable(n: int, tails: np.ndarray, heads: np.ndarray, start: int) -> np.n
     return seen
 
 
+def _check_magnitude(arr: np.ndarray, event_ndim: int) -> None:
+    """Reject ``θ`` so large that a path's total cost could overflow float64 to inf."""
+    size = int(np.prod(arr.shape[arr.ndim - event_ndim :]))
+    if arr.size and not np.isfinite(float(np.abs(arr).max()) * size):
+        raise SolverInputError(
+            f"{_PROBLEM}: |θ| up to {float(np.abs(arr).max()):g} would overflow the sum of a "
+            "path's costs; rescale the costs"
+        )
+
+
 class GraphShortestPath(Solver):
     """Shared set-up of the graph backends: graph checks, input checks and the LP form.
 
@@ -190,6 +200,7 @@ class GraphShortestPath(Solver):
     def validate(self, theta: Any) -> np.ndarray:
         """Check ``θ`` (finite, real, ``(..., n_edges)``); on cyclic graphs also its sign."""
         arr = super().validate(theta)
+        _check_magnitude(arr, self.event_ndim)
         if not self.is_dag and arr.size and arr.max() > 0:
             if self.negative_costs == "clamp":
                 return np.minimum(arr, 0)

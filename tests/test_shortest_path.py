@@ -216,6 +216,8 @@ def test_bad_inputs_raise_clear_errors(backend):
         solver.solve(np.array([[-1.0, 0.5], [-1.0, -1.0]]))
     with pytest.raises(SolverInputError, match="shortest_path"):
         solver.solve(-np.ones(5))  # one axis: not a grid
+    with pytest.raises(SolverInputError, match="shortest_path.*overflow"):
+        solver.solve(np.full((3, 3), -1e308))  # finite costs whose path sum is inf
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -243,6 +243,8 @@ def test_batched_dtypes_and_bad_inputs(graph, backend):
     check_bad_inputs(solver, theta)
     with pytest.raises(SolverInputError, match=PROBLEM):
         solver.solve(np.zeros((2, m + 1)))  # wrong number of edges
+    with pytest.raises(SolverInputError, match=f"{PROBLEM}.*overflow"):
+        solver.solve(np.full(m, -1e308))  # finite costs whose path sum is inf
 
 
 def test_parallel_edges_choose_the_cheaper():
