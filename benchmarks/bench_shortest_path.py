@@ -21,23 +21,12 @@ import numba
 import numpy as np
 from _timing import best_time, print_table
 
+import solvers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WARCRAFT = [float(np.float16(v)) for v in (0.8, 1.2, 5.3, 7.7, 9.2)]
 
-
-def _import_solvers():
-    """The ``solvers`` package, not the driver ``benchmarks/solvers.py`` on ``sys.path``."""
-    saved = sys.path[:]
-    sys.path[:] = [ROOT] + [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
-    try:
-        import solvers
-    finally:
-        sys.path[:] = saved
-    return solvers
-
-
-solvers = _import_solvers()
 
 _FIRST_CALL = """
 import time

@@ -15,7 +15,12 @@ import importlib
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Run as a script, this file's folder comes first on sys.path, where this very file would
+# shadow the `solvers` package: put the repository root first and the sections last.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+sys.path.append(_HERE)
 
 SECTIONS = ["shortest_path", "assignment", "spanning_tree", "knapsack"]
 
