@@ -1,0 +1,82 @@
+"""A linear model learns shortest-path costs through each baseline method (and FY as reference).
+
+Synthetic contextual shortest paths (:func:`diffsolvers.datasets.synthetic.make_synthetic`,
+PyEPO style): a 5×5 grid DAG with 40 edge costs, 5 features, polynomial degree 2,
+multiplicative noise. A linear model predicts costs ĉ (``inputs="costs"``); every method
+trains it for a few epochs with Adam; decisions ``y*(-ĉ)`` are scored by normalised regret
+on held-out data. Losses on solutions compare against the true shortest paths, losses on
+costs against the true costs; the layers are trained on the decision cost ``⟨c, y(ĉ)⟩``.
+
+Regrets on the test split (seed 0, 8 epochs; untrained model 0.306):
+fenchel_young 0.167, blackbox 0.177, identity 0.117, identity+normalize 0.108, imle 0.178,
+spo_plus 0.138, two_stage 0.112, squared 0.214, hamming 0.205.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import diffsolvers
+from diffsolvers.datasets.synthetic import make_synthetic
+
+N_TRAIN, N_TEST = 300, 100
+METHODS = {
+    "fenchel_young": {"sigma": 0.5, "n_samples": 3, "seed": 0},
+    "blackbox": {"lambda_": 10.0},
+    "identity": {},
+    "identity_normalize": {"projection": "normalize"},
+    "imle": {"lambda_": 10.0, "kappa": 8.0, "tau": 0.5, "seed": 0},  # κ: 8 edges per path
+    "spo_plus": {},
+    "two_stage": {},
+    "squared": {"sigma": 0.5, "n_samples": 3, "seed": 0},
+    "hamming": {"lambda_": 10.0},
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = make_synthetic("shortest_path_graph", n=N_TRAIN + N_TEST, deg=2, seed=0)
+    x = torch.from_numpy(d.x).double()
+    c = torch.from_numpy(d.costs).double()
+    return d.solver_params, x[:N_TRAIN], c[:N_TRAIN], x[N_TRAIN:], c[N_TRAIN:]
+
+
+def train(name: str, data, epochs: int = 8, batch: int = 32, lr: float = 0.05):
+    """(regret before, regret after) of a linear model trained by method ``name``."""
+    params, x_train, c_train, x_test, c_test = data
+    method = name.removesuffix("_normalize")
+    info = diffsolvers.method_info(method)
+    build = diffsolvers.layer if info.kind == "layer" else diffsolvers.loss
+    module = build("shortest_path_graph", method=method, inputs="costs", **params, **METHODS[name])
+    solver = module.solver
+    y_train = torch.from_numpy(solver.solve(-c_train.numpy()))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(x_train.shape[1], c_train.shape[1]).double()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def regret() -> float:
+        with torch.no_grad():
+            return diffsolvers.decision_regret(solver, model(x_test), c_test).item()
+
+    before = regret()
+    for _ in range(epochs):
+        for idx in torch.randperm(N_TRAIN).split(batch):
+            c_hat = model(x_train[idx])
+            if info.kind == "layer":
+                loss = (module(c_hat) * c_train[idx]).sum(-1).mean()  # decision cost
+            elif info.target == "costs":
+                loss = module(c_hat, c_train[idx])
+            else:
+                loss = module(c_hat, y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return before, regret()
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_regret_falls(name, data):
+    before, after = train(name, data)
+    assert before > 0.25  # the untrained model decides badly
+    assert after < 0.75 * before, (name, before, after)
