@@ -480,16 +480,20 @@ def _write_all(folder: Path, k: int, counts: dict[str, int], seed: int, progress
 
 
 def default_data_root() -> Path:
-    """``datasets/generated/warcraft_shortest_path_oneskin`` in the source checkout.
+    """Where generated Warcraft data goes by default.
 
-    Overridden by the environment variable ``DIFFSOLVERS_DATA``
-    (``$DIFFSOLVERS_DATA/warcraft_shortest_path_oneskin``).
+    ``$DIFFSOLVERS_DATA/warcraft_shortest_path_oneskin`` if that environment variable is
+    set; else ``datasets/generated/warcraft_shortest_path_oneskin`` in the source checkout
+    (git-ignored); else, for an installed package without a checkout,
+    ``~/.cache/diffsolvers/warcraft_shortest_path_oneskin``.
     """
     env = os.environ.get("DIFFSOLVERS_DATA")
     if env:
         return Path(env) / "warcraft_shortest_path_oneskin"
     repo = Path(__file__).resolve().parents[2]
-    return repo / "datasets" / "generated" / "warcraft_shortest_path_oneskin"
+    if (repo / "pyproject.toml").is_file() and (repo / "datasets").is_dir():
+        return repo / "datasets" / "generated" / "warcraft_shortest_path_oneskin"
+    return Path.home() / ".cache" / "diffsolvers" / "warcraft_shortest_path_oneskin"
 
 
 def ensure_warcraft_data(
