@@ -9,8 +9,6 @@ scaling is not timed, building the arcs is). All solvers must reach the same obj
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 
 import numpy as np
@@ -18,26 +16,9 @@ from _timing import best_time, print_table
 from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
 from scipy.optimize import linear_sum_assignment
 
+import solvers
+
 SIZES = [(10, 256), (50, 64), (200, 8)]
-
-
-def _solvers_package():
-    """The ``solvers`` package, not the driver ``benchmarks/solvers.py`` that shadows it."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    mod = sys.modules.get("solvers")
-    if mod is not None and hasattr(mod, "get"):
-        return mod
-    sys.modules.pop("solvers", None)
-    saved = sys.path[:]
-    kept = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    sys.path[:] = [os.path.dirname(here), *kept]
-    try:
-        return importlib.import_module("solvers")
-    finally:
-        sys.path[:] = saved
-
-
-solvers = _solvers_package()
 
 
 def scipy_per_instance(theta: np.ndarray):

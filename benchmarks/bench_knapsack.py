@@ -11,35 +11,15 @@ objective on every instance OR-Tools solved.
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 import time
 
 import numpy as np
 from _timing import best_time, print_table
 from ortools.algorithms.python import knapsack_solver
 
+import solvers
+
 BATCH = 64
-
-
-def _solvers_package():
-    """The ``solvers`` package, not the driver ``benchmarks/solvers.py`` that shadows it."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    mod = sys.modules.get("solvers")
-    if mod is not None and hasattr(mod, "get"):
-        return mod
-    sys.modules.pop("solvers", None)
-    saved = sys.path[:]
-    kept = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    sys.path[:] = [os.path.dirname(here), *kept]  # the repository root holds the package
-    try:
-        return importlib.import_module("solvers")
-    finally:
-        sys.path[:] = saved
-
-
-solvers = _solvers_package()
 
 
 def make_instances(n: int, kind: str, r: int, batch: int, seed: int = 0):

@@ -12,9 +12,7 @@ runs ``minimum_spanning_tree``; networkx builds the graph and runs
 
 from __future__ import annotations
 
-import importlib
 import itertools
-import os
 import sys
 
 import networkx as nx
@@ -24,24 +22,7 @@ import scipy.sparse as sp
 from _timing import best_time, print_table
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-
-def _solvers_package():
-    """The ``solvers`` package, not the driver ``benchmarks/solvers.py`` that shadows it."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    mod = sys.modules.get("solvers")
-    if mod is not None and hasattr(mod, "get"):
-        return mod
-    sys.modules.pop("solvers", None)
-    saved = sys.path[:]
-    kept = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    sys.path[:] = [os.path.dirname(here), *kept]
-    try:
-        return importlib.import_module("solvers")
-    finally:
-        sys.path[:] = saved
-
-
-solvers = _solvers_package()
+import solvers
 
 
 def scipy_per_instance(n: int, edges: np.ndarray, theta: np.ndarray):
