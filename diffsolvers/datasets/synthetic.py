@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from solvers.shortest_path_graph import grid_dag
+
 __all__ = [
     "SyntheticProblem",
     "polynomial_costs",
@@ -85,23 +87,9 @@ def polynomial_costs(
     return x, c
 
 
-def _grid_dag_edges(rows: int, cols: int) -> list[tuple[int, int]]:
-    """Right and down moves of a ``rows × cols`` grid, nodes row-major."""
-    edges = []
-    for r in range(rows):
-        for c in range(cols):
-            v = r * cols + c
-            if c + 1 < cols:
-                edges.append((v, v + 1))
-            if r + 1 < rows:
-                edges.append((v, v + cols))
-    return edges
-
-
 def _shortest_path_graph(n, p, deg, noise_width, rng, grid: int = 5):
-    edges = _grid_dag_edges(grid, grid)
-    x, c = polynomial_costs(n, p, len(edges), deg, noise_width, rng)
-    params = dict(n_nodes=grid * grid, edges=edges, source=0, target=grid * grid - 1)
+    params = grid_dag(grid, grid)
+    x, c = polynomial_costs(n, p, len(params["edges"]), deg, noise_width, rng)
     return x, c, -1.0, params
 
 

@@ -1,0 +1,1 @@
+"""Training and comparison commands: Warcraft maps and synthetic contextual problems."""

@@ -1,0 +1,214 @@
+"""Compare methods on the same data, model, optimiser and seeds.
+
+``compare_warcraft`` trains every (method, seed) pair with :func:`.warcraft.train_warcraft`
+into ``OUT/<method>/seed<s>/`` (a finished run, one with ``metrics.json``, is never redone;
+an interrupted one resumes from its checkpoint), then writes ``summary.csv``,
+``summary.json`` and ``validation_curves.png`` into ``OUT`` and prints a table of test
+metrics as mean ± sd over seeds.
+
+``compare_synthetic`` does the same for linear models on a synthetic problem across
+polynomial degrees (``regret_vs_degree.png``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .runner import write_csv, write_json
+from .synthetic import SyntheticConfig, train_synthetic
+from .warcraft import WarcraftConfig, load_results, train_warcraft
+
+__all__ = ["compare_warcraft", "compare_synthetic", "mean_sd", "format_table"]
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table (Markdown-compatible)."""
+    cells = [list(header)] + [list(r) for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells[1:]:
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    return "\n".join(lines)
+
+
+def _pm(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
+    m, s = mean_sd(values)
+    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
+
+
+# -- Warcraft -------------------------------------------------------------------------------------
+def compare_warcraft(
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    out: str | Path,
+    base: WarcraftConfig,
+) -> dict[str, Any]:
+    """Train each method with each seed (skipping finished runs); summarise and plot."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for method in methods:
+        for seed in seeds:
+            run_dir = out / method / f"seed{seed}"
+            done = load_results(run_dir)
+            if done is not None:
+                print(f"[{method} seed {seed}] finished earlier: skipped ({run_dir})")
+            else:
+                config = dataclasses.replace(base, method=method, seed=seed)
+                done = train_warcraft(config, run_dir, resume=(run_dir / "checkpoint.pt").exists())
+            runs.setdefault(method, []).append(done)
+
+    rows, table = [], []
+    for method, results in runs.items():
+        tests = [r["test"] for r in results]
+        row = {"method": method, "seeds": len(results)}
+        for key in ("optimal", "exact", "regret", "cell_acc"):
+            m, s = mean_sd([t[key] for t in tests])
+            row[f"{key}_mean"], row[f"{key}_sd"] = m, s
+        m, s = mean_sd([r["train_seconds_per_epoch"] for r in results])
+        row["seconds_per_epoch_mean"], row["seconds_per_epoch_sd"] = m, s
+        row["solver_share_mean"] = mean_sd([r["solver_share"] for r in results])[0]
+        rows.append(row)
+        table.append(
+            [
+                method,
+                str(len(results)),
+                _pm([t["optimal"] for t in tests]),
+                _pm([t["exact"] for t in tests]),
+                _pm([t["regret"] for t in tests], digits=2),
+                f"{row['seconds_per_epoch_mean']:.1f}",
+                f"{100 * row['solver_share_mean']:.1f}",
+            ]
+        )
+    header = [
+        "method",
+        "seeds",
+        "optimal-cost paths %",
+        "exact paths %",
+        "regret %",
+        "s/epoch",
+        "solver %",
+    ]
+    text = format_table(header, table)
+    print(f"\nWarcraft {base.k}x{base.k}, {base.epochs} epochs, test split\n\n{text}\n")
+    write_csv(rows, out / "summary.csv")
+    write_json({"config": base.to_dict(), "methods": rows, "table": text}, out / "summary.json")
+    _plot_curves(runs, out / "validation_curves.png")
+    return {"rows": rows, "table": text, "runs": runs}
+
+
+def _plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for method, results in runs.items():
+        curves = [[100 * h["val_optimal"] for h in r["history"]] for r in results if r["history"]]
+        if not curves:
+            continue
+        length = min(len(c) for c in curves)
+        arr = np.array([c[:length] for c in curves])
+        epochs = np.arange(1, length + 1)
+        mean = arr.mean(0)
+        ax.plot(epochs, mean, marker=".", label=method)
+        if arr.shape[0] > 1:
+            sd = arr.std(0, ddof=1)
+            ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
+    ax.set(xlabel="epoch", ylabel="validation paths with optimal cost (%)")
+    ax.set_title("Warcraft: validation curves (mean ± sd over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- synthetic ---------------------------------------------------------------------------
+def compare_synthetic(
+    problem: str,
+    methods: Sequence[str],
+    degrees: Sequence[int],
+    seeds: Sequence[int],
+    out: str | Path,
+    base: SyntheticConfig,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Normalised test regret per (method, degree), mean ± sd over seeds; skips finished runs."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[tuple[str, int], list[float]] = {}
+    for method in methods:
+        for deg in degrees:
+            for seed in seeds:
+                path = out / "runs" / f"{method}_deg{deg}_seed{seed}.json"
+                if path.exists():
+                    res = json.loads(path.read_text())
+                else:
+                    config = dataclasses.replace(
+                        base, problem=problem, method=method, deg=deg, seed=seed
+                    )
+                    res = train_synthetic(config)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_json(res, path)
+                if progress:
+                    print(
+                        f"[{problem}] {method:<30} deg {deg} seed {seed}: regret "
+                        f"{100 * res['initial_regret']:.1f}% → {100 * res['final_regret']:.1f}%"
+                    )
+                results.setdefault((method, deg), []).append(res["final_regret"])
+
+    rows = []
+    for method in methods:
+        for deg in degrees:
+            m, s = mean_sd(results[(method, deg)])
+            rows.append({"method": method, "deg": deg, "regret_mean": m, "regret_sd": s})
+    table = [
+        [method] + [_pm(results[(method, d)], digits=2) for d in degrees] for method in methods
+    ]
+    text = format_table(["method"] + [f"deg {d}" for d in degrees], table)
+    print(f"\n{problem}: normalised test regret % (mean ± sd over {len(seeds)} seeds)\n\n{text}\n")
+    write_csv(rows, out / "summary.csv")
+    write_json(
+        {"problem": problem, "config": base.to_dict(), "rows": rows, "table": text},
+        out / "summary.json",
+    )
+    _plot_degrees(problem, methods, degrees, results, out / "regret_vs_degree.png")
+    return {"rows": rows, "table": text}
+
+
+def _plot_degrees(problem, methods, degrees, results, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for method in methods:
+        stats = [mean_sd(results[(method, d)]) for d in degrees]
+        means = 100 * np.array([s[0] for s in stats])
+        sds = 100 * np.array([s[1] for s in stats])
+        ax.errorbar(degrees, means, yerr=sds, marker="o", capsize=3, label=method)
+    ax.set(xlabel="polynomial degree", ylabel="normalised test regret (%)", title=problem)
+    ax.set_xticks(list(degrees))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,105 @@
+"""One training objective per registered method, with a single calling convention.
+
+Training code predicts non-negative costs ``ĉ`` and calls
+
+    objective(costs_pred, costs_true=c, y_true=y, **side) -> scalar loss
+
+whatever the method is. :func:`make_objective` reads the method's registry entry:
+
+* a **loss** whose target is a solution (``fenchel_young``, ``squared``, ``hamming``...) is
+  called as ``loss(ĉ, y)``;
+* a **loss** whose target is the true costs (``spo_plus``, ``two_stage``) as ``loss(ĉ, c)``;
+* a **layer** (``blackbox``, ``identity``, ``imle``, ``perturbed``...) is trained, as in
+  the papers that introduced these layers, with the Hamming loss between its output
+  ``ŷ = layer(ĉ)`` and the true solution: ``mean(y ⊙ (1 − ŷ) + (1 − y) ⊙ ŷ)``.
+
+Every module is built with ``inputs="costs"`` so that the sign flip ``θ = −ĉ`` happens
+inside the library, never in training code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import registry
+
+__all__ = ["Objective", "make_objective", "hamming_loss"]
+
+
+def hamming_loss(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """Mean Hamming loss between a (relaxed) 0/1 prediction and a 0/1 target."""
+    return (y_true * (1.0 - y_pred) + (1.0 - y_true) * y_pred).mean()
+
+
+class Objective(nn.Module):
+    """``objective(costs_pred, costs_true=..., y_true=..., **side)`` for one method."""
+
+    def __init__(self, method: str, module: nn.Module, call: Callable[..., torch.Tensor]):
+        super().__init__()
+        self.method = method
+        self.module = module
+        self._call = call
+
+    def forward(
+        self,
+        costs_pred: torch.Tensor,
+        *,
+        costs_true: torch.Tensor,
+        y_true: torch.Tensor,
+        **side: Any,
+    ) -> torch.Tensor:
+        return self._call(self.module, costs_pred, costs_true, y_true, side)
+
+    def manual_seed(self, seed: int) -> None:
+        """Restart the method's noise generator (if it has one) for reproducible epochs."""
+        for m in self.module.modules():
+            if m is not self.module and hasattr(m, "manual_seed"):
+                m.manual_seed(seed)
+                return
+        if hasattr(self.module, "manual_seed"):
+            self.module.manual_seed(seed)
+
+
+def make_objective(
+    problem: str,
+    method: str,
+    *,
+    solver_params: dict[str, Any] | None = None,
+    method_options: dict[str, Any] | None = None,
+) -> Objective:
+    """The training objective of ``method`` for ``problem`` (see the module docstring).
+
+    ``solver_params`` go to :func:`solvers.get`; ``method_options`` (``sigma``, ``n_samples``,
+    ``lambda_``...) to the method. Options the method does not declare are dropped, so one
+    option set can serve several methods in a comparison.
+    """
+    info = registry.method_info(method)
+    opts = {k: v for k, v in (method_options or {}).items() if k in info.options}
+    if "inputs" in info.options:
+        opts["inputs"] = "costs"
+    build = registry.loss if info.kind == "loss" else registry.layer
+    module = build(problem, method, **opts, **(solver_params or {}))
+    if "inputs" not in info.options:
+        raise ValueError(f"method {method!r} does not accept predicted costs (no 'inputs' option)")
+    if info.kind == "loss" and info.target == "costs":
+
+        def call(mod, c_hat, c, y, side):
+            return mod(c_hat, c, **side)
+
+    elif info.kind == "loss":
+
+        def call(mod, c_hat, c, y, side):
+            return mod(c_hat, y, **side)
+
+    elif info.output == "solution":
+
+        def call(mod, c_hat, c, y, side):
+            return hamming_loss(mod(c_hat, **side), y)
+
+    else:
+        raise ValueError(f"method {method!r} outputs a {info.output}, not a solution to train on")
+    return Objective(method, module, call)

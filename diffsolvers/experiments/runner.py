@@ -1,0 +1,136 @@
+"""Shared machinery of the training commands: timing, checkpoints, result files.
+
+Nothing here knows about a particular data set: :mod:`.warcraft` and :mod:`.synthetic`
+build on it, and :mod:`.compare` runs them for several methods and seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from solvers.base import Solver
+
+__all__ = [
+    "SolverClock",
+    "atomic_save",
+    "write_json",
+    "write_csv",
+    "set_threads",
+    "Stopwatch",
+]
+
+
+class SolverClock:
+    """Accumulates the wall time spent inside the solvers of a module tree.
+
+    :meth:`attach` wraps the ``solve`` method of every :class:`solvers.Solver` found as an
+    attribute ``solver`` of the module or its submodules (instance-level wrap; the solver
+    itself is unchanged), so perturbation-and-solve time can be reported separately from
+    the network's time.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self.instances = 0
+
+    def attach(self, module: nn.Module) -> SolverClock:
+        seen: set[int] = set()
+        for m in module.modules():
+            solver = getattr(m, "solver", None)
+            if isinstance(solver, Solver) and id(solver) not in seen:
+                seen.add(id(solver))
+                self._wrap(solver)
+        return self
+
+    def _wrap(self, solver: Solver) -> None:
+        inner = solver.solve
+
+        def timed_solve(theta: Any, **side: Any):
+            start = time.perf_counter()
+            out = inner(theta, **side)
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+            self.instances += int(out.size // max(1, _instance_size(solver, out)))
+            return out
+
+        solver.solve = timed_solve  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.seconds, self.calls, self.instances = 0.0, 0, 0
+
+
+def _instance_size(solver: Solver, y: Any) -> int:
+    size = 1
+    for d in y.shape[y.ndim - solver.event_ndim :]:
+        size *= d
+    return size
+
+
+class Stopwatch:
+    """Named wall-clock accumulators: ``with sw("data"): ...``."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - start
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: an interrupt never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def write_json(obj: Any, path: Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Rows of dicts to CSV (columns in first-seen order)."""
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def set_threads(n: int | None) -> int:
+    """Use ``n`` threads for both torch and Numba (they run one after the other in a
+    training step, so each may use every core); ``None`` keeps the defaults."""
+    import numba
+
+    if n is None:
+        return torch.get_num_threads()
+    n = max(1, int(n))
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    return n

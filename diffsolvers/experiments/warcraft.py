@@ -1,0 +1,358 @@
+"""End-to-end training on Warcraft shortest-path maps (Vlastelica et al., ICLR 2020).
+
+One training step: ``img (B, 3, 8k, 8k)`` → CNN → costs ``ĉ (B, k, k) >= 0`` → the method's
+objective against the true path (or the true costs for ``spo_plus`` / ``two_stage``) →
+``backward`` → Adam step. Evaluation solves ``y_pred = y*(−ĉ)`` with the Numba grid solver
+and reports, on the true costs ``c``:
+
+* ``exact``: share of predicted paths equal to the true path (``Σ|y − ŷ| < 0.5``);
+* ``optimal``: share of predicted paths whose true cost is optimal,
+  ``|⟨c, ŷ⟩ − ⟨c, y⟩| <= 1e-4 · ⟨c, y⟩`` (the metric of the literature's tables);
+* ``regret``: mean of ``(⟨c, ŷ⟩ − ⟨c, y⟩) / ⟨c, y⟩``; ``cell_acc``: per-cell accuracy.
+
+Defaults are the literature's: Adam, lr 5e-4, batch 70, 50 epochs, lr ÷ 10 at epochs 30
+and 40. The run writes ``config.json``, ``metrics.json``, ``metrics.csv``,
+``checkpoint.pt`` (every epoch, atomically: ``--resume`` continues where it stopped and
+Ctrl-C leaves the last finished epoch), ``curves.png`` and ``examples.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import solvers
+
+from ..datasets.warcraft import WarcraftShortestPath
+from ..datasets.warcraft_generator import ensure_warcraft_data
+from ..models import WarcraftCNN
+from .objectives import make_objective
+from .runner import SolverClock, Stopwatch, atomic_save, set_threads, write_csv, write_json
+
+__all__ = ["WarcraftConfig", "train_warcraft", "path_metrics", "RunAlreadyExists"]
+
+#: Method options used by default on Warcraft (each method takes the ones it declares).
+DEFAULT_METHOD_OPTIONS: dict[str, Any] = {
+    "sigma": 0.1,
+    "n_samples": 3,
+    "noise": "normal",
+    "lambda_": 20.0,
+}
+
+
+class RunAlreadyExists(RuntimeError):
+    """The output folder already holds a run and ``resume`` was not asked for."""
+
+
+@dataclass
+class WarcraftConfig:
+    """Everything that defines a Warcraft training run."""
+
+    method: str = "fenchel_young"
+    k: int = 12
+    epochs: int = 50
+    batch_size: int = 70
+    lr: float = 5e-4
+    milestones: tuple[int, ...] = (30, 40)
+    seed: int = 0
+    data: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    method_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_METHOD_OPTIONS))
+    threads: int | None = None
+    channels_last: bool = True
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["milestones"] = list(self.milestones)
+        return d
+
+
+#: Config fields that do not change a run's results (may differ when resuming).
+_RUNTIME_FIELDS = ("progress", "threads")
+
+
+def _defining(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in _RUNTIME_FIELDS}
+
+
+# -- metrics -----------------------------------------------------------------------------------
+def path_metrics(
+    costs: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
+) -> dict[str, float]:
+    """Warcraft metrics of predicted paths ``y_pred`` against ``y_true`` on true ``costs``."""
+    c = costs.double()
+    true_cost = (c * y_true.double()).flatten(1).sum(1)
+    pred_cost = (c * y_pred.double()).flatten(1).sum(1)
+    diff = (y_true - y_pred).abs().flatten(1).sum(1)
+    rel = (pred_cost - true_cost) / true_cost
+    return {
+        "exact": float((diff < 0.5).double().mean()),
+        "optimal": float(((pred_cost - true_cost).abs() <= 1e-4 * true_cost).double().mean()),
+        "regret": float(rel.mean()),
+        "normalized_regret": float((pred_cost - true_cost).sum() / true_cost.sum()),
+        "cell_acc": float((y_true == y_pred).double().mean()),
+    }
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    solver: solvers.Solver,
+    images: torch.Tensor,
+    costs: torch.Tensor,
+    paths: torch.Tensor,
+    batch_size: int = 250,
+) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+    """Metrics of ``y*(−ĉ)`` on a split; also returns predicted costs and paths."""
+    model.eval()
+    preds = []
+    for start in range(0, images.shape[0], batch_size):
+        preds.append(model(images[start : start + batch_size]).float())
+    c_hat = torch.cat(preds)
+    y_hat = torch.from_numpy(solver.solve(solvers.costs_to_theta(c_hat.double().numpy())))
+    y_hat = y_hat.to(paths.dtype)
+    model.train()
+    return path_metrics(costs, paths, y_hat), c_hat, y_hat
+
+
+# -- data ---------------------------------------------------------------------------------------
+def load_data(config: WarcraftConfig) -> tuple[dict[str, tuple[torch.Tensor, ...]], str]:
+    """The three splits as in-memory tensors (images normalised), and the data root used."""
+    root = config.data
+    if root is None:
+        root = str(ensure_warcraft_data(config.k, progress=config.progress))
+    limits = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
+    splits = {}
+    for split, limit in limits.items():
+        ds = WarcraftShortestPath(root, k=config.k, split=split)
+        images = ds.normalize_images(ds.raw_images(0, limit))
+        splits[split] = (images, ds.costs[:limit].float(), ds.paths[:limit].float())
+    return splits, root
+
+
+# -- training ------------------------------------------------------------------------------------
+def train_warcraft(
+    config: WarcraftConfig, out: str | Path, *, resume: bool = False
+) -> dict[str, Any]:
+    """Train (or resume) one run; returns the final metrics dictionary (also on disk)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists() and not resume:
+        raise RunAlreadyExists(
+            f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) to "
+            "continue it, or choose another output folder"
+        )
+    set_threads(config.threads)
+    torch.manual_seed(config.seed)
+    splits, root = load_data(config)
+    train_x, train_c, train_y = splits["train"]
+
+    model = WarcraftCNN(config.k, channels_last=config.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=list(config.milestones), gamma=0.1
+    )
+    objective = make_objective("shortest_path", config.method, method_options=config.method_options)
+    clock = SolverClock().attach(objective)
+    eval_solver = solvers.get("shortest_path")
+
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=False)
+        saved, wanted = _defining(state["config"]), _defining(config.to_dict())
+        if saved != wanted:
+            diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+            details = ", ".join(f"{k}: {saved.get(k)!r} → {wanted.get(k)!r}" for k in diff)
+            raise RunAlreadyExists(
+                f"{out} holds a run with a different configuration ({details}); "
+                "use another output folder"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+    write_json({**config.to_dict(), "data_root": root}, out / "config.json")
+
+    n = train_x.shape[0]
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            sw = Stopwatch()
+            clock.reset()
+            objective.manual_seed(config.seed * 100_003 + epoch)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed + epoch))
+            losses = []
+            t0 = time.perf_counter()
+            bar = tqdm(
+                range(0, n, config.batch_size),
+                desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
+                disable=not config.progress,
+                leave=False,
+                unit="batch",
+            )
+            for start in bar:
+                with sw("data"):
+                    idx = order[start : start + config.batch_size]
+                    xb, cb, yb = train_x[idx], train_c[idx], train_y[idx]
+                with sw("step"):
+                    c_hat = model(xb)
+                    loss = objective(c_hat, costs_true=cb, y_true=yb)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            scheduler.step()
+            train_time = time.perf_counter() - t0
+            val, _, _ = evaluate(model, eval_solver, *splits["val"])
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": float(np.mean(losses)),
+                **{f"val_{k}": v for k, v in val.items()},
+                "epoch_seconds": train_time,
+                "data_seconds": sw.totals.get("data", 0.0),
+                "step_seconds": sw.totals.get("step", 0.0),
+                "solver_seconds": clock.seconds,
+                "solver_share": clock.seconds / max(train_time, 1e-12),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
+            history.append(row)
+            atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "history": history,
+                    "epoch": epoch + 1,
+                    "config": config.to_dict(),
+                },
+                ckpt_path,
+            )
+            write_csv(history, out / "metrics.csv")
+            if config.progress:
+                tqdm.write(
+                    f"[{config.method}] epoch {epoch + 1:>3}/{config.epochs}  "
+                    f"loss {row['train_loss']:.4f}  val optimal {100 * val['optimal']:.1f}%  "
+                    f"exact {100 * val['exact']:.1f}%  regret {100 * val['regret']:.2f}%  "
+                    f"{train_time:.1f}s (solver {100 * row['solver_share']:.1f}%)"
+                )
+    except KeyboardInterrupt:
+        done = history[-1]["epoch"] if history else 0
+        print(
+            f"\ninterrupted: {out / 'checkpoint.pt'} holds epoch {done}; "
+            "run again with --resume to continue"
+        )
+        raise
+
+    test, c_hat, y_hat = evaluate(model, eval_solver, *splits["test"])
+    results = {
+        "method": config.method,
+        "seed": config.seed,
+        "k": config.k,
+        "epochs": config.epochs,
+        "test": test,
+        "history": history,
+        "train_seconds_per_epoch": float(np.mean([r["epoch_seconds"] for r in history]))
+        if history
+        else 0.0,
+        "solver_share": float(
+            sum(r["solver_seconds"] for r in history)
+            / max(sum(r["epoch_seconds"] for r in history), 1e-12)
+        ),
+        "data_root": root,
+        "n_train": int(n),
+    }
+    write_json(results, out / "metrics.json")
+    _plot_run(history, out / "curves.png", title=config.method)
+    _plot_examples(splits["test"], y_hat, c_hat, out / "examples.png")
+    if config.progress:
+        print(
+            f"[{config.method}] test: optimal-cost paths {100 * test['optimal']:.1f}%, exact "
+            f"{100 * test['exact']:.1f}%, regret {100 * test['regret']:.2f}%  → {out}"
+        )
+    return results
+
+
+def load_results(out: str | Path) -> dict[str, Any] | None:
+    """The finished run's ``metrics.json`` in ``out``, or ``None`` if it has not finished."""
+    path = Path(out) / "metrics.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+# -- plots ---------------------------------------------------------------------------------------
+def _plot_run(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(epochs, [r["train_loss"] for r in history], marker=".")
+    axes[0].set(xlabel="epoch", ylabel="training loss", title=f"{title}: training loss")
+    axes[1].plot(epochs, [100 * r["val_optimal"] for r in history], marker=".", label="optimal")
+    axes[1].plot(epochs, [100 * r["val_exact"] for r in history], marker=".", label="exact")
+    axes[1].set(xlabel="epoch", ylabel="% of validation paths", title="validation")
+    axes[1].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_examples(
+    split: tuple[torch.Tensor, ...],
+    y_hat: torch.Tensor,
+    c_hat: torch.Tensor,
+    path: Path,
+    n: int = 4,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images, costs, paths = split
+    n = min(n, images.shape[0])
+    if n == 0:
+        return
+    fig, axes = plt.subplots(3, n, figsize=(3 * n, 9), squeeze=False)
+    for i in range(n):
+        img = images[i].float()
+        img = (img - img.amin()) / (img.amax() - img.amin() + 1e-12)
+        k = costs.shape[-1]
+        scale = img.shape[-1] / k
+        axes[0, i].imshow(img.permute(1, 2, 0).numpy())
+        for grid, colour, label in ((paths[i], "white", "true"), (y_hat[i], "red", "predicted")):
+            r, c = np.nonzero(grid.numpy() > 0.5)
+            axes[0, i].scatter((c + 0.5) * scale, (r + 0.5) * scale, s=14, c=colour, label=label)
+        axes[0, i].set_title(f"test map {i}")
+        axes[1, i].imshow(costs[i].numpy(), cmap="viridis", vmin=0, vmax=9.5)
+        axes[1, i].set_title("true costs")
+        axes[2, i].imshow(c_hat[i].numpy(), cmap="viridis", vmin=0, vmax=9.5)
+        axes[2, i].set_title("predicted costs")
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

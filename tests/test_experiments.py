@@ -1,0 +1,350 @@
+"""Training, comparison and synthetic-suite tests on the committed Warcraft sample.
+
+Every run here is tiny (a few batches of the 40/10/10-map sample or a few hundred synthetic
+instances); what is checked is the machinery: files and tables are well formed, resuming
+skips finished work and continues interrupted work exactly, training improves on the
+untrained model, and the synthetic generators are deterministic with the documented costs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import solvers
+from diffsolvers.cli import main as cli_main
+from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
+from diffsolvers.experiments import compare as compare_module
+from diffsolvers.experiments import warcraft as warcraft_module
+from diffsolvers.experiments.compare import compare_synthetic, compare_warcraft
+from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
+from diffsolvers.experiments.warcraft import (
+    RunAlreadyExists,
+    WarcraftConfig,
+    evaluate,
+    load_data,
+    path_metrics,
+    train_warcraft,
+)
+from diffsolvers.models import WarcraftCNN
+
+SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")
+
+TINY = WarcraftConfig(
+    epochs=1,
+    batch_size=20,
+    milestones=(1,),
+    data=SAMPLE,
+    n_train=40,
+    n_val=10,
+    n_test=10,
+    threads=1,
+    progress=False,
+)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def test_path_metrics_by_hand():
+    costs = torch.ones(2, 3, 3)
+    costs[:, 1, 1] = 5.0
+    y_true = torch.zeros(2, 3, 3)
+    y_true[:, [0, 1, 2], [0, 2, 2]] = 1.0  # (0,0) (1,2) (2,2): cost 3
+    y_pred = y_true.clone()
+    y_pred[1] = 0.0
+    y_pred[1, [0, 1, 2], [0, 1, 2]] = 1.0  # diagonal through the 5: cost 7
+    m = path_metrics(costs, y_true, y_pred)
+    assert m["exact"] == 0.5
+    assert m["optimal"] == 0.5
+    assert m["regret"] == pytest.approx((0.0 + 4.0 / 3.0) / 2)
+    assert m["normalized_regret"] == pytest.approx(4.0 / 6.0)
+    assert m["cell_acc"] == pytest.approx(16 / 18)  # two cells differ
+
+
+def test_path_metrics_counts_an_equal_cost_path_as_optimal():
+    costs = torch.ones(1, 2, 2)
+    y_true = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])
+    y_pred = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]])
+    m = path_metrics(costs, y_true, y_pred)
+    assert (m["exact"], m["optimal"], m["regret"]) == (0.0, 1.0, 0.0)
+
+
+# -- Warcraft training -----------------------------------------------------------------------
+def test_train_warcraft_writes_every_output(tmp_path):
+    res = train_warcraft(TINY, tmp_path)
+    for name in ("config.json", "metrics.json", "metrics.csv", "checkpoint.pt"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    for name in ("curves.png", "examples.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["test"] == res["test"]
+    assert set(res["test"]) == {"exact", "optimal", "regret", "normalized_regret", "cell_acc"}
+    assert 0.0 <= res["test"]["exact"] <= res["test"]["optimal"] <= 1.0
+    assert res["test"]["regret"] >= -1e-9
+    (row,) = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert int(row["epoch"]) == 1
+    for key in ("data_seconds", "step_seconds", "solver_seconds"):
+        assert 0.0 <= float(row[key]) <= float(row["epoch_seconds"]) + 1e-6
+    assert 0.0 < float(row["solver_share"]) < 1.0
+
+
+def test_train_refuses_an_existing_run_and_a_changed_config(tmp_path):
+    train_warcraft(TINY, tmp_path)
+    with pytest.raises(RunAlreadyExists, match="resume"):
+        train_warcraft(TINY, tmp_path)
+    with pytest.raises(RunAlreadyExists, match=r"lr: 0\.0005 → 0\.001"):
+        train_warcraft(dataclasses.replace(TINY, lr=1e-3), tmp_path, resume=True)
+
+
+def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    config = dataclasses.replace(TINY, epochs=3, milestones=(2,))
+    straight = train_warcraft(config, tmp_path / "straight")
+
+    real_evaluate = warcraft_module.evaluate
+    calls = {"n": 0}
+
+    def interrupt_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # validation of epoch 2: epoch 1 is in the checkpoint
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(warcraft_module, "evaluate", interrupt_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_warcraft(config, tmp_path / "resumed")
+    saved = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    assert saved["epoch"] == 1
+    monkeypatch.setattr(warcraft_module, "evaluate", real_evaluate)
+
+    resumed = train_warcraft(config, tmp_path / "resumed", resume=True)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+    for a, b in zip(straight["history"], resumed["history"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+        assert a["val_regret"] == pytest.approx(b["val_regret"], rel=1e-6, abs=1e-9)
+        assert a["lr"] == b["lr"]
+    assert resumed["test"] == pytest.approx(straight["test"], rel=1e-6, abs=1e-9)
+    assert resumed["history"][-1]["lr"] == pytest.approx(5e-5)
+
+
+def test_short_training_beats_the_untrained_model():
+    """Fenchel-Young training on the 40 sample maps raises the optimal-cost share on the
+    20 held-out maps (val + test) above that of the untrained CNN and halves its regret."""
+    config = dataclasses.replace(
+        TINY, epochs=8, batch_size=10, lr=5e-3, milestones=(8,), n_val=None, n_test=None
+    )
+    splits, _ = load_data(config)
+    held_out = [torch.cat([splits["val"][i], splits["test"][i]]) for i in range(3)]
+    solver = solvers.get("shortest_path")
+    torch.manual_seed(config.seed)
+    untrained, _, _ = evaluate(WarcraftCNN(12), solver, *held_out)
+
+    state = {}
+    real_evaluate = warcraft_module.evaluate
+
+    def keep_model(model, *args, **kwargs):
+        state["model"] = model
+        return real_evaluate(model, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(warcraft_module, "evaluate", keep_model)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as out:
+            train_warcraft(config, out)
+    trained, _, _ = evaluate(state["model"], solver, *held_out)
+    assert trained["optimal"] >= untrained["optimal"] + 0.1, (untrained, trained)
+    assert trained["normalized_regret"] < 0.5 * untrained["normalized_regret"], (
+        untrained,
+        trained,
+    )
+
+
+# -- Warcraft comparison ---------------------------------------------------------------------
+def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
+    methods = ["fenchel_young", "two_stage"]
+    result = compare_warcraft(methods, [0], tmp_path, TINY)
+    text = capsys.readouterr().out
+    for method in methods:
+        assert method in text
+        run = tmp_path / method / "seed0"
+        assert (run / "metrics.json").exists() and (run / "checkpoint.pt").exists()
+    assert "optimal-cost paths %" in text and "±" in text
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [r["method"] for r in rows] == methods
+    for row in rows:
+        assert 0.0 <= float(row["optimal_mean"]) <= 1.0
+        assert float(row["optimal_sd"]) == 0.0  # one seed
+        assert float(row["seconds_per_epoch_mean"]) > 0.0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["table"] == result["table"]
+    assert (tmp_path / "validation_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(compare_module, "train_warcraft", must_not_train)
+    again = compare_warcraft(methods, [0], tmp_path, TINY)
+    assert "finished earlier: skipped" in capsys.readouterr().out
+    assert again["table"] == result["table"]
+
+
+def test_compare_resumes_an_unfinished_run(tmp_path, monkeypatch):
+    """A run with a checkpoint but no metrics.json is resumed, not restarted or refused."""
+    config = dataclasses.replace(TINY, epochs=2, milestones=(2,))
+    run = tmp_path / "fenchel_young" / "seed0"
+    train_warcraft(dataclasses.replace(config, method="fenchel_young"), run)
+    (run / "metrics.json").unlink()
+    calls = []
+    real = compare_module.train_warcraft
+
+    def spy(cfg, out, *, resume=False):
+        calls.append(resume)
+        return real(cfg, out, resume=resume)
+
+    monkeypatch.setattr(compare_module, "train_warcraft", spy)
+    result = compare_warcraft(["fenchel_young"], [0], tmp_path, config)
+    assert calls == [True]
+    assert len(result["runs"]["fenchel_young"][0]["history"]) == 2
+
+
+def test_cli_train_and_errors(tmp_path, capsys):
+    args = [
+        "train",
+        "warcraft",
+        "--method",
+        "blackbox",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "20",
+        "--data",
+        SAMPLE,
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert cli_main(args) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["method"] == "blackbox"
+    assert cli_main(args) == 2
+    assert "--resume" in capsys.readouterr().err
+    bad = args[:-1] + [str(tmp_path / "other")]
+    bad[bad.index("--data") + 1] = str(tmp_path / "nowhere")
+    assert cli_main(bad) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+# -- synthetic suite -------------------------------------------------------------------------
+@pytest.mark.parametrize("problem", sorted(SYNTHETIC_PROBLEMS))
+def test_synthetic_generators_are_deterministic_and_solvable(problem):
+    a = make_synthetic(problem, n=50, deg=3, seed=7)
+    b = make_synthetic(problem, n=50, deg=3, seed=7)
+    c = make_synthetic(problem, n=50, deg=3, seed=8)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.costs, b.costs)
+    assert not np.array_equal(a.costs, c.costs)
+    assert a.x.shape == (50, 5) and a.x.dtype == np.float32
+    assert np.isfinite(a.costs).all() and (a.costs > 0).all()
+    solver = solvers.get(problem, **a.solver_params)
+    y = solver.solve(a.theta)
+    assert y.shape == a.costs.shape
+    if problem == "ranking":  # y holds ranks 1..n
+        np.testing.assert_array_equal(np.sort(y, axis=1), np.tile(np.arange(1, 17), (50, 1)))
+    else:
+        assert set(np.unique(y)) <= {0.0, 1.0}
+
+
+def test_synthetic_shapes():
+    shapes = {
+        "shortest_path_graph": (40,),
+        "knapsack": (32,),
+        "assignment": (8, 8),
+        "ranking": (16,),
+        "spanning_tree": (28,),
+    }
+    for problem, shape in shapes.items():
+        data = make_synthetic(problem, n=3, p=4)
+        assert data.costs.shape == (3, *shape), problem
+        assert data.x.shape == (3, 4)
+
+
+def _double_factorial(n: int) -> int:
+    return 1 if n <= 0 else n * _double_factorial(n - 2)
+
+
+@pytest.mark.parametrize("deg", [1, 2, 4])
+def test_synthetic_cost_statistics(deg):
+    """Without noise, c = ((Bx)_j/√p + 3)^deg + 1) / 3.5^deg with (Bx)_j/√p ~ N(0, s_j/p),
+    s_j the number of ones in row j of B; the multiplicative noise has mean one and stays
+    within [1 − w̄, 1 + w̄]."""
+    n, p = 200_000, 5
+    clean = make_synthetic("ranking", n=n, p=p, deg=deg, noise_width=0.0, seed=3)
+    noisy = make_synthetic("ranking", n=n, p=p, deg=deg, noise_width=0.5, seed=3)
+    np.testing.assert_array_equal(clean.x, noisy.x)
+    np.testing.assert_allclose(clean.x.std(0), 1.0, atol=0.03)
+    # E[(Z + 3)^deg] for Z ~ N(0, v): Σ_k C(deg, k) 3^(deg−k) E[Z^k], E[Z^k] = v^(k/2) (k−1)!!
+    # for even k and 0 for odd k.
+    expected = []
+    for s in range(p + 1):
+        v = s / p
+        moment = sum(
+            math.comb(deg, k) * 3.0 ** (deg - k) * v ** (k // 2) * _double_factorial(k - 1)
+            for k in range(0, deg + 1, 2)
+        )
+        expected.append((moment + 1) / 3.5**deg)
+    # Each column's mean is, within 4 standard errors, one of the p + 1 possible values.
+    costs = clean.costs.astype(np.float64)
+    col_mean, tol = costs.mean(0), 4 * costs.std(0) / np.sqrt(n)
+    nearest = np.min(np.abs(col_mean[:, None] - np.array(expected)[None, :]), axis=1)
+    assert (nearest < tol).all(), (col_mean, expected)
+    if deg == 1:
+        assert col_mean.mean() == pytest.approx(4 / 3.5, rel=0.02)
+    ratio = noisy.costs.astype(np.float64) / clean.costs
+    assert ratio.min() >= 0.5 - 1e-6 and ratio.max() <= 1.5 + 1e-6
+    assert ratio.mean() == pytest.approx(1.0, abs=0.01)
+
+
+def test_synthetic_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="unknown synthetic problem 'tsp'"):
+        make_synthetic("tsp")
+    with pytest.raises(ValueError, match="deg"):
+        make_synthetic("ranking", deg=0)
+    with pytest.raises(ValueError, match="noise_width"):
+        make_synthetic("ranking", noise_width=1.5)
+
+
+def test_train_synthetic_is_reproducible_and_learns():
+    config = SyntheticConfig(deg=2, n_train=300, n_test=300, epochs=3, seed=1)
+    first = train_synthetic(config)
+    second = train_synthetic(config)
+    assert first["final_regret"] == second["final_regret"]
+    assert first["final_regret"] < 0.8 * first["initial_regret"], first
+
+
+def test_compare_synthetic_tiny_and_resume(tmp_path, monkeypatch, capsys):
+    base = SyntheticConfig(n_train=60, n_test=60, epochs=1)
+    methods, degrees = ["fenchel_young", "two_stage"], [1, 4]
+    result = compare_synthetic("shortest_path_graph", methods, degrees, [0, 1], tmp_path, base)
+    text = capsys.readouterr().out
+    assert "deg 1" in text and "deg 4" in text and "±" in text
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [(r["method"], int(r["deg"])) for r in rows] == [
+        (m, d) for m in methods for d in degrees
+    ]
+    assert all(np.isfinite(float(r["regret_mean"])) for r in rows)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 8
+    assert (tmp_path / "regret_vs_degree.png").read_bytes()[:4] == b"\x89PNG"
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
+    again = compare_synthetic("shortest_path_graph", methods, degrees, [0, 1], tmp_path, base)
+    assert again["table"] == result["table"]
