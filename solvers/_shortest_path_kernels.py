@@ -70,62 +70,147 @@ def _heap_pop(hd, hi, size):
 
 
 @njit(cache=True)
-def grid_dijkstra(cost, moves, y):
+def _sift_up(hd, hi, pos, d, k):
+    """Place ``(d, k)`` at ``pos`` of the heap ``hd, hi`` and move it up (hole method)."""
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        pd = hd[parent]
+        if d < pd or (d == pd and k < hi[parent]):
+            hd[pos] = pd
+            hi[pos] = hi[parent]
+            pos = parent
+        else:
+            break
+    hd[pos] = d
+    hi[pos] = k
+
+
+@njit(cache=True)
+def _pop_root(hd, hi, size):
+    """Drop the root of the heap ``hd, hi[:size]`` (read it first); return the new size."""
+    last = size - 1
+    d = hd[last]
+    k = hi[last]
+    pos = 0
+    while True:
+        best = 2 * pos + 1
+        if best >= last:
+            break
+        right = best + 1
+        if right < last:
+            rd = hd[right]
+            ld = hd[best]
+            if rd < ld or (rd == ld and hi[right] < hi[best]):
+                best = right
+        bd = hd[best]
+        if bd < d or (bd == d and hi[best] < k):
+            hd[pos] = bd
+            hi[pos] = hi[best]
+            pos = best
+        else:
+            break
+    hd[pos] = d
+    hi[pos] = k
+    return last
+
+
+@njit(cache=True)
+def _padded_offsets(moves, w):
+    """Index offsets of ``moves`` in a grid of width ``w`` padded by one cell on each side."""
+    offsets = np.empty(moves.shape[0], dtype=np.int64)
+    for m in range(moves.shape[0]):
+        offsets[m] = moves[m, 0] * (w + 2) + moves[m, 1]
+    return offsets
+
+
+@njit(cache=True)
+def grid_dijkstra(cost, offsets, y, dist, pred, done, padded, hd, hi):
     """Vertex-weighted grid Dijkstra from ``(0, 0)`` to ``(H-1, W-1)``; marks the path in ``y``.
 
     ``dist(source) = cost(source)``, ``dist(v) = dist(u) + cost(v)``; heap entries ordered
-    by ``(distance, row * W + col)`` (= (distance, row, col)), stale entries skipped;
-    neighbours scanned in ``moves`` order; predecessors change only on a strictly smaller
-    distance. Stopping when the target is popped gives the same predecessors as running
-    to completion: every path cell is popped before the target and keeps its predecessor.
+    by ``(distance, cell index)`` = (distance, row, col), stale entries skipped; neighbours
+    scanned in ``moves`` order (``offsets`` from :func:`_padded_offsets`); predecessors
+    change only on a strictly smaller distance. Stopping when the target is popped gives
+    the same predecessors as running to completion: every path cell is popped before the
+    target and keeps its predecessor.
+
+    The search runs on the grid padded by a border of cells marked done, so a neighbour
+    needs no bounds check; padded indices ``(r+1)(W+2) + c+1`` order cells as ``(r, c)``
+    does, so ties break exactly as on the unpadded grid. ``dist, pred, done, padded``
+    (``(H+2)(W+2)`` entries) and the heap ``hd, hi`` (``H·W·len(moves) + 1``) are scratch.
     """
     h, w = cost.shape
-    n = h * w
-    target = n - 1
-    n_moves = moves.shape[0]
-    dist = np.full(n, np.inf)
-    pred = np.full(n, -1, dtype=np.int64)
-    done = np.zeros(n, dtype=np.bool_)
-    hd = np.empty(n * n_moves + 1)
-    hi = np.empty(n * n_moves + 1, dtype=np.int64)
-    dist[0] = cost[0, 0]
-    size = _heap_push(hd, hi, 0, dist[0], 0)
+    wp = w + 2
+    for i in range(dist.shape[0]):
+        dist[i] = np.inf
+        done[i] = True
+    for r in range(h):
+        base = (r + 1) * wp + 1
+        for c in range(w):
+            done[base + c] = False
+            padded[base + c] = cost[r, c]
+    source = wp + 1
+    target = h * wp + w
+    dist[source] = padded[source]
+    hd[0] = dist[source]
+    hi[0] = source
+    size = 1
+    n_moves = offsets.shape[0]
     while size > 0:
-        size = _heap_pop(hd, hi, size)
-        u = hi[size]
+        du = hd[0]
+        u = hi[0]
+        size = _pop_root(hd, hi, size)
         if done[u]:
             continue
         done[u] = True
         if u == target:
             break
-        du = hd[size]
-        r = u // w
-        c = u - r * w
         for m in range(n_moves):
-            rr = r + moves[m, 0]
-            cc = c + moves[m, 1]
-            if rr < 0 or rr >= h or cc < 0 or cc >= w:
-                continue
-            v = rr * w + cc
+            v = u + offsets[m]
             if done[v]:
                 continue
-            nd = du + cost[rr, cc]
+            nd = du + padded[v]
             if nd < dist[v]:
                 dist[v] = nd
                 pred[v] = u
-                size = _heap_push(hd, hi, size, nd, v)
+                _sift_up(hd, hi, size, nd, v)
+                size += 1
     v = target
-    while v >= 0:
-        y[v // w, v % w] = 1.0
+    while v != source:
+        r = v // wp - 1
+        y[r, v - (r + 1) * wp - 1] = 1.0
         v = pred[v]
+    y[0, 0] = 1.0
+
+
+@njit(cache=True)
+def _grid_dijkstra_range(costs, offsets, y, start, stop):
+    """:func:`grid_dijkstra` on instances ``start:stop``, one set of scratch arrays."""
+    _, h, w = costs.shape
+    n = (h + 2) * (w + 2)
+    dist = np.empty(n)
+    padded = np.empty(n)
+    pred = np.empty(n, dtype=np.int64)
+    done = np.empty(n, dtype=np.bool_)
+    heap_size = h * w * offsets.shape[0] + 1
+    hd = np.empty(heap_size)
+    hi = np.empty(heap_size, dtype=np.int64)
+    for b in range(start, stop):
+        grid_dijkstra(costs[b], offsets, y[b], dist, pred, done, padded, hd, hi)
 
 
 @njit(parallel=True, cache=True)
-def grid_dijkstra_batch(costs, moves):
-    """:func:`grid_dijkstra` on every ``(H, W)`` grid of a ``(B, H, W)`` cost batch."""
+def grid_dijkstra_batch(costs, moves, n_chunks):
+    """:func:`grid_dijkstra` on every ``(H, W)`` grid of a ``(B, H, W)`` cost batch, cut into
+    ``n_chunks`` chunks run in parallel (scratch arrays allocated once per chunk)."""
     y = np.zeros(costs.shape)
-    for b in prange(costs.shape[0]):
-        grid_dijkstra(costs[b], moves, y[b])
+    offsets = _padded_offsets(moves, costs.shape[2])
+    batch = costs.shape[0]
+    n_chunks = max(1, min(batch, n_chunks))
+    for chunk in prange(n_chunks):
+        _grid_dijkstra_range(
+            costs, offsets, y, chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks
+        )
     return y
 
 
@@ -133,8 +218,7 @@ def grid_dijkstra_batch(costs, moves):
 def grid_dijkstra_serial(costs, moves):
     """:func:`grid_dijkstra_batch` in one thread (small batches: no thread start-up)."""
     y = np.zeros(costs.shape)
-    for b in range(costs.shape[0]):
-        grid_dijkstra(costs[b], moves, y[b])
+    _grid_dijkstra_range(costs, _padded_offsets(moves, costs.shape[2]), y, 0, costs.shape[0])
     return y
 
 

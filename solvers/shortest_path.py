@@ -33,6 +33,7 @@ import itertools
 from functools import lru_cache
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -194,9 +195,11 @@ class NumbaGridShortestPath(GridShortestPath):
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         moves = _k.MOVES_8 if self.neighbourhood == 8 else _k.MOVES_4
-        parallel = theta.size >= _k.PARALLEL_MIN_SIZE
-        kernel = _k.grid_dijkstra_batch if parallel else _k.grid_dijkstra_serial
-        return kernel(self._costs(theta), moves)
+        costs = self._costs(theta)
+        if theta.size < _k.PARALLEL_MIN_SIZE:
+            return _k.grid_dijkstra_serial(costs, moves)
+        # A few chunks per thread balance the load; each chunk allocates its scratch once.
+        return _k.grid_dijkstra_batch(costs, moves, 4 * numba.get_num_threads())
 
 
 def dijkstra_grid_python(costs: np.ndarray, neighbourhood: int = 8) -> np.ndarray:
