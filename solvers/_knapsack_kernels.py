@@ -11,12 +11,91 @@ packing is read back from ``c = C`` down. Only items with ``θ_i > 0`` and ``w_i
 candidates, so items of non-positive value are never chosen. Two bounds trim the table:
 ``C`` is first capped at the candidates' total weight, and stage ``i`` only fills
 capacities ``c >= C - Σ_{j>i} w_j``, the only ones the read-back can still reach.
+
+Before the table is built, a reduction fixes the items whose value is decided by bounds
+(Dembo and Hammer 1980; Kellerer et al. 2004, §5.1.3): with items sorted by efficiency
+``θ_i / w_i``, the greedy packing gives a lower bound ``L`` on the optimum; for each item,
+the Dantzig (LP relaxation) bound ``U_j`` of the problem with ``x_j`` forced to the other
+value is computed, and if ``U_j < L`` every optimal packing agrees with the greedy value of
+``x_j``, which is then fixed. On uncorrelated instances most items are fixed and the DP
+runs on a small core of items over the capacity left, many times smaller than ``n·C``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+
+@njit(cache=True)
+def _dantzig_bound(theta, weights, order, m, capacity, skip):
+    """LP-relaxation bound of the items ``order[:m]`` (by decreasing efficiency) except
+    ``skip``, within ``capacity``: whole items while they fit, then a fraction of the next."""
+    bound = 0.0
+    room = capacity
+    for k in range(m):
+        i = order[k]
+        if i == skip:
+            continue
+        if weights[i] <= room:
+            room -= weights[i]
+            bound += theta[i]
+        else:
+            return bound + theta[i] * (room / weights[i])
+    return bound
+
+
+@njit(cache=True)
+def _reduce(theta, weights, capacity, cand, m, y):
+    """Fix the candidates decided by bounds (see the module docstring): items fixed to one
+    are set in ``y``; returns the capacity left and the free candidates' count, the free
+    candidates moved to ``cand[:count]`` in their original order."""
+    eff = np.empty(m)
+    for k in range(m):
+        w = weights[cand[k]]
+        eff[k] = -np.inf if w == 0 else -theta[cand[k]] / w
+    order = cand[:m][np.argsort(eff, kind="mergesort")]
+    greedy = np.zeros(m, dtype=np.bool_)  # by position in ``order``
+    lower = 0.0
+    room = capacity
+    split = m
+    for k in range(m):
+        i = order[k]
+        if weights[i] <= room:
+            room -= weights[i]
+            lower += theta[i]
+            if split == m:
+                greedy[k] = True
+        elif split == m:
+            split = k
+    # Fix only with a margin, so that rounding in the bounds can never fix a wrong value.
+    margin = 1e-9 * (abs(lower) + 1.0)
+    fixed = np.zeros(m, dtype=np.int8)  # 1: fixed to one, -1: fixed to zero
+    for k in range(m):
+        i = order[k]
+        if k < split:  # greedy takes it: bound without it
+            if _dantzig_bound(theta, weights, order, m, capacity, i) < lower - margin:
+                fixed[k] = 1
+        else:  # greedy leaves it (or takes it after the split item): bound with it
+            rest = capacity - weights[i]
+            with_i = theta[i] + _dantzig_bound(theta, weights, order, m, rest, i)
+            if with_i < lower - margin:
+                fixed[k] = -1
+    left = capacity
+    position = np.empty(theta.shape[0], dtype=np.int64)
+    for k in range(m):
+        position[order[k]] = k
+    count = 0
+    for k in range(m):
+        i = cand[k]
+        f = fixed[position[i]]
+        if f == 1:
+            y[i] = 1.0
+            left -= weights[i]
+        elif f == 0:
+            cand[count] = i
+            count += 1
+    return left, count
 
 
 @njit(cache=True)
@@ -33,6 +112,13 @@ def knapsack_dp(theta, weights, capacity, y):
             total += weights[i]
     if m == 0:
         return
+    if total > capacity:
+        capacity, m = _reduce(theta, weights, capacity, cand, m, y)
+        total = 0
+        for k in range(m):
+            total += weights[cand[k]]
+        if m == 0:
+            return
     cap = min(capacity, total)
     if cap == total:  # everything useful fits
         for k in range(m):
