@@ -24,6 +24,7 @@ from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
 from diffsolvers.experiments import compare as compare_module
 from diffsolvers.experiments import warcraft as warcraft_module
 from diffsolvers.experiments.compare import compare_synthetic, compare_warcraft
+from diffsolvers.experiments.objectives import hamming_loss
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
 from diffsolvers.experiments.warcraft import (
     RunAlreadyExists,
@@ -73,6 +74,18 @@ def test_path_metrics_counts_an_equal_cost_path_as_optimal():
     y_pred = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]])
     m = path_metrics(costs, y_true, y_pred)
     assert (m["exact"], m["optimal"], m["regret"]) == (0.0, 1.0, 0.0)
+
+
+def test_hamming_objective_sums_over_cells_and_averages_over_the_batch():
+    y_true = torch.zeros(2, 3, 3)
+    y_true[:, 0, 0] = 1.0
+    y_pred = y_true.clone()
+    y_pred[0, 2, 2] = 1.0  # one wrong cell
+    y_pred[1] = 1.0 - y_true[1]  # all nine wrong
+    assert float(hamming_loss(y_pred, y_true)) == pytest.approx((1 + 9) / 2)
+    c_hat = torch.rand(2, 3, 3, requires_grad=True)
+    hamming_loss(c_hat, y_true).backward()  # ∂L/∂ŷ = (1 − 2y) / B per entry
+    torch.testing.assert_close(c_hat.grad, (1.0 - 2.0 * y_true) / 2)
 
 
 # -- Warcraft training -----------------------------------------------------------------------

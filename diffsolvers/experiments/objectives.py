@@ -11,7 +11,12 @@ whatever the method is. :func:`make_objective` reads the method's registry entry
 * a **loss** whose target is the true costs (``spo_plus``, ``two_stage``) as ``loss(ĉ, c)``;
 * a **layer** (``blackbox``, ``identity``, ``imle``, ``perturbed``...) is trained, as in
   the papers that introduced these layers, with the Hamming loss between its output
-  ``ŷ = layer(ĉ)`` and the true solution: ``mean(y ⊙ (1 − ŷ) + (1 − y) ⊙ ŷ)``.
+  ``ŷ = layer(ĉ)`` and the true solution, summed over the entries of a solution and
+  averaged over the batch, ``mean_b Σ_j y_bj (1 − ŷ_bj) + (1 − y_bj) ŷ_bj`` (as in
+  Vlastelica et al.'s code). The sum matters: blackbox and I-MLE move the costs by
+  ``λ·∂L/∂ŷ``, so with a mean over the 144 cells of a 12×12 path the step would be 144
+  times smaller than the λ of the papers and the solver's output would almost never
+  change.
 
 Every module is built with ``inputs="costs"`` so that the sign flip ``θ = −ĉ`` happens
 inside the library, never in training code.
@@ -31,8 +36,10 @@ __all__ = ["Objective", "make_objective", "hamming_loss"]
 
 
 def hamming_loss(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
-    """Mean Hamming loss between a (relaxed) 0/1 prediction and a 0/1 target."""
-    return (y_true * (1.0 - y_pred) + (1.0 - y_true) * y_pred).mean()
+    """Hamming distance between (relaxed) 0/1 solutions ``(B, ...)`` and 0/1 targets,
+    summed over each solution's entries and averaged over the batch."""
+    errors = y_true * (1.0 - y_pred) + (1.0 - y_true) * y_pred
+    return errors.flatten(1).sum(1).mean()
 
 
 class Objective(nn.Module):
