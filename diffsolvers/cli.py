@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="short Warcraft comparison on generated 12x12 maps (about 10 min here)"
     )
     demo.add_argument("--methods", type=_str_list, default=_str_list(DEMO_METHODS))
-    demo.add_argument("--epochs", type=int, default=4)
-    demo.add_argument("--n-train", type=int, default=2000)
+    demo.add_argument("--epochs", type=int, default=6)
+    demo.add_argument("--n-train", type=int, default=4000)
     demo.add_argument("--out", default="runs/demo")
     return parser
 
