@@ -50,6 +50,13 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
     p.add_argument("--n-samples", type=int, default=3, help="perturbation samples M")
     p.add_argument("--noise", default="normal", choices=("normal", "gumbel"))
     p.add_argument("--lambda", dest="lambda_", type=float, default=20.0, help="blackbox/I-MLE λ")
+    p.add_argument(
+        "--kappa",
+        type=float,
+        default=None,
+        help="I-MLE Sum-of-Gamma κ (default: k, about the number of cells on a path)",
+    )
+    p.add_argument("--tau", type=float, default=0.3, help="I-MLE noise temperature τ")
     p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -146,6 +153,8 @@ def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
             "n_samples": args.n_samples,
             "noise": args.noise,
             "lambda_": args.lambda_,
+            "kappa": float(args.k) if args.kappa is None else args.kappa,
+            "tau": args.tau,
         },
         threads=args.threads,
         progress=not args.no_progress,
