@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--seed", type=int, default=0)
 
     demo = sub.add_parser(
-        "demo", help="short Warcraft comparison on generated 12x12 maps (about 10 min here)"
+        "demo", help="short Warcraft comparison on generated 12x12 maps (about 5 min on 2 cores)"
     )
     demo.add_argument("--methods", type=_str_list, default=_str_list(DEMO_METHODS))
     demo.add_argument("--epochs", type=int, default=6)
