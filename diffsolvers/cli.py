@@ -4,7 +4,7 @@ diffsolvers train warcraft --method fenchel_young --k 12 --epochs 50 --out runs/
 diffsolvers compare warcraft --methods fenchel_young,blackbox,two_stage --seeds 3
 diffsolvers compare synthetic --problem shortest_path_graph --deg 1,2,4,6
 diffsolvers generate warcraft --k 18
-diffsolvers demo            # a short comparison on generated 12x12 maps (~10 min, 2 cores)
+diffsolvers demo            # a short comparison on generated 12x12 maps (~5 min, 2 cores)
 """
 
 from __future__ import annotations
