@@ -110,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen_sub = gen.add_subparsers(dest="task", required=True)
     gw = gen_sub.add_parser("warcraft")
     gw.add_argument("--k", type=int, default=12, choices=(12, 18, 24, 30))
-    gw.add_argument("--out", default=None, help="root folder (default datasets/generated)")
+    gw.add_argument(
+        "--out",
+        default=None,
+        help="root folder (default: where training looks, "
+        "datasets/generated/warcraft_shortest_path_oneskin, or $DIFFSOLVERS_DATA)",
+    )
     gw.add_argument("--n-train", type=int, default=10_000)
     gw.add_argument("--n-val", type=int, default=1_000)
     gw.add_argument("--n-test", type=int, default=1_000)
@@ -170,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return 130
-    except (RunAlreadyExists, WarcraftDataError, FileNotFoundError) as exc:
+    except (RunAlreadyExists, WarcraftDataError, FileNotFoundError, ValueError) as exc:
         print(f"diffsolvers: error: {exc}", file=sys.stderr)
         return 2
 
@@ -210,10 +215,10 @@ def _run(args: argparse.Namespace) -> int:
         compare_synthetic(args.problem, args.methods, args.deg, list(range(args.seeds)), out, base)
         return 0
     if args.command == "generate":
-        from .datasets.warcraft_generator import generate_warcraft
+        from .datasets.warcraft_generator import default_data_root, generate_warcraft
 
         path = generate_warcraft(
-            args.out or "datasets/generated",
+            args.out or default_data_root(),
             k=args.k,
             n_train=args.n_train,
             n_val=args.n_val,

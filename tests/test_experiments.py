@@ -119,21 +119,12 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, monk
     config = dataclasses.replace(TINY, epochs=3, milestones=(2,))
     straight = train_warcraft(config, tmp_path / "straight")
 
-    real_evaluate = warcraft_module.evaluate
-    calls = {"n": 0}
-
-    def interrupt_in_second_epoch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:  # validation of epoch 2: epoch 1 is in the checkpoint
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(warcraft_module, "evaluate", interrupt_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        train_warcraft(config, tmp_path / "resumed")
+    with monkeypatch.context() as mp:
+        _interrupt_at_validation(mp, call=2)  # validation of epoch 2: epoch 1 is saved
+        with pytest.raises(KeyboardInterrupt):
+            train_warcraft(config, tmp_path / "resumed")
     saved = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
     assert saved["epoch"] == 1
-    monkeypatch.setattr(warcraft_module, "evaluate", real_evaluate)
 
     resumed = train_warcraft(config, tmp_path / "resumed", resume=True)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
@@ -142,7 +133,8 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, monk
         assert a["val_regret"] == pytest.approx(b["val_regret"], rel=1e-6, abs=1e-9)
         assert a["lr"] == b["lr"]
     assert resumed["test"] == pytest.approx(straight["test"], rel=1e-6, abs=1e-9)
-    assert resumed["history"][-1]["lr"] == pytest.approx(5e-5)
+    # the lr each epoch trained with: 5e-4 for epochs 1-2, ÷ 10 after epoch 2
+    assert [h["lr"] for h in resumed["history"]] == pytest.approx([5e-4, 5e-4, 5e-5])
 
 
 def test_short_training_beats_the_untrained_model():
@@ -207,12 +199,32 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
     assert again["table"] == result["table"]
 
 
+def _interrupt_at_validation(monkeypatch, call: int) -> None:
+    """Make the ``call``-th validation raise KeyboardInterrupt (as Ctrl-C would)."""
+    real_evaluate = warcraft_module.evaluate
+    calls = {"n": 0}
+
+    def evaluate_or_interrupt(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(warcraft_module, "evaluate", evaluate_or_interrupt)
+
+
 def test_compare_resumes_an_unfinished_run(tmp_path, monkeypatch):
-    """A run with a checkpoint but no metrics.json is resumed, not restarted or refused."""
+    """A run interrupted after epoch 1 of 2 is resumed by ``compare`` (not restarted, not
+    refused) and ends as the same run trained without interruption."""
     config = dataclasses.replace(TINY, epochs=2, milestones=(2,))
-    run = tmp_path / "fenchel_young" / "seed0"
-    train_warcraft(dataclasses.replace(config, method="fenchel_young"), run)
-    (run / "metrics.json").unlink()
+    straight = train_warcraft(config, tmp_path / "straight")
+    with monkeypatch.context() as mp:
+        _interrupt_at_validation(mp, call=2)
+        with pytest.raises(KeyboardInterrupt):
+            compare_warcraft(["fenchel_young"], [0], tmp_path / "cmp", config)
+    run = tmp_path / "cmp" / "fenchel_young" / "seed0"
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    assert not (run / "metrics.json").exists()
     calls = []
     real = compare_module.train_warcraft
 
@@ -221,9 +233,48 @@ def test_compare_resumes_an_unfinished_run(tmp_path, monkeypatch):
         return real(cfg, out, resume=resume)
 
     monkeypatch.setattr(compare_module, "train_warcraft", spy)
-    result = compare_warcraft(["fenchel_young"], [0], tmp_path, config)
+    result = compare_warcraft(["fenchel_young"], [0], tmp_path / "cmp", config)
     assert calls == [True]
-    assert len(result["runs"]["fenchel_young"][0]["history"]) == 2
+    (resumed,) = result["runs"]["fenchel_young"]
+    assert [h["train_loss"] for h in resumed["history"]] == pytest.approx(
+        [h["train_loss"] for h in straight["history"]], rel=1e-6
+    )
+    assert resumed["test"] == pytest.approx(straight["test"], rel=1e-6, abs=1e-9)
+
+
+def test_compare_refuses_to_mix_configurations(tmp_path):
+    compare_warcraft(["two_stage"], [0], tmp_path, TINY)
+    with pytest.raises(RunAlreadyExists, match=r"epochs: 1 → 2"):
+        compare_warcraft(["two_stage"], [0], tmp_path, dataclasses.replace(TINY, epochs=2))
+    base = SyntheticConfig(n_train=40, n_test=40, epochs=1)
+    compare_synthetic("shortest_path_graph", ["two_stage"], [1], [0], tmp_path / "s", base)
+    with pytest.raises(RunAlreadyExists, match=r"n_train: 40 → 50"):
+        compare_synthetic(
+            "shortest_path_graph",
+            ["two_stage"],
+            [1],
+            [0],
+            tmp_path / "s",
+            dataclasses.replace(base, n_train=50),
+        )
+
+
+def test_compare_checks_names_before_training(tmp_path, monkeypatch):
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("trained before checking the method names")
+
+    monkeypatch.setattr(compare_module, "train_warcraft", must_not_train)
+    monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
+    with pytest.raises(ValueError, match="no_such_method"):
+        compare_warcraft(["two_stage", "no_such_method"], [0], tmp_path, TINY)
+    with pytest.raises(ValueError, match="at least one seed"):
+        compare_warcraft(["two_stage"], [], tmp_path, TINY)
+    base = SyntheticConfig()
+    with pytest.raises(ValueError, match="unknown synthetic problem"):
+        compare_synthetic("tsp", ["two_stage"], [1], [0], tmp_path, base)
+    with pytest.raises(ValueError, match="deg"):
+        compare_synthetic("knapsack", ["two_stage"], [0], [0], tmp_path, base)
+    assert not any(tmp_path.iterdir())
 
 
 def test_cli_train_and_errors(tmp_path, capsys):
@@ -248,6 +299,11 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["method"] == "blackbox"
     assert cli_main(args) == 2
     assert "--resume" in capsys.readouterr().err
+    unknown = args[:-1] + [str(tmp_path / "unknown")]
+    unknown[unknown.index("--method") + 1] = "no_such_method"
+    assert cli_main(unknown) == 2
+    assert "no_such_method" in capsys.readouterr().err
+    assert not (tmp_path / "unknown").exists()
     bad = args[:-1] + [str(tmp_path / "other")]
     bad[bad.index("--data") + 1] = str(tmp_path / "nowhere")
     assert cli_main(bad) == 2
@@ -339,6 +395,15 @@ def test_train_synthetic_is_reproducible_and_learns():
     second = train_synthetic(config)
     assert first["final_regret"] == second["final_regret"]
     assert first["final_regret"] < 0.8 * first["initial_regret"], first
+
+
+@pytest.mark.parametrize("problem", ["knapsack", "ranking", "assignment"])
+def test_train_synthetic_learns_beyond_shortest_paths(problem):
+    """Maximisation (knapsack, ranking) and a second minimisation problem: a sign slip
+    between values and costs would make the regret rise, not fall."""
+    config = SyntheticConfig(problem=problem, deg=4, n_train=300, n_test=300, epochs=3)
+    res = train_synthetic(config)
+    assert res["final_regret"] < 0.8 * res["initial_regret"], res
 
 
 def test_compare_synthetic_tiny_and_resume(tmp_path, monkeypatch, capsys):

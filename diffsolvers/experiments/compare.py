@@ -20,9 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets.synthetic import make_synthetic
+from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
-from .warcraft import WarcraftConfig, load_results, train_warcraft
+from .warcraft import (
+    RunAlreadyExists,
+    WarcraftConfig,
+    check_same_run,
+    config_mismatch,
+    load_results,
+    train_warcraft,
+)
 
 __all__ = ["compare_warcraft", "compare_synthetic", "mean_sd", "format_table"]
 
@@ -58,8 +67,23 @@ def compare_warcraft(
     out: str | Path,
     base: WarcraftConfig,
 ) -> dict[str, Any]:
-    """Train each method with each seed (skipping finished runs); summarise and plot."""
+    """Train each method with each seed (skipping finished runs); summarise and plot.
+
+    Every method name and every existing run folder is checked before any training: an
+    unknown method raises ``ValueError``, and a folder holding a run of another
+    configuration raises :class:`RunAlreadyExists`, so that results of different
+    configurations are never mixed in one table.
+    """
+    if not seeds:
+        raise ValueError("compare needs at least one seed")
     out = Path(out)
+    configs = {}
+    for method in methods:
+        make_objective("shortest_path", method, method_options=base.method_options)
+        for seed in seeds:
+            config = dataclasses.replace(base, method=method, seed=seed)
+            check_same_run(out / method / f"seed{seed}", config)
+            configs[method, seed] = config
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
@@ -69,7 +93,7 @@ def compare_warcraft(
             if done is not None:
                 print(f"[{method} seed {seed}] finished earlier: skipped ({run_dir})")
             else:
-                config = dataclasses.replace(base, method=method, seed=seed)
+                config = configs[method, seed]
                 done = train_warcraft(config, run_dir, resume=(run_dir / "checkpoint.pt").exists())
             runs.setdefault(method, []).append(done)
 
@@ -150,20 +174,46 @@ def compare_synthetic(
     base: SyntheticConfig,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Normalised test regret per (method, degree), mean ± sd over seeds; skips finished runs."""
+    """Normalised test regret per (method, degree), mean ± sd over seeds; skips finished runs.
+
+    Names, degrees and finished runs are checked before any training, as in
+    :func:`compare_warcraft`.
+    """
+    if not seeds:
+        raise ValueError("compare needs at least one seed")
     out = Path(out)
+    for deg in degrees:
+        make_synthetic(problem, n=1, deg=deg)  # unknown problem, bad degree: ValueError
+    params = make_synthetic(problem, n=1).solver_params
+    configs = {}
+    for method in methods:
+        make_objective(problem, method, solver_params=params, method_options=base.method_options)
+        for deg in degrees:
+            for seed in seeds:
+                config = dataclasses.replace(
+                    base, problem=problem, method=method, deg=deg, seed=seed
+                )
+                path = out / "runs" / f"{problem}_{method}_deg{deg}_seed{seed}.json"
+                if path.exists():
+                    saved = json.loads(path.read_text())
+                    details = config_mismatch(
+                        {k: saved.get(k) for k in config.to_dict()}, config.to_dict()
+                    )
+                    if details:
+                        raise RunAlreadyExists(
+                            f"{path} holds a run with a different configuration ({details}); "
+                            "use another output folder"
+                        )
+                configs[method, deg, seed] = (config, path)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[tuple[str, int], list[float]] = {}
     for method in methods:
         for deg in degrees:
             for seed in seeds:
-                path = out / "runs" / f"{method}_deg{deg}_seed{seed}.json"
+                config, path = configs[method, deg, seed]
                 if path.exists():
                     res = json.loads(path.read_text())
                 else:
-                    config = dataclasses.replace(
-                        base, problem=problem, method=method, deg=deg, seed=seed
-                    )
                     res = train_synthetic(config)
                     path.parent.mkdir(parents=True, exist_ok=True)
                     write_json(res, path)

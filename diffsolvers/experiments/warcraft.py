@@ -37,7 +37,13 @@ from ..models import WarcraftCNN
 from .objectives import make_objective
 from .runner import SolverClock, Stopwatch, atomic_save, set_threads, write_csv, write_json
 
-__all__ = ["WarcraftConfig", "train_warcraft", "path_metrics", "RunAlreadyExists"]
+__all__ = [
+    "WarcraftConfig",
+    "train_warcraft",
+    "path_metrics",
+    "RunAlreadyExists",
+    "check_same_run",
+]
 
 #: Method options used by default on Warcraft 12×12 (each method takes the ones it
 #: declares). I-MLE: κ about the number of cells on a path, τ measured on 2,000 maps × 8
@@ -89,6 +95,30 @@ _RUNTIME_FIELDS = ("progress", "threads")
 
 def _defining(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in _RUNTIME_FIELDS}
+
+
+def config_mismatch(saved: dict[str, Any], wanted: dict[str, Any]) -> str | None:
+    """``None`` if two configurations define the same run, else the differing fields."""
+    saved, wanted = _defining(saved), _defining(wanted)
+    diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+    if not diff:
+        return None
+    return ", ".join(f"{k}: {saved.get(k)!r} → {wanted.get(k)!r}" for k in diff)
+
+
+def check_same_run(out: str | Path, config: WarcraftConfig) -> None:
+    """Raise :class:`RunAlreadyExists` if ``out`` holds a run of another configuration."""
+    path = Path(out) / "config.json"
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    saved.pop("data_root", None)
+    details = config_mismatch(saved, config.to_dict())
+    if details:
+        raise RunAlreadyExists(
+            f"{out} holds a run with a different configuration ({details}); "
+            "use another output folder"
+        )
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -152,13 +182,15 @@ def train_warcraft(
 ) -> dict[str, Any]:
     """Train (or resume) one run; returns the final metrics dictionary (also on disk)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # Built first: an unknown method fails before any data is loaded or folder made.
+    objective = make_objective("shortest_path", config.method, method_options=config.method_options)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
         raise RunAlreadyExists(
             f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) to "
             "continue it, or choose another output folder"
         )
+    out.mkdir(parents=True, exist_ok=True)
     set_threads(config.threads)
     torch.manual_seed(config.seed)
     splits, root = load_data(config)
@@ -169,7 +201,6 @@ def train_warcraft(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=0.1
     )
-    objective = make_objective("shortest_path", config.method, method_options=config.method_options)
     clock = SolverClock().attach(objective)
     eval_solver = solvers.get("shortest_path")
 
@@ -177,10 +208,8 @@ def train_warcraft(
     start_epoch = 0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
-        saved, wanted = _defining(state["config"]), _defining(config.to_dict())
-        if saved != wanted:
-            diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
-            details = ", ".join(f"{k}: {saved.get(k)!r} → {wanted.get(k)!r}" for k in diff)
+        details = config_mismatch(state["config"], config.to_dict())
+        if details:
             raise RunAlreadyExists(
                 f"{out} holds a run with a different configuration ({details}); "
                 "use another output folder"
@@ -198,7 +227,8 @@ def train_warcraft(
             sw = Stopwatch()
             clock.reset()
             objective.manual_seed(config.seed * 100_003 + epoch)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed + epoch))
+            shuffle = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+            order = torch.randperm(n, generator=shuffle)
             losses = []
             t0 = time.perf_counter()
             bar = tqdm(
@@ -220,6 +250,7 @@ def train_warcraft(
                     optimizer.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
             scheduler.step()
             train_time = time.perf_counter() - t0
             val, _, _ = evaluate(model, eval_solver, *splits["val"])
@@ -232,7 +263,7 @@ def train_warcraft(
                 "step_seconds": sw.totals.get("step", 0.0),
                 "solver_seconds": clock.seconds,
                 "solver_share": clock.seconds / max(train_time, 1e-12),
-                "lr": optimizer.param_groups[0]["lr"],
+                "lr": lr,
             }
             history.append(row)
             atomic_save(
@@ -257,8 +288,8 @@ def train_warcraft(
     except KeyboardInterrupt:
         done = history[-1]["epoch"] if history else 0
         print(
-            f"\ninterrupted: {out / 'checkpoint.pt'} holds epoch {done}; "
-            "run again with --resume to continue"
+            f"\ninterrupted: {out / 'checkpoint.pt'} holds epoch {done}; run the same "
+            "command again to continue (with --resume for `diffsolvers train`)"
         )
         raise
 
