@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 import solvers
 
+from .. import registry
 from ..datasets.warcraft import WarcraftShortestPath
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
@@ -94,7 +95,16 @@ _RUNTIME_FIELDS = ("progress", "threads")
 
 
 def _defining(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in _RUNTIME_FIELDS}
+    """The fields that change a run's results; of ``method_options``, only the options the
+    method declares (the others are dropped by :func:`.objectives.make_objective`)."""
+    out = {k: v for k, v in config.items() if k not in _RUNTIME_FIELDS}
+    try:
+        declared = registry.method_info(out["method"]).options
+    except (KeyError, ValueError):
+        return out
+    options = out.get("method_options") or {}
+    out["method_options"] = {k: v for k, v in options.items() if k in declared}
+    return out
 
 
 def config_mismatch(saved: dict[str, Any], wanted: dict[str, Any]) -> str | None:
