@@ -21,10 +21,11 @@ import torch
 
 import solvers
 
-from ..datasets.synthetic import SyntheticProblem, make_synthetic
+from ..datasets.synthetic import make_synthetic
+from ..losses import normalized_regret
 from .objectives import make_objective
 
-__all__ = ["SyntheticConfig", "train_synthetic", "normalized_regret"]
+__all__ = ["SyntheticConfig", "train_synthetic"]
 
 
 @dataclass
@@ -48,17 +49,6 @@ class SyntheticConfig:
         return asdict(self)
 
 
-def normalized_regret(data: SyntheticProblem, costs_pred: np.ndarray, solver) -> float:
-    """Normalised regret of the decisions taken on predicted costs (see module docstring)."""
-    sign = data.sign
-    y_pred = solver.solve(sign * costs_pred)
-    y_true = solver.solve(data.theta)
-    axes = tuple(range(1, data.costs.ndim))
-    true_obj = (data.theta * y_true).sum(axis=axes)
-    pred_obj = (data.theta * y_pred).sum(axis=axes)
-    return float((true_obj - pred_obj).sum() / np.abs(true_obj).sum())
-
-
 def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
     """Train one linear model; returns train/test regrets before and after training."""
     torch.manual_seed(config.seed)
@@ -71,27 +61,19 @@ def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
         seed=config.seed,
     )
     solver = solvers.get(config.problem, **data.solver_params)
-    y_all = solver.solve(data.theta)
     cut = config.n_train
     x = torch.from_numpy(data.x)
-    costs = torch.from_numpy(data.costs)
-    y = torch.from_numpy(y_all).float()
-    test = SyntheticProblem(
-        problem=data.problem,
-        x=data.x[cut:],
-        costs=data.costs[cut:],
-        sign=data.sign,
-        solver_params=data.solver_params,
-    )
-
+    # Every method and the regret see one convention, costs (θ = −costs): the true costs of
+    # minimisation problems, the negated values of maximisation problems.
+    costs = torch.from_numpy(-data.theta)
+    y = torch.from_numpy(solver.solve(data.theta)).float()
+    sign = data.sign
     out_shape = data.costs.shape[1:]
     model = torch.nn.Linear(data.x.shape[1], int(np.prod(out_shape)))
-    # Costs of minimisation problems are fed as costs (θ = −ĉ); values of maximisation
-    # problems are scores, fed as "costs" −v̂ so that every method sees one convention.
-    sign = data.sign
 
     def predict(xb: torch.Tensor) -> torch.Tensor:
-        return model(xb).reshape(xb.shape[0], *out_shape)
+        """The model's costs in the common convention (θ = −costs)."""
+        return -sign * model(xb).reshape(xb.shape[0], *out_shape)
 
     objective = make_objective(
         config.problem,
@@ -103,8 +85,9 @@ def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
 
     def test_regret() -> float:
         with torch.no_grad():
-            c_hat = predict(torch.from_numpy(test.x)).double().numpy()
-        return normalized_regret(test, c_hat, solver)
+            c_hat = predict(x[cut:]).double()
+        y_pred = torch.from_numpy(solver.solve(-c_hat.numpy()))
+        return float(normalized_regret(y_pred, y[cut:].double(), costs[cut:].double()))
 
     initial = test_regret()
     gen = torch.Generator().manual_seed(config.seed)
@@ -114,11 +97,7 @@ def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
         order = torch.randperm(cut, generator=gen)
         for start in range(0, cut, config.batch_size):
             idx = order[start : start + config.batch_size]
-            pred = predict(x[idx])
-            # "costs" in the objective's convention: θ = −costs.
-            c_in = pred if sign < 0 else -pred
-            c_true = costs[idx] if sign < 0 else -costs[idx]
-            loss = objective(c_in, costs_true=c_true, y_true=y[idx])
+            loss = objective(predict(x[idx]), costs_true=costs[idx], y_true=y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
