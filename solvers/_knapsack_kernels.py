@@ -55,44 +55,37 @@ def _reduce(theta, weights, capacity, cand, m, y):
         w = weights[cand[k]]
         eff[k] = -np.inf if w == 0 else -theta[cand[k]] / w
     order = cand[:m][np.argsort(eff, kind="mergesort")]
-    greedy = np.zeros(m, dtype=np.bool_)  # by position in ``order``
-    lower = 0.0
+    lower = 0.0  # value of the greedy packing: items by efficiency, each one that fits
     room = capacity
-    split = m
+    split = m  # position in ``order`` of the first item the greedy packing skips
     for k in range(m):
         i = order[k]
         if weights[i] <= room:
             room -= weights[i]
             lower += theta[i]
-            if split == m:
-                greedy[k] = True
         elif split == m:
             split = k
     # Fix only with a margin, so that rounding in the bounds can never fix a wrong value.
     margin = 1e-9 * (abs(lower) + 1.0)
-    fixed = np.zeros(m, dtype=np.int8)  # 1: fixed to one, -1: fixed to zero
+    fixed = np.zeros(theta.shape[0], dtype=np.int8)  # by item: 1 fixed to one, -1 to zero
     for k in range(m):
         i = order[k]
         if k < split:  # greedy takes it: bound without it
             if _dantzig_bound(theta, weights, order, m, capacity, i) < lower - margin:
-                fixed[k] = 1
+                fixed[i] = 1
         else:  # greedy leaves it (or takes it after the split item): bound with it
             rest = capacity - weights[i]
             with_i = theta[i] + _dantzig_bound(theta, weights, order, m, rest, i)
             if with_i < lower - margin:
-                fixed[k] = -1
+                fixed[i] = -1
     left = capacity
-    position = np.empty(theta.shape[0], dtype=np.int64)
-    for k in range(m):
-        position[order[k]] = k
     count = 0
     for k in range(m):
         i = cand[k]
-        f = fixed[position[i]]
-        if f == 1:
+        if fixed[i] == 1:
             y[i] = 1.0
             left -= weights[i]
-        elif f == 0:
+        elif fixed[i] == 0:
             cand[count] = i
             count += 1
     return left, count
