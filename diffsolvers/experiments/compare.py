@@ -25,11 +25,10 @@ from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
 from .warcraft import (
-    RunAlreadyExists,
     WarcraftConfig,
     check_same_run,
-    config_mismatch,
     load_results,
+    require_same_config,
     train_warcraft,
 )
 
@@ -179,12 +178,11 @@ def compare_synthetic(
     Names, degrees and finished runs are checked before any training, as in
     :func:`compare_warcraft`.
     """
-    if not seeds:
-        raise ValueError("compare needs at least one seed")
+    if not seeds or not degrees:
+        raise ValueError("compare needs at least one seed and one degree")
     out = Path(out)
-    for deg in degrees:
-        make_synthetic(problem, n=1, deg=deg)  # unknown problem, bad degree: ValueError
-    params = make_synthetic(problem, n=1).solver_params
+    for deg in degrees:  # unknown problem, bad degree: ValueError
+        params = make_synthetic(problem, n=1, deg=deg).solver_params
     configs = {}
     for method in methods:
         make_objective(problem, method, solver_params=params, method_options=base.method_options)
@@ -195,15 +193,9 @@ def compare_synthetic(
                 )
                 path = out / "runs" / f"{problem}_{method}_deg{deg}_seed{seed}.json"
                 if path.exists():
+                    wanted = config.to_dict()
                     saved = json.loads(path.read_text())
-                    details = config_mismatch(
-                        {k: saved.get(k) for k in config.to_dict()}, config.to_dict()
-                    )
-                    if details:
-                        raise RunAlreadyExists(
-                            f"{path} holds a run with a different configuration ({details}); "
-                            "use another output folder"
-                        )
+                    require_same_config({k: saved.get(k) for k in wanted}, wanted, path)
                 configs[method, deg, seed] = (config, path)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[tuple[str, int], list[float]] = {}

@@ -85,13 +85,11 @@ def make_objective(
     option set can serve several methods in a comparison.
     """
     info = registry.method_info(method)
-    opts = {k: v for k, v in (method_options or {}).items() if k in info.options}
-    if "inputs" in info.options:
-        opts["inputs"] = "costs"
-    build = registry.loss if info.kind == "loss" else registry.layer
-    module = build(problem, method, **opts, **(solver_params or {}))
     if "inputs" not in info.options:
         raise ValueError(f"method {method!r} does not accept predicted costs (no 'inputs' option)")
+    opts = {k: v for k, v in (method_options or {}).items() if k in info.options}
+    build = registry.loss if info.kind == "loss" else registry.layer
+    module = build(problem, method, **opts, inputs="costs", **(solver_params or {}))
     if info.kind == "loss" and info.target == "costs":
 
         def call(mod, c_hat, c, y, side):

@@ -44,6 +44,7 @@ __all__ = [
     "path_metrics",
     "RunAlreadyExists",
     "check_same_run",
+    "require_same_config",
 ]
 
 #: Method options used by default on Warcraft 12×12 (each method takes the ones it
@@ -116,19 +117,24 @@ def config_mismatch(saved: dict[str, Any], wanted: dict[str, Any]) -> str | None
     return ", ".join(f"{k}: {saved.get(k)!r} → {wanted.get(k)!r}" for k in diff)
 
 
+def require_same_config(saved: dict[str, Any], wanted: dict[str, Any], where: Any) -> None:
+    """Raise :class:`RunAlreadyExists` if ``saved`` (a run found at ``where``) and
+    ``wanted`` are not the same run."""
+    details = config_mismatch(saved, wanted)
+    if details:
+        raise RunAlreadyExists(
+            f"{where} holds a run with a different configuration ({details}); "
+            "use another output folder"
+        )
+
+
 def check_same_run(out: str | Path, config: WarcraftConfig) -> None:
     """Raise :class:`RunAlreadyExists` if ``out`` holds a run of another configuration."""
     path = Path(out) / "config.json"
-    if not path.exists():
-        return
-    saved = json.loads(path.read_text())
-    saved.pop("data_root", None)
-    details = config_mismatch(saved, config.to_dict())
-    if details:
-        raise RunAlreadyExists(
-            f"{out} holds a run with a different configuration ({details}); "
-            "use another output folder"
-        )
+    if path.exists():
+        saved = json.loads(path.read_text())
+        saved.pop("data_root", None)
+        require_same_config(saved, config.to_dict(), out)
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -218,12 +224,7 @@ def train_warcraft(
     start_epoch = 0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
-        details = config_mismatch(state["config"], config.to_dict())
-        if details:
-            raise RunAlreadyExists(
-                f"{out} holds a run with a different configuration ({details}); "
-                "use another output folder"
-            )
+        require_same_config(state["config"], config.to_dict(), out)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
