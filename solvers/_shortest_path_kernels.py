@@ -123,57 +123,104 @@ def _padded_offsets(moves, w):
     return offsets
 
 
+#: Grids with at most this many cells keep the Dijkstra frontier in a sorted array (a
+#: frontier of a few dozen entries: shifting them is cheaper than the heap's unpredictable
+#: branches); larger grids use the binary heap.
+SORTED_FRONTIER_MAX_CELLS = 1024
+
+
 @njit(cache=True)
-def grid_dijkstra(cost, offsets, y, dist, pred, done, padded, hd, hi):
-    """Vertex-weighted grid Dijkstra from ``(0, 0)`` to ``(H-1, W-1)``; marks the path in ``y``.
+def _insert_sorted(fd, fi, size, d, k):
+    """Insert ``(d, k)`` into ``fd, fi[:size]``, sorted by decreasing ``(distance, key)``
+    (the minimum last); return the new size."""
+    pos = size
+    while pos > 0:
+        pd = fd[pos - 1]
+        if pd < d or (pd == d and fi[pos - 1] < k):
+            fd[pos] = pd
+            fi[pos] = fi[pos - 1]
+            pos -= 1
+        else:
+            break
+    fd[pos] = d
+    fi[pos] = k
+    return size + 1
 
-    ``dist(source) = cost(source)``, ``dist(v) = dist(u) + cost(v)``; heap entries ordered
-    by ``(distance, cell index)`` = (distance, row, col), stale entries skipped; neighbours
-    scanned in ``moves`` order (``offsets`` from :func:`_padded_offsets`); predecessors
-    change only on a strictly smaller distance. Stopping when the target is popped gives
-    the same predecessors as running to completion: every path cell is popped before the
-    target and keeps its predecessor.
 
-    The search runs on the grid padded by a border of cells marked done, so a neighbour
-    needs no bounds check; padded indices ``(r+1)(W+2) + c+1`` order cells as ``(r, c)``
-    does, so ties break exactly as on the unpadded grid. ``dist, pred, done, padded``
-    (``(H+2)(W+2)`` entries) and the heap ``hd, hi`` (``H·W·len(moves) + 1``) are scratch.
+@njit(cache=True)
+def grid_dijkstra(theta, offsets, y, pred, reached, padded, fd, fi):
+    """Vertex-weighted grid Dijkstra from ``(0, 0)`` to ``(H-1, W-1)`` on the costs
+    ``cost = -theta`` (``>= 0``); writes the 0/1 path indicator into ``y``.
+
+    ``dist(source) = cost(source)``, ``dist(v) = dist(u) + cost(v)``; cells are settled in
+    ``(distance, cell index)`` = (distance, row, col) order; neighbours are scanned in
+    ``moves`` order (``offsets`` from :func:`_padded_offsets`); a predecessor changes only
+    on a strictly smaller distance.
+
+    Costs sit on vertices, so every edge into ``v`` weighs ``cost(v)``: the first settled
+    neighbour ``u`` of ``v`` has the smallest distance of all of them (cells are settled in
+    non-decreasing distance), so the first relaxation ``dist(u) + cost(v)`` is final (also in
+    floating point, rounding being monotone) and later ones are never strictly smaller.
+    Hence every cell enters the frontier once, with its final distance and predecessor, and
+    the frontier holds no stale entries: the same distances, predecessors and tie-breaking
+    as the textbook lazy-deletion Dijkstra. For the same reason the search stops as soon as
+    the target is first reached: its predecessor is then final, and every cell on the path
+    back from it has been settled already.
+
+    The frontier is an array sorted by decreasing ``(distance, index)`` for grids of up to
+    :data:`SORTED_FRONTIER_MAX_CELLS` cells, a binary heap above. The search runs on the
+    grid padded by a border of cells marked reached, so a neighbour needs no bounds check;
+    padded indices ``(r+1)(W+2) + c+1`` order cells as ``(r, c)`` does, so ties break
+    exactly as on the unpadded grid. ``pred, reached, padded`` (``(H+2)(W+2)`` entries,
+    ``reached`` true on the border) and the frontier ``fd, fi`` (``H·W + 1`` entries) are
+    scratch.
     """
-    h, w = cost.shape
+    h, w = theta.shape
     wp = w + 2
-    for i in range(dist.shape[0]):
-        dist[i] = np.inf
-        done[i] = True
     for r in range(h):
         base = (r + 1) * wp + 1
         for c in range(w):
-            done[base + c] = False
-            padded[base + c] = cost[r, c]
+            reached[base + c] = False
+            padded[base + c] = 0.0 - theta[r, c]  # +0.0 where θ = ±0
+            y[r, c] = 0.0
     source = wp + 1
     target = h * wp + w
-    dist[source] = padded[source]
-    hd[0] = dist[source]
-    hi[0] = source
+    reached[source] = True
+    fd[0] = padded[source]
+    fi[0] = source
     size = 1
     n_moves = offsets.shape[0]
-    while size > 0:
-        du = hd[0]
-        u = hi[0]
-        size = _pop_root(hd, hi, size)
-        if done[u]:
-            continue
-        done[u] = True
-        if u == target:
-            break
-        for m in range(n_moves):
-            v = u + offsets[m]
-            if done[v]:
-                continue
-            nd = du + padded[v]
-            if nd < dist[v]:
-                dist[v] = nd
+    found = source == target
+    if h * w <= SORTED_FRONTIER_MAX_CELLS:
+        while size > 0 and not found:
+            size -= 1
+            du = fd[size]
+            u = fi[size]
+            for m in range(n_moves):
+                v = u + offsets[m]
+                if reached[v]:
+                    continue
+                reached[v] = True
                 pred[v] = u
-                _sift_up(hd, hi, size, nd, v)
+                if v == target:
+                    found = True
+                    break
+                size = _insert_sorted(fd, fi, size, du + padded[v], v)
+    else:
+        while size > 0 and not found:
+            du = fd[0]
+            u = fi[0]
+            size = _pop_root(fd, fi, size)
+            for m in range(n_moves):
+                v = u + offsets[m]
+                if reached[v]:
+                    continue
+                reached[v] = True
+                pred[v] = u
+                if v == target:
+                    found = True
+                    break
+                _sift_up(fd, fi, size, du + padded[v], v)
                 size += 1
     v = target
     while v != source:
@@ -184,41 +231,40 @@ def grid_dijkstra(cost, offsets, y, dist, pred, done, padded, hd, hi):
 
 
 @njit(cache=True)
-def _grid_dijkstra_range(costs, offsets, y, start, stop):
+def _grid_dijkstra_range(theta, offsets, y, start, stop):
     """:func:`grid_dijkstra` on instances ``start:stop``, one set of scratch arrays."""
-    _, h, w = costs.shape
+    _, h, w = theta.shape
     n = (h + 2) * (w + 2)
-    dist = np.empty(n)
     padded = np.empty(n)
     pred = np.empty(n, dtype=np.int64)
-    done = np.empty(n, dtype=np.bool_)
-    heap_size = h * w * offsets.shape[0] + 1
-    hd = np.empty(heap_size)
-    hi = np.empty(heap_size, dtype=np.int64)
+    reached = np.ones(n, dtype=np.bool_)  # the border stays reached
+    fd = np.empty(h * w + 1)
+    fi = np.empty(h * w + 1, dtype=np.int64)
     for b in range(start, stop):
-        grid_dijkstra(costs[b], offsets, y[b], dist, pred, done, padded, hd, hi)
+        grid_dijkstra(theta[b], offsets, y[b], pred, reached, padded, fd, fi)
 
 
 @njit(parallel=True, cache=True)
-def grid_dijkstra_batch(costs, moves, n_chunks):
-    """:func:`grid_dijkstra` on every ``(H, W)`` grid of a ``(B, H, W)`` cost batch, cut into
-    ``n_chunks`` chunks run in parallel (scratch arrays allocated once per chunk)."""
-    y = np.zeros(costs.shape)
-    offsets = _padded_offsets(moves, costs.shape[2])
-    batch = costs.shape[0]
+def grid_dijkstra_batch(theta, moves, n_chunks):
+    """:func:`grid_dijkstra` on every ``(H, W)`` grid of a ``(B, H, W)`` batch ``θ = -costs``,
+    cut into ``n_chunks`` chunks run in parallel (scratch arrays allocated once per chunk;
+    each thread writes, and so first touches, its own part of the output)."""
+    y = np.empty(theta.shape)
+    offsets = _padded_offsets(moves, theta.shape[2])
+    batch = theta.shape[0]
     n_chunks = max(1, min(batch, n_chunks))
     for chunk in prange(n_chunks):
         _grid_dijkstra_range(
-            costs, offsets, y, chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks
+            theta, offsets, y, chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks
         )
     return y
 
 
 @njit(cache=True)
-def grid_dijkstra_serial(costs, moves):
+def grid_dijkstra_serial(theta, moves):
     """:func:`grid_dijkstra_batch` in one thread (small batches: no thread start-up)."""
-    y = np.zeros(costs.shape)
-    _grid_dijkstra_range(costs, _padded_offsets(moves, costs.shape[2]), y, 0, costs.shape[0])
+    y = np.empty(theta.shape)
+    _grid_dijkstra_range(theta, _padded_offsets(moves, theta.shape[2]), y, 0, theta.shape[0])
     return y
 
 

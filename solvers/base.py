@@ -58,12 +58,14 @@ def as_theta(
     *,
     instance_shape: tuple[int, ...] | None = None,
     problem: str = "solver",
+    check_finite: bool = True,
 ) -> np.ndarray:
     """Validate ``θ`` and return it as a float array (float32 and float64 kept, else float64).
 
     Raises :class:`TypeError` for non-numeric dtypes (object, complex, string) and
     :class:`SolverInputError` for too few axes, a wrong instance shape, NaN or inf.
-    Integer and boolean input is converted to float64.
+    Integer and boolean input is converted to float64. ``check_finite=False`` leaves the
+    NaN / inf check to a caller that scans ``θ`` anyway (see :func:`check_finite_range`).
     """
     if isinstance(theta, np.ndarray):
         arr = theta
@@ -95,10 +97,21 @@ def as_theta(
             f"{problem}: each instance of θ must have shape {tuple(instance_shape)}, "
             f"got trailing shape {arr.shape[arr.ndim - event_ndim :]} (full shape {arr.shape})"
         )
-    if arr.size and not np.isfinite(arr).all():
+    if check_finite:
+        check_finite_range(arr, problem)
+    return arr
+
+
+def check_finite_range(arr: np.ndarray, problem: str = "solver") -> tuple[float, float]:
+    """``(min θ, max θ)`` of a non-empty array, raising :class:`SolverInputError` on NaN or
+    inf (min and max propagate NaN and show ±inf, without a temporary the size of θ)."""
+    if not arr.size:
+        return 0.0, 0.0
+    lo, hi = float(arr.min()), float(arr.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise SolverInputError(f"{problem}: θ contains {bad}; all scores must be finite")
-    return arr
+    return lo, hi
 
 
 @dataclass(frozen=True)

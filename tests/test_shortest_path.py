@@ -120,13 +120,17 @@ def test_tie_breaking_hand_derived_examples():
     np.testing.assert_array_equal(y, [[1, 1, 0], [0, 0, 1]])
 
 
-@pytest.mark.parametrize("size", [12, 30])
-def test_warcraft_size_grids_match_python(size):
-    rng = np.random.default_rng(size)
-    costs = rng.choice(WARCRAFT, size=(16, size, size))  # large enough for the prange kernel
-    y = get("numba").solve(-costs)
-    np.testing.assert_array_equal(y, get("python").solve(-costs))
-    assert_valid_paths(y, costs, 8)
+@pytest.mark.parametrize("values", [WARCRAFT, SMALL_INTS], ids=["warcraft", "ties"])
+@pytest.mark.parametrize("shape", [(12, 12), (30, 30), (32, 32), (33, 31), (40, 40)])
+@pytest.mark.parametrize("neighbourhood", [4, 8])
+def test_grid_sizes_on_both_frontiers_match_python(shape, values, neighbourhood):
+    """Grids up to ``SORTED_FRONTIER_MAX_CELLS`` cells keep the frontier sorted, larger ones
+    in a heap: both reproduce the reference labels, ties and zero costs included."""
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    costs = rng.choice(values, size=(16, *shape))  # large enough for the prange kernel
+    y = get("numba", neighbourhood).solve(-costs)
+    np.testing.assert_array_equal(y, get("python", neighbourhood).solve(-costs))
+    assert_valid_paths(y, costs, neighbourhood)
 
 
 # -- optimality against independent references ------------------------------------------------
