@@ -18,6 +18,7 @@ from diffsolvers.datasets import (
     WarcraftDataError,
     WarcraftShortestPath,
     read_info,
+    warcraft_generator,
 )
 from diffsolvers.datasets.warcraft_generator import (
     CLASS_COSTS,
@@ -99,6 +100,14 @@ def test_committed_sample_labels_are_the_solver_output():
         paths = np.load(folder / f"{split}_shortest_paths.npy")
         assert paths.dtype == np.uint8
         assert_valid_labels(weights, paths)
+
+
+def test_committed_sample_is_what_the_generator_makes_now(tmp_path):
+    """The sample is regenerated whenever the generator changes (see datasets/README.md)."""
+    made = generate_warcraft(
+        tmp_path, 12, n_train=40, n_val=10, n_test=10, seed=2020, progress=False
+    )
+    assert _files(made) == _files(SAMPLE / "12x12")
 
 
 def test_sample_info_json_and_a_folder_without_one(tmp_path):
@@ -356,3 +365,50 @@ def test_ensure_generates_once_and_refuses_silent_overwrite(tmp_path):
         generate_warcraft(tmp_path, 12, **sizes)
     info = json.loads((folder / "info.json").read_text())
     assert info["dataset_params"]["seed"] == 0
+    assert info["dataset_params"]["format_version"] == warcraft_generator.FORMAT_VERSION
+
+
+def test_ensure_regenerates_data_of_an_older_generator_only(tmp_path):
+    sizes = dict(n_train=3, n_val=1, n_test=1, progress=False)
+    folder = ensure_warcraft_data(12, root=tmp_path, **sizes)
+    info_path = folder / "info.json"
+    info = json.loads(info_path.read_text())
+    info["dataset_params"]["format_version"] = warcraft_generator.FORMAT_VERSION - 1
+    info_path.write_text(json.dumps(info))
+    fresh = np.load(folder / "train_maps.npy")
+    np.save(folder / "train_maps.npy", np.zeros_like(fresh))
+    ensure_warcraft_data(12, root=tmp_path, **sizes)
+    np.testing.assert_array_equal(np.load(folder / "train_maps.npy"), fresh)  # made again
+    assert json.loads(info_path.read_text())["dataset_params"]["format_version"] == (
+        warcraft_generator.FORMAT_VERSION
+    )
+    # a folder that this generator did not write (e.g. the real data) is never replaced
+    info["dataset_params"]["generator"] = "someone else"
+    info_path.write_text(json.dumps(info))
+    np.save(folder / "train_maps.npy", np.zeros_like(fresh))
+    ensure_warcraft_data(12, root=tmp_path, **sizes)
+    assert not np.load(folder / "train_maps.npy").any()
+
+
+def test_generator_draws_every_map_with_one_tileset():
+    """One skin: a cell inside a region of its own class (no border, no shore) is a copy
+    of one of the tileset's textures as placed by one of its displacement patterns, with
+    no per-map or per-cell colour change, so the same tiles recur across maps."""
+    maps, weights, _ = generate_maps(300, 12, seed=5)
+    cls = np.searchsorted(STORED_COSTS, weights.astype(np.float32))
+    tiles = maps.reshape(300, 12, 8, 12, 8, 3).transpose(0, 1, 3, 2, 4, 5)
+    padded = np.pad(cls, [(0, 0), (1, 1), (1, 1)], constant_values=-1)
+    inner = np.ones_like(cls, dtype=bool)  # all 8 neighbours of the cell's class
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            inner &= padded[:, 1 + dr : 13 + dr, 1 + dc : 13 + dc] == cls
+    limit = warcraft_generator.N_VARIANTS * warcraft_generator.N_DISPLACEMENTS
+    checked = 0
+    for c in range(len(CLASS_COSTS)):
+        patches = tiles[inner & (cls == c)]
+        if len(patches) < 2 * limit:
+            continue  # too few such cells of this class to tell
+        checked += 1
+        distinct = np.unique(patches.reshape(len(patches), -1), axis=0)
+        assert len(distinct) <= limit, (c, len(distinct), limit)
+    assert checked >= 2  # grass and dirt at least

@@ -14,14 +14,19 @@ What a map is made of
   finer field gives forest patches; lakes of 6-18 cells and rock outcrops of 5-13 cells are
   grown around random centres (the cells nearest the centre under a noisy distance), their
   number proportional to the map area.
-* **Rendering** (8 × 8 pixels per cell). Every class has a bank of synthetic 8 × 8 textures
-  (grass blades, dirt pebbles, tree crowns with light and shadow, water ripples, lit
-  boulders with dark shadows) whose mean colours are close to the real data's (grass
-  (43, 77, 15), dirt (100, 60, 10), forest (17, 79, 9), water (9, 48, 90), rock
-  (70, 70, 70)). Each cell picks a texture variant and a brightness; each map gets a colour
-  tint; pixels get noise. Class borders are displaced by a smooth random field plus a
-  pixel-level dither, so transitions are jagged and cross cell borders, and pixels along a
-  border are blended with their neighbours. Water is darker along its shore.
+* **Rendering** (8 × 8 pixels per cell), with one fixed *tileset* per data set (the real
+  maps are drawn from one skin of 142 game tiles): every class has a bank of
+  :data:`N_VARIANTS` synthetic 8 × 8 textures (grass blades, dirt pebbles, tree crowns with
+  light and shadow, water ripples, lit boulders with dark shadows) whose mean colours are
+  close to the real data's (grass (43, 77, 15), dirt (100, 60, 10), forest (17, 79, 9),
+  water (9, 48, 90), rock (70, 70, 70)), each variant with its own small colour offset; and
+  a bank of :data:`N_DISPLACEMENTS` border displacement patterns (a smooth field of about
+  2 px plus a pixel-level dither). Each cell is one tile: it picks a texture variant and a
+  displacement pattern, and each of its pixels shows, in the cell's variant, the class of
+  the cell its displaced position falls in, so class borders are jagged and cross cell
+  borders. Pixels along a class border are blended with their neighbours and water is
+  darker along its shore. There is no per-map or per-cell colour change beyond the tiles
+  (one skin), so the same tiles recur across maps, as in the game.
 * **Label rule.** A cell's cost is the class of the majority of its pixels: the border
   displacement is undone in any cell where fewer than 40 of its 64 pixels would keep the
   cell's own class.
@@ -49,6 +54,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -81,12 +87,14 @@ GRASS, DIRT, FOREST, WATER, ROCK = range(5)
 PIXELS_PER_CELL = 8
 #: Maps generated per chunk; fixed, since the random streams are drawn per chunk.
 CHUNK = 256
-#: Texture variants per class.
-N_VARIANTS = 48
+#: Texture variants per class (the real maps are drawn from one tileset of 142 tiles).
+N_VARIANTS = 16
+#: Border displacement patterns a cell can take.
+N_DISPLACEMENTS = 16
 #: A cell keeps the border displacement only if at least this many of its 64 pixels keep
 #: the cell's own class (a strict majority, with a margin).
 MIN_OWN_PIXELS = 40
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _SPLITS = ("train", "val", "test")
 _KINDS = ("maps", "vertex_weights", "shortest_paths")
 
@@ -236,6 +244,25 @@ def _texture_bank(rng: np.random.Generator, v: int = N_VARIANTS) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- rendering
+class Tileset(NamedTuple):
+    """The one skin every map of a data set is drawn with (fixed by the seed)."""
+
+    #: ``(5, N_VARIANTS, 8, 8, 3)`` float RGB textures per class.
+    textures: np.ndarray
+    #: ``(2, N_DISPLACEMENTS, 8, 8)`` float32 border displacements (rows, cols) per cell.
+    displacements: np.ndarray
+
+
+def _displacement_bank(rng: np.random.Generator, d: int = N_DISPLACEMENTS) -> np.ndarray:
+    """``(2, d, 8, 8)`` float32 border displacements (rows, cols) of the tileset's cells: a
+    smooth field (lattice every 4 px, about 1.8 px) plus a pixel-level dither of ±1.1 px."""
+    interp = _interp_matrix(1).astype(np.float32)  # (8, 3)
+    coarse = rng.standard_normal((2, d, 3, 3)).astype(np.float32) * np.float32(1.8)
+    disp = np.matmul(np.matmul(interp, coarse), interp.T)
+    disp += rng.random(disp.shape, dtype=np.float32) * np.float32(2.2) - np.float32(1.1)
+    return disp
+
+
 def _interp_matrix(k: int, step: int = 4) -> np.ndarray:
     """``(8k, 8k/step + 1)`` linear interpolation from a lattice every ``step`` pixels."""
     size = k * PIXELS_PER_CELL
@@ -249,19 +276,19 @@ def _interp_matrix(k: int, step: int = 4) -> np.ndarray:
     return mat
 
 
-def _render(rng: np.random.Generator, cls: np.ndarray, bank: np.ndarray) -> np.ndarray:
+def _render(rng: np.random.Generator, cls: np.ndarray, tileset: Tileset) -> np.ndarray:
     """Draw the ``(n, 8k, 8k, 3)`` uint8 images of the cell classes ``cls`` ``(n, k, k)``."""
+    bank = tileset.textures
     n, k, _ = cls.shape
     p = PIXELS_PER_CELL
     size = k * p
     n_var = bank.shape[1]
-    interp = _interp_matrix(k).astype(np.float32)
-    m = interp.shape[1]
 
-    # displaced class borders: smooth displacement (~2.5 px) plus a pixel-level dither
-    coarse = rng.standard_normal((2, n, m, m), dtype=np.float32) * np.float32(1.8)
-    disp = np.matmul(np.matmul(interp, coarse), interp.T)
-    disp += rng.random(disp.shape, dtype=np.float32) * np.float32(2.2) - np.float32(1.1)
+    # displaced class borders: every cell takes one of the tileset's displacement patches
+    patches = tileset.displacements  # (2, D, p, p)
+    which = rng.integers(0, patches.shape[1], size=(n, k, k))
+    disp = patches[:, which]  # (2, n, k, k, p, p)
+    disp = disp.transpose(0, 1, 2, 4, 3, 5).reshape(2, n, size, size)
     centre = np.arange(size, dtype=np.float32) + np.float32(0.5)
     pos_r = np.floor(centre[None, :, None] + disp[0]).astype(np.int32)
     pos_c = np.floor(centre[None, None, :] + disp[1]).astype(np.int32)
@@ -279,24 +306,19 @@ def _render(rng: np.random.Generator, cls: np.ndarray, bank: np.ndarray) -> np.n
     # label rule: undo the displacement in cells whose majority would not be their own class
     keep = (pix_cls == own_cls).reshape(n, k, p, k, p).sum(axis=(2, 4)) >= MIN_OWN_PIXELS
     keep_pix = np.repeat(np.repeat(keep, p, axis=1), p, axis=2)
-    src = np.where(keep_pix, src, own)
     pix_cls = np.where(keep_pix, pix_cls, own_cls)
-    # texture coordinates follow the displacement, so a neighbour's texture continues
     ty = np.where(keep_pix, pos_r, pix[None, :, None]) % p
     tx = np.where(keep_pix, pos_c, pix[None, None, :]) % p
 
-    # texture of the source cell's variant
+    # a cell is one tile: all its pixels use the cell's own texture variant, of the class
+    # that each pixel's displaced position falls in
     variant = rng.integers(0, n_var, size=n * k * k, dtype=np.int32)
     # the bank packed as one uint32 per pixel (RGB + padding) makes the gather a cheap take
     rgba = np.zeros((*bank.shape[:-1], 4), dtype=np.uint8)
     rgba[..., :3] = np.clip(np.rint(bank), 0, 255)
     packed = rgba.reshape(-1, 4).view(np.uint32).reshape(-1)
-    texel = np.take(packed, ((pix_cls * n_var + variant[src]) * p + ty) * p + tx)
+    texel = np.take(packed, ((pix_cls * n_var + variant[own]) * p + ty) * p + tx)
     img = texel[..., None].view(np.uint8)[..., :3].astype(np.float32)  # (n, H, W, 3)
-    # per-cell brightness times a per-map colour tint
-    bright = rng.normal(1.0, 0.07, size=n * k * k).astype(np.float32)
-    tint = rng.normal(1.0, 0.04, size=(n, 1, 1, 3)).astype(np.float32)
-    img *= bright[src][..., None] * tint
 
     # darker shores: water pixels within about two pixels of land
     water = pix_cls == WATER
@@ -355,22 +377,23 @@ def generate_maps(
     return maps, weights, paths
 
 
-def _bank_for(k: int, seed: int) -> np.ndarray:
+def _tileset_for(k: int, seed: int) -> Tileset:
     ss = np.random.SeedSequence(int(seed), spawn_key=(k, 1_000_000))
-    return _texture_bank(np.random.default_rng(ss))
+    rng = np.random.default_rng(ss)
+    return Tileset(_texture_bank(rng), _displacement_bank(rng))
 
 
-def _chunks(n: int, k: int, seed: int, stream: tuple[int, ...], bank: np.ndarray | None = None):
+def _chunks(n: int, k: int, seed: int, stream: tuple[int, ...], tileset: Tileset | None = None):
     """Yield ``(start, stop, (maps, weights, paths))`` for chunks of :data:`CHUNK` maps."""
     if k < 2:
         raise ValueError(f"grid size k must be at least 2, got {k}")
-    bank = _bank_for(k, seed) if bank is None else bank
+    tileset = _tileset_for(k, seed) if tileset is None else tileset
     for index, start in enumerate(range(0, n, CHUNK)):
         stop = min(n, start + CHUNK)
         ss = np.random.SeedSequence(int(seed), spawn_key=(k, *stream, index))
         rng = np.random.default_rng(ss)
         cls = _layout(rng, stop - start, k)
-        maps = _render(rng, cls, bank)
+        maps = _render(rng, cls, tileset)
         weights = CLASS_COSTS[cls].astype(np.float16)
         yield start, stop, (maps, weights, _shortest_paths(weights))
 
@@ -432,7 +455,7 @@ def _write_all(folder: Path, k: int, counts: dict[str, int], seed: int, progress
     from tqdm.auto import tqdm
 
     p = PIXELS_PER_CELL
-    bank = _bank_for(k, seed)
+    tileset = _tileset_for(k, seed)
     total = sum(counts.values())
     with tqdm(total=total, desc=f"warcraft {k}x{k}", unit="map", disable=not progress) as bar:
         for stream, split in enumerate(_SPLITS):
@@ -451,7 +474,7 @@ def _write_all(folder: Path, k: int, counts: dict[str, int], seed: int, progress
                     for kind, (shp, dt) in shapes.items()
                 }
                 files.append((start, stop, arrays))
-            for c_start, c_stop, chunk in _chunks(n, k, seed, (stream,), bank):
+            for c_start, c_stop, chunk in _chunks(n, k, seed, (stream,), tileset):
                 for f_start, f_stop, arrays in files:
                     lo, hi = max(c_start, f_start), min(c_stop, f_stop)
                     if lo >= hi:
@@ -509,11 +532,12 @@ def ensure_warcraft_data(
     """Return the folder ``{root}/{k}x{k}`` of a generated data set, generating it if absent.
 
     ``root`` defaults to :func:`default_data_root`. An existing folder is reused as it is
-    (whatever seed or size it was made with; its ``info.json`` says which).
+    (whatever seed or size it was made with; its ``info.json`` says which), unless an older
+    version of this generator wrote it (its ``format_version``): then it is made again.
     """
     root = default_data_root() if root is None else Path(root)
     target = root / f"{int(k)}x{int(k)}"
-    if (target / "test_maps.npy").exists():
+    if (target / "test_maps.npy").exists() and not _older_generator(target):
         return target
     try:
         return generate_warcraft(
@@ -521,6 +545,17 @@ def ensure_warcraft_data(
         )
     except FileExistsError:  # pragma: no cover - raced with another process
         return target
+
+
+def _older_generator(folder: Path) -> bool:
+    """Whether ``folder`` holds maps written by an older version of this generator."""
+    try:
+        params = json.loads((folder / "info.json").read_text())["dataset_params"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # not ours (e.g. a copy of the real data): leave it alone
+    if params.get("generator") != "diffsolvers.datasets.warcraft_generator":
+        return False
+    return params.get("format_version") != FORMAT_VERSION
 
 
 def save_preview(
