@@ -57,6 +57,18 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
         help="I-MLE Sum-of-Gamma κ (default: k, about the number of cells on a path)",
     )
     p.add_argument("--tau", type=float, default=0.3, help="I-MLE noise temperature τ")
+    p.add_argument(
+        "--projection",
+        default="none",
+        choices=("none", "normalize", "mean", "mean_normalize"),
+        help="identity: projection of the predicted scores before the solve (Sahoo et al.)",
+    )
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="train on random end-preserving symmetries of the maps (transpose, 180° "
+        "rotation; paths re-solved)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -141,6 +153,16 @@ def _milestones(args: argparse.Namespace) -> tuple[int, ...]:
 def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
     from .experiments.warcraft import WarcraftConfig
 
+    options = {
+        "sigma": args.sigma,
+        "n_samples": args.n_samples,
+        "noise": args.noise,
+        "lambda_": args.lambda_,
+        "kappa": float(args.k) if args.kappa is None else args.kappa,
+        "tau": args.tau,
+    }
+    if args.projection != "none":  # absent by default: runs saved without it still match
+        options["projection"] = args.projection
     return WarcraftConfig(
         method=method,
         k=args.k,
@@ -153,16 +175,10 @@ def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
         n_train=args.n_train,
         n_val=args.n_val,
         n_test=args.n_test,
-        method_options={
-            "sigma": args.sigma,
-            "n_samples": args.n_samples,
-            "noise": args.noise,
-            "lambda_": args.lambda_,
-            "kappa": float(args.k) if args.kappa is None else args.kappa,
-            "tau": args.tau,
-        },
+        method_options=options,
         threads=args.threads,
         progress=not args.no_progress,
+        augment=args.augment,
     )
 
 

@@ -21,6 +21,7 @@ import torch
 import solvers
 from diffsolvers.cli import main as cli_main
 from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
+from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
 from diffsolvers.experiments import compare as compare_module
 from diffsolvers.experiments import warcraft as warcraft_module
 from diffsolvers.experiments.compare import compare_synthetic, compare_warcraft
@@ -49,6 +50,14 @@ TINY = WarcraftConfig(
     threads=1,
     progress=False,
 )
+
+#: Each symmetry of ``random_symmetry`` on one ``(..., n, n)`` grid.
+SYMMETRY_MAPS = {
+    "identity": lambda x: x,
+    "transpose": lambda x: x.transpose(-1, -2),
+    "rot180": lambda x: x.flip(-1, -2),
+    "antitranspose": lambda x: x.transpose(-1, -2).flip(-1, -2),
+}
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -135,6 +144,57 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, monk
     assert resumed["test"] == pytest.approx(straight["test"], rel=1e-6, abs=1e-9)
     # the lr each epoch trained with: 5e-4 for epochs 1-2, ÷ 10 after epoch 2
     assert [h["lr"] for h in resumed["history"]] == pytest.approx([5e-4, 5e-4, 5e-5])
+
+
+def test_random_symmetry_keeps_the_path_ends_and_optimal_costs():
+    rng = np.random.default_rng(0)
+    costs = torch.from_numpy(rng.choice([0.8, 1.2, 5.3, 7.7, 9.2], size=(64, 6, 6)))
+    images = torch.arange(64 * 3 * 48 * 48, dtype=torch.float64).reshape(64, 3, 48, 48)
+    solver = solvers.get("shortest_path")
+    paths = torch.from_numpy(solver.solve(-costs.numpy()))
+    img_t, cost_t, path_t = random_symmetry(
+        images, costs, paths, generator=torch.Generator().manual_seed(1)
+    )
+    seen = set()
+    for b in range(64):
+        # the one symmetry applied to sample b, found from its cost grid, moved the image too
+        matches = [
+            name
+            for name, f in SYMMETRY_MAPS.items()
+            if torch.equal(f(images[b]), img_t[b]) and torch.equal(f(costs[b]), cost_t[b])
+        ]
+        assert len(matches) == 1, matches
+        seen.add(matches[0])
+        assert torch.equal(SYMMETRY_MAPS[matches[0]](paths[b]), path_t[b])
+        # ends stay put, and the moved path is an optimal path of the moved costs
+        assert path_t[b, 0, 0] == 1 and path_t[b, -1, -1] == 1
+        best = solver.solve(-cost_t[b].numpy())
+        assert float((cost_t[b] * path_t[b]).sum()) == pytest.approx(
+            float((cost_t[b].numpy() * best).sum())
+        )
+    assert seen == set(SYMMETRIES)
+    with pytest.raises(ValueError, match="square"):
+        random_symmetry(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="batch first"):
+        random_symmetry(torch.zeros(2, 4, 4), torch.zeros(3, 4, 4))
+
+
+def test_a_config_saved_before_a_field_existed_takes_its_default():
+    saved = TINY.to_dict()
+    del saved["augment"]  # as written before the option existed
+    assert warcraft_module.config_mismatch(saved, TINY.to_dict()) is None
+    changed = dataclasses.replace(TINY, augment=True).to_dict()
+    assert "augment: False → True" in warcraft_module.config_mismatch(saved, changed)
+
+
+def test_training_with_augmentation_runs_and_is_a_different_run(tmp_path):
+    config = dataclasses.replace(TINY, augment=True)
+    res = train_warcraft(config, tmp_path / "aug")
+    assert 0.0 <= res["test"]["optimal"] <= 1.0
+    plain = train_warcraft(TINY, tmp_path / "plain")
+    assert res["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
+    with pytest.raises(RunAlreadyExists, match="augment: True → False"):
+        train_warcraft(TINY, tmp_path / "aug", resume=True)
 
 
 def test_short_training_beats_the_untrained_model():
@@ -308,6 +368,25 @@ def test_cli_train_and_errors(tmp_path, capsys):
     bad[bad.index("--data") + 1] = str(tmp_path / "nowhere")
     assert cli_main(bad) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_cli_passes_projection_and_augmentation_to_the_run(tmp_path):
+    from diffsolvers.cli import _warcraft_config, build_parser
+
+    base = ["train", "warcraft", "--method", "identity", "--data", SAMPLE]
+    plain = _warcraft_config(build_parser().parse_args(base), "identity", 0)
+    assert "projection" not in plain.method_options and plain.augment is False
+    args = build_parser().parse_args([*base, "--projection", "normalize", "--augment"])
+    config = _warcraft_config(args, "identity", 0)
+    assert config.method_options["projection"] == "normalize" and config.augment is True
+    out = tmp_path / "run"
+    cli = [*base, "--projection", "normalize", "--epochs", "1", "--batch-size", "20"]
+    cli += ["--threads", "1", "--no-progress", "--out", str(out)]
+    assert cli_main(cli) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["method_options"]["projection"] == "normalize"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--projection", "sphere"])
 
 
 # -- synthetic suite -------------------------------------------------------------------------

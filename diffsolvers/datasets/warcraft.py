@@ -60,6 +60,8 @@ __all__ = [
     "load_split",
     "read_info",
     "train_channel_stats",
+    "random_symmetry",
+    "SYMMETRIES",
 ]
 
 #: Splits of the data set.
@@ -423,3 +425,47 @@ class WarcraftShortestPath(Dataset):
         if normalized:
             images = self.normalize_images(images)
         return images, self.costs, self.paths
+
+
+#: The symmetries of the square grid that keep the pair of path ends {(0, 0), (k-1, k-1)}:
+#: identity, transpose, rotation by 180°, anti-transpose (transpose then rotation by 180°).
+SYMMETRIES: tuple[str, ...] = ("identity", "transpose", "rot180", "antitranspose")
+
+
+def random_symmetry(
+    *grids: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, ...]:
+    """Apply one random symmetry of :data:`SYMMETRIES` per sample to every tensor.
+
+    Each tensor has the batch as its first axis and the grid as its last two axes (images
+    ``(B, 3, 8k, 8k)``, costs or paths ``(B, k, k)``); sample ``b`` gets the same
+    symmetry in every tensor. These four maps send the start and end cells to the start
+    and end cells (the other four symmetries of the square swap an end with another
+    corner), so a map's optimal path maps to an optimal path of the transformed map, with
+    the same cost. Used as training-time data augmentation; since ties may be broken
+    differently on the transformed map, re-solve the paths from the transformed costs when
+    labels must follow the solver's tie-breaking.
+    """
+    if not grids:
+        return ()
+    n = grids[0].shape[0]
+    g = torch.randint(0, len(SYMMETRIES), (n,), generator=generator)
+    transpose = (g == 1) | (g == 3)
+    rotate = g >= 2
+    out = []
+    for x in grids:
+        if x.shape[0] != n or x.ndim < 3:
+            raise ValueError(
+                f"random_symmetry: every tensor needs the batch first and a grid last, got "
+                f"shapes {[tuple(t.shape) for t in grids]}"
+            )
+        if x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"random_symmetry: grids must be square, got {tuple(x.shape)}")
+        x = torch.where(_expand(transpose, x), x.transpose(-1, -2), x)
+        x = torch.where(_expand(rotate, x), x.flip(-1, -2), x)
+        out.append(x)
+    return tuple(out)
+
+
+def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return mask.view(-1, *([1] * (like.ndim - 1)))

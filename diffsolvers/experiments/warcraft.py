@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 import solvers
 
 from .. import registry
-from ..datasets.warcraft import WarcraftShortestPath
+from ..datasets.warcraft import WarcraftShortestPath, random_symmetry
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
 from .objectives import make_objective
@@ -84,6 +84,9 @@ class WarcraftConfig:
     threads: int | None = None
     channels_last: bool = True
     progress: bool = True
+    #: Train on a random one of the four end-preserving symmetries of each map
+    #: (:func:`~diffsolvers.datasets.warcraft.random_symmetry`), paths re-solved.
+    augment: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -96,9 +99,12 @@ _RUNTIME_FIELDS = ("progress", "threads")
 
 
 def _defining(config: dict[str, Any]) -> dict[str, Any]:
-    """The fields that change a run's results; of ``method_options``, only the options the
-    method declares (the others are dropped by :func:`.objectives.make_objective`)."""
-    out = {k: v for k, v in config.items() if k not in _RUNTIME_FIELDS}
+    """The fields that change a run's results (a field missing from a run saved before it
+    existed takes its default); of ``method_options``, only the options the method declares
+    (the others are dropped by :func:`.objectives.make_objective`)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(WarcraftConfig)}
+    out = {k: v for k, v in {**defaults, **config}.items() if k not in _RUNTIME_FIELDS}
+    out = {k: v for k, v in out.items() if v is not dataclasses.MISSING}
     try:
         declared = registry.method_info(out["method"]).options
     except (KeyError, ValueError):
@@ -192,6 +198,12 @@ def load_data(config: WarcraftConfig) -> tuple[dict[str, tuple[torch.Tensor, ...
     return splits, root
 
 
+def _solve_paths(solver: solvers.Solver, costs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The solver's paths for true ``costs`` ``(B, k, k)`` (labels of transformed maps)."""
+    y = solver.solve(solvers.costs_to_theta(costs.double().numpy()))
+    return torch.from_numpy(y).to(dtype)
+
+
 # -- training ------------------------------------------------------------------------------------
 def train_warcraft(
     config: WarcraftConfig, out: str | Path, *, resume: bool = False
@@ -253,6 +265,9 @@ def train_warcraft(
                 with sw("data"):
                     idx = order[start : start + config.batch_size]
                     xb, cb, yb = train_x[idx], train_c[idx], train_y[idx]
+                    if config.augment:
+                        xb, cb = random_symmetry(xb, cb, generator=shuffle)
+                        yb = _solve_paths(eval_solver, cb, yb.dtype)
                 with sw("step"):
                     c_hat = model(xb)
                     loss = objective(c_hat, costs_true=cb, y_true=yb)
