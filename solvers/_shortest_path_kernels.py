@@ -189,37 +189,30 @@ def grid_dijkstra(theta, offsets, y, pred, reached, padded, fd, fi):
     fd[0] = padded[source]
     fi[0] = source
     size = 1
-    n_moves = offsets.shape[0]
     found = source == target
-    if h * w <= SORTED_FRONTIER_MAX_CELLS:
-        while size > 0 and not found:
+    n_moves = offsets.shape[0]
+    use_sorted = h * w <= SORTED_FRONTIER_MAX_CELLS  # the same branch for the whole search
+    while size > 0 and not found:
+        if use_sorted:
             size -= 1
             du = fd[size]
             u = fi[size]
-            for m in range(n_moves):
-                v = u + offsets[m]
-                if reached[v]:
-                    continue
-                reached[v] = True
-                pred[v] = u
-                if v == target:
-                    found = True
-                    break
-                size = _insert_sorted(fd, fi, size, du + padded[v], v)
-    else:
-        while size > 0 and not found:
+        else:
             du = fd[0]
             u = fi[0]
             size = _pop_root(fd, fi, size)
-            for m in range(n_moves):
-                v = u + offsets[m]
-                if reached[v]:
-                    continue
-                reached[v] = True
-                pred[v] = u
-                if v == target:
-                    found = True
-                    break
+        for m in range(n_moves):
+            v = u + offsets[m]
+            if reached[v]:
+                continue
+            reached[v] = True
+            pred[v] = u
+            if v == target:
+                found = True
+                break
+            if use_sorted:
+                size = _insert_sorted(fd, fi, size, du + padded[v], v)
+            else:
                 _sift_up(fd, fi, size, du + padded[v], v)
                 size += 1
     v = target
