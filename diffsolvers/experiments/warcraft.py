@@ -102,9 +102,12 @@ def _defining(config: dict[str, Any]) -> dict[str, Any]:
     """The fields that change a run's results (a field missing from a run saved before it
     existed takes its default); of ``method_options``, only the options the method declares
     (the others are dropped by :func:`.objectives.make_objective`)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(WarcraftConfig)}
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(WarcraftConfig)
+        if f.default is not dataclasses.MISSING
+    }
     out = {k: v for k, v in {**defaults, **config}.items() if k not in _RUNTIME_FIELDS}
-    out = {k: v for k, v in out.items() if v is not dataclasses.MISSING}
     try:
         declared = registry.method_info(out["method"]).options
     except (KeyError, ValueError):
@@ -162,6 +165,12 @@ def path_metrics(
     }
 
 
+def solve_paths(solver: solvers.Solver, costs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The solver's paths ``(B, k, k)`` of the costs ``(B, k, k)``, one batched call."""
+    y = solver.solve(solvers.costs_to_theta(costs.detach().double().numpy()))
+    return torch.from_numpy(y).to(dtype)
+
+
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module,
@@ -177,8 +186,7 @@ def evaluate(
     for start in range(0, images.shape[0], batch_size):
         preds.append(model(images[start : start + batch_size]).float())
     c_hat = torch.cat(preds)
-    y_hat = torch.from_numpy(solver.solve(solvers.costs_to_theta(c_hat.double().numpy())))
-    y_hat = y_hat.to(paths.dtype)
+    y_hat = solve_paths(solver, c_hat, paths.dtype)
     model.train()
     return path_metrics(costs, paths, y_hat), c_hat, y_hat
 
@@ -196,12 +204,6 @@ def load_data(config: WarcraftConfig) -> tuple[dict[str, tuple[torch.Tensor, ...
         images = ds.normalize_images(ds.raw_images(0, limit))
         splits[split] = (images, ds.costs[:limit].float(), ds.paths[:limit].float())
     return splits, root
-
-
-def _solve_paths(solver: solvers.Solver, costs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The solver's paths for true ``costs`` ``(B, k, k)`` (labels of transformed maps)."""
-    y = solver.solve(solvers.costs_to_theta(costs.double().numpy()))
-    return torch.from_numpy(y).to(dtype)
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def train_warcraft(
                     xb, cb, yb = train_x[idx], train_c[idx], train_y[idx]
                     if config.augment:
                         xb, cb = random_symmetry(xb, cb, generator=shuffle)
-                        yb = _solve_paths(eval_solver, cb, yb.dtype)
+                        yb = solve_paths(eval_solver, cb, yb.dtype)
                 with sw("step"):
                     c_hat = model(xb)
                     loss = objective(c_hat, costs_true=cb, y_true=yb)
