@@ -70,6 +70,11 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
         "rotation; paths re-solved)",
     )
     p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the CNN runs: cpu, cuda, cuda:N or auto (solvers always run on the CPU)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -179,6 +184,7 @@ def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
         threads=args.threads,
         progress=not args.no_progress,
         augment=args.augment,
+        device=args.device,
     )
 
 

@@ -33,6 +33,7 @@ from diffsolvers.experiments.warcraft import (
     evaluate,
     load_data,
     path_metrics,
+    resolve_device,
     train_warcraft,
 )
 from diffsolvers.models import WarcraftCNN
@@ -185,6 +186,22 @@ def test_a_config_saved_before_a_field_existed_takes_its_default():
     assert warcraft_module.config_mismatch(saved, TINY.to_dict()) is None
     changed = dataclasses.replace(TINY, augment=True).to_dict()
     assert "augment: False → True" in warcraft_module.config_mismatch(saved, changed)
+
+
+def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, capsys):
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_device("cuda")
+        out = tmp_path / "gpu"
+        cli = ["train", "warcraft", "--data", SAMPLE, "--device", "cuda", "--out", str(out)]
+        assert cli_main(cli) == 2
+        assert "no CUDA device" in capsys.readouterr().err and not out.exists()
+    on_gpu = dataclasses.replace(TINY, device="cuda:1").to_dict()
+    assert warcraft_module.config_mismatch(TINY.to_dict(), on_gpu) is None
 
 
 def test_training_with_augmentation_runs_and_is_a_different_run(tmp_path):

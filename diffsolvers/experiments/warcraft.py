@@ -87,6 +87,9 @@ class WarcraftConfig:
     #: Train on a random one of the four end-preserving symmetries of each map
     #: (:func:`~diffsolvers.datasets.warcraft.random_symmetry`), paths re-solved.
     augment: bool = False
+    #: Where the CNN runs: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
+    #: available). Data stay on the CPU (batches are moved); solvers always run on the CPU.
+    device: str = "cpu"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -95,7 +98,7 @@ class WarcraftConfig:
 
 
 #: Config fields that do not change a run's results (may differ when resuming).
-_RUNTIME_FIELDS = ("progress", "threads")
+_RUNTIME_FIELDS = ("progress", "threads", "device")
 
 
 def _defining(config: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +149,22 @@ def check_same_run(out: str | Path, config: WarcraftConfig) -> None:
         require_same_config(saved, config.to_dict(), out)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``name`` as a :class:`torch.device` (``"auto"``: CUDA when available, else the CPU);
+    a clear error for an unknown name or a CUDA device this machine does not have."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA device here")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: only cpu and cuda are supported")
+    return device
+
+
 # -- metrics -----------------------------------------------------------------------------------
 def path_metrics(
     costs: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
@@ -180,11 +199,14 @@ def evaluate(
     paths: torch.Tensor,
     batch_size: int = 250,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
-    """Metrics of ``y*(−ĉ)`` on a split; also returns predicted costs and paths."""
+    """Metrics of ``y*(−ĉ)`` on a split (held on the CPU, batches moved to the model's
+    device); also returns predicted costs and paths (on the CPU)."""
     model.eval()
+    device = next(model.parameters()).device
     preds = []
     for start in range(0, images.shape[0], batch_size):
-        preds.append(model(images[start : start + batch_size]).float())
+        batch = images[start : start + batch_size].to(device, non_blocking=True)
+        preds.append(model(batch).float().cpu())
     c_hat = torch.cat(preds)
     y_hat = solve_paths(solver, c_hat, paths.dtype)
     model.train()
@@ -214,6 +236,7 @@ def train_warcraft(
     out = Path(out)
     # Built first: an unknown method fails before any data is loaded or folder made.
     objective = make_objective("shortest_path", config.method, method_options=config.method_options)
+    device = resolve_device(config.device)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
         raise RunAlreadyExists(
@@ -226,7 +249,7 @@ def train_warcraft(
     splits, root = load_data(config)
     train_x, train_c, train_y = splits["train"]
 
-    model = WarcraftCNN(config.k, channels_last=config.channels_last)
+    model = WarcraftCNN(config.k, channels_last=config.channels_last).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=0.1
@@ -237,7 +260,7 @@ def train_warcraft(
     history: list[dict[str, Any]] = []
     start_epoch = 0
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         require_same_config(state["config"], config.to_dict(), out)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -270,6 +293,7 @@ def train_warcraft(
                     if config.augment:
                         xb, cb = random_symmetry(xb, cb, generator=shuffle)
                         yb = solve_paths(eval_solver, cb, yb.dtype)
+                    xb, cb, yb = (t.to(device, non_blocking=True) for t in (xb, cb, yb))
                 with sw("step"):
                     c_hat = model(xb)
                     loss = objective(c_hat, costs_true=cb, y_true=yb)
