@@ -123,10 +123,14 @@ def _padded_offsets(moves, w):
     return offsets
 
 
-#: Grids with at most this many cells keep the Dijkstra frontier in a sorted array (a
-#: frontier of a few dozen entries: shifting them is cheaper than the heap's unpredictable
-#: branches); larger grids use the binary heap.
-SORTED_FRONTIER_MAX_CELLS = 1024
+#: Grids with at most this many cells use the bucketed frontier (see :func:`grid_dijkstra`);
+#: larger grids use the binary heap.
+BUCKETED_FRONTIER_MAX_CELLS = 1024
+#: Bucket width of the bucketed frontier: the largest cost of the instance / this number.
+N_BUCKETS = 24
+#: Number of bucket lists, a power of two above ``N_BUCKETS + 1``: the frontier's distances
+#: lie in ``[d_min, d_min + max cost]``, so it spans at most ``N_BUCKETS + 2`` buckets.
+BUCKET_RING = 32
 
 
 @njit(cache=True)
@@ -148,7 +152,7 @@ def _insert_sorted(fd, fi, size, d, k):
 
 
 @njit(cache=True)
-def grid_dijkstra(theta, offsets, y, pred, reached, padded, fd, fi):
+def grid_dijkstra(theta, offsets, y, pred, reached, padded, dist, nxt, head, fd, fi):
     """Vertex-weighted grid Dijkstra from ``(0, 0)`` to ``(H-1, W-1)`` on the costs
     ``cost = -theta`` (``>= 0``); writes the 0/1 path indicator into ``y``.
 
@@ -167,21 +171,34 @@ def grid_dijkstra(theta, offsets, y, pred, reached, padded, fd, fi):
     the target is first reached: its predecessor is then final, and every cell on the path
     back from it has been settled already.
 
-    The frontier is an array sorted by decreasing ``(distance, index)`` for grids of up to
-    :data:`SORTED_FRONTIER_MAX_CELLS` cells, a binary heap above. The search runs on the
-    grid padded by a border of cells marked reached, so a neighbour needs no bounds check;
-    padded indices ``(r+1)(W+2) + c+1`` order cells as ``(r, c)`` does, so ties break
-    exactly as on the unpadded grid. ``pred, reached, padded`` (``(H+2)(W+2)`` entries,
-    ``reached`` true on the border) and the frontier ``fd, fi`` (``H·W + 1`` entries) are
-    scratch.
+    Frontier, for grids of up to :data:`BUCKETED_FRONTIER_MAX_CELLS` cells: a bucket queue
+    (Dial, CACM 1969) with real-valued buckets. A cell at distance ``d`` belongs to bucket
+    ``⌊d · N / c_max⌋`` (``N`` = :data:`N_BUCKETS`, ``c_max`` the instance's largest cost);
+    the map is non-decreasing in ``d`` also in floating point, so a lower bucket never holds
+    a larger ``(distance, index)``. The current bucket is an array sorted by decreasing
+    ``(distance, index)`` (popped from its end); later buckets are unsorted lists
+    (``head[b mod`` :data:`BUCKET_RING` ``]``, linked through ``nxt``, distances in ``dist``),
+    sorted into the array when their turn comes. A relaxed cell lands in a later bucket
+    unless its cost is below ``c_max / N``, so most insertions are O(1) and the sorts are of
+    a few cells. Cells are still popped in exact ``(distance, index)`` order. Larger grids
+    keep the frontier in a binary heap.
+
+    The search runs on the grid padded by a border of cells marked reached, so a neighbour
+    needs no bounds check; padded indices ``(r+1)(W+2) + c+1`` order cells as ``(r, c)``
+    does, so ties break exactly as on the unpadded grid. ``pred, reached, padded, dist,
+    nxt`` (``(H+2)(W+2)`` entries, ``reached`` true on the border), ``head``
+    (:data:`BUCKET_RING` entries) and ``fd, fi`` (``H·W + 1`` entries) are scratch.
     """
     h, w = theta.shape
     wp = w + 2
+    c_max = 0.0
     for r in range(h):
         base = (r + 1) * wp + 1
         for c in range(w):
+            cost = 0.0 - theta[r, c]  # +0.0 where θ = ±0
             reached[base + c] = False
-            padded[base + c] = 0.0 - theta[r, c]  # +0.0 where θ = ±0
+            padded[base + c] = cost
+            c_max = max(c_max, cost)
             y[r, c] = 0.0
     source = wp + 1
     target = h * wp + w
@@ -191,13 +208,34 @@ def grid_dijkstra(theta, offsets, y, pred, reached, padded, fd, fi):
     size = 1
     found = source == target
     n_moves = offsets.shape[0]
-    use_sorted = h * w <= SORTED_FRONTIER_MAX_CELLS  # the same branch for the whole search
-    while size > 0 and not found:
-        if use_sorted:
+    use_buckets = h * w <= BUCKETED_FRONTIER_MAX_CELLS  # the same branch for the whole search
+    # Bucket scale; 0 (one bucket: a plain sorted frontier) if all costs are zero or if
+    # distances could overflow.
+    scale = N_BUCKETS / c_max if 0.0 < c_max and c_max * (h * w) < np.inf else 0.0
+    current = np.int64(fd[0] * scale)
+    pending = 0  # cells in the later buckets' lists
+    for b in range(BUCKET_RING):
+        head[b] = -1
+    while not found:
+        if use_buckets:
+            if size == 0:
+                if pending == 0:
+                    break
+                current += 1
+                while head[current & (BUCKET_RING - 1)] < 0:
+                    current += 1
+                v = head[current & (BUCKET_RING - 1)]
+                head[current & (BUCKET_RING - 1)] = -1
+                while v >= 0:
+                    size = _insert_sorted(fd, fi, size, dist[v], v)
+                    pending -= 1
+                    v = nxt[v]
             size -= 1
             du = fd[size]
             u = fi[size]
         else:
+            if size == 0:
+                break
             du = fd[0]
             u = fi[0]
             size = _pop_root(fd, fi, size)
@@ -210,11 +248,20 @@ def grid_dijkstra(theta, offsets, y, pred, reached, padded, fd, fi):
             if v == target:
                 found = True
                 break
-            if use_sorted:
-                size = _insert_sorted(fd, fi, size, du + padded[v], v)
-            else:
-                _sift_up(fd, fi, size, du + padded[v], v)
+            dv = du + padded[v]
+            if not use_buckets:
+                _sift_up(fd, fi, size, dv, v)
                 size += 1
+                continue
+            bucket = np.int64(dv * scale)
+            if bucket == current:
+                size = _insert_sorted(fd, fi, size, dv, v)
+            else:
+                slot = bucket & (BUCKET_RING - 1)
+                dist[v] = dv
+                nxt[v] = head[slot]
+                head[slot] = v
+                pending += 1
     v = target
     while v != source:
         r = v // wp - 1
@@ -229,12 +276,15 @@ def _grid_dijkstra_range(theta, offsets, y, start, stop):
     _, h, w = theta.shape
     n = (h + 2) * (w + 2)
     padded = np.empty(n)
+    dist = np.empty(n)
+    nxt = np.empty(n, dtype=np.int64)
     pred = np.empty(n, dtype=np.int64)
     reached = np.ones(n, dtype=np.bool_)  # the border stays reached
+    head = np.empty(BUCKET_RING, dtype=np.int64)
     fd = np.empty(h * w + 1)
     fi = np.empty(h * w + 1, dtype=np.int64)
     for b in range(start, stop):
-        grid_dijkstra(theta[b], offsets, y[b], pred, reached, padded, fd, fi)
+        grid_dijkstra(theta[b], offsets, y[b], pred, reached, padded, dist, nxt, head, fd, fi)
 
 
 @njit(parallel=True, cache=True)

@@ -124,7 +124,7 @@ def test_tie_breaking_hand_derived_examples():
 @pytest.mark.parametrize("shape", [(12, 12), (30, 30), (32, 32), (33, 31), (40, 40)])
 @pytest.mark.parametrize("neighbourhood", [4, 8])
 def test_grid_sizes_on_both_frontiers_match_python(shape, values, neighbourhood):
-    """Grids up to ``SORTED_FRONTIER_MAX_CELLS`` cells keep the frontier sorted, larger ones
+    """Grids up to ``BUCKETED_FRONTIER_MAX_CELLS`` cells use the bucketed frontier, larger ones
     in a heap: both reproduce the reference labels, ties and zero costs included."""
     rng = np.random.default_rng(shape[0] * 100 + shape[1])
     costs = rng.choice(values, size=(16, *shape))  # large enough for the prange kernel
