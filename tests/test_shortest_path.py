@@ -133,6 +133,23 @@ def test_grid_sizes_on_both_frontiers_match_python(shape, values, neighbourhood)
     assert_valid_paths(y, costs, neighbourhood)
 
 
+@pytest.mark.parametrize(
+    "values",
+    [[0.0, 1e-300, 5.0], [0.0, 1e300], [0.0, 1e-3, 1.0, 1e3], [2.0**-30, 1.0, 1.0 + 2.0**-40]],
+    ids=["subnormal-scale", "huge-scale", "six-decades", "near-ties"],
+)
+@pytest.mark.parametrize("shape", [(12, 12), (30, 30)])
+def test_bucketed_frontier_on_extreme_cost_scales_matches_python(values, shape):
+    """Bucket indices ``⌊d · N / c_max⌋`` must keep the exact (distance, index) order for
+    costs far below the bucket width, near-equal distances and huge costs (costs whose sums
+    could overflow are rejected by the input checks)."""
+    rng = np.random.default_rng(len(values) * 1000 + shape[0])
+    costs = rng.choice(values, size=(16, *shape))
+    for neighbourhood in (4, 8):
+        y = get("numba", neighbourhood).solve(-costs)
+        np.testing.assert_array_equal(y, get("python", neighbourhood).solve(-costs))
+
+
 # -- optimality against independent references ------------------------------------------------
 
 
