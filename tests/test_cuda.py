@@ -80,6 +80,7 @@ def test_warcraft_training_on_cuda_then_resume_on_cpu(tmp_path):
         n_test=50,
         progress=False,
         device="cuda",
+        augment=True,  # images are augmented on the GPU, costs and paths on the CPU
     )
     out = tmp_path / "run"
     on_gpu = train_warcraft(config, out)

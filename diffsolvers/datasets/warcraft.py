@@ -468,4 +468,4 @@ def random_symmetry(
 
 
 def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return mask.view(-1, *([1] * (like.ndim - 1)))
+    return mask.to(like.device).view(-1, *([1] * (like.ndim - 1)))

@@ -248,6 +248,8 @@ def train_warcraft(
     torch.manual_seed(config.seed)
     splits, root = load_data(config)
     train_x, train_c, train_y = splits["train"]
+    if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
+        train_x = train_x.to(device)
 
     model = WarcraftCNN(config.k, channels_last=config.channels_last).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -293,7 +295,7 @@ def train_warcraft(
                     if config.augment:
                         xb, cb = random_symmetry(xb, cb, generator=shuffle)
                         yb = solve_paths(eval_solver, cb, yb.dtype)
-                    xb, cb, yb = (t.to(device, non_blocking=True) for t in (xb, cb, yb))
+                    xb, cb, yb = (t.to(device) for t in (xb, cb, yb))
                 with sw("step"):
                     c_hat = model(xb)
                     loss = objective(c_hat, costs_true=cb, y_true=yb)
