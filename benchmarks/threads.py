@@ -109,7 +109,7 @@ def run(quick: bool = False) -> None:
     cores = os.cpu_count() or 1
     repeats = 200 if quick else 1000
     rows = []
-    for layer, threads in (("omp", cores), ("workqueue", cores), ("workqueue", 1)):
+    for layer, threads in (("omp", cores), ("omp", 1), ("workqueue", cores), ("workqueue", 1)):
         used, alone = _solver_time(layer, threads, repeats, busy=False)
         _, shared = _solver_time(layer, threads, repeats // 4, busy=True)
         rows.append([f"{used}, {threads} thread{'s' * (threads > 1)}", alone, shared])

@@ -27,7 +27,12 @@ target ``y`` (a point of ``Y`` or of its convex hull):
   ``argmax`` with one-hot ``y`` this is exactly the FY loss ``-ε log softmax(θ/ε)_y``
   (there ``Ω_ε`` is ε times the negative entropy, 0 on vertices).
 * Multiplicative (``E[w_m] = 1``): ``E[V] = F_ε(θ) - ⟨θ, y⟩`` with ``F_ε`` the
-  multiplicative perturbed max.
+  multiplicative perturbed max. This loss is positively homogeneous of degree 1 in θ
+  (``V(tθ) = t·V(θ)`` for ``t > 0``, the solutions being scale-invariant), so it can be
+  lowered by shrinking θ alone: a model whose output scale is free (e.g. a CNN predicting
+  costs) drifts towards ``θ → 0`` (on Warcraft, costs about 1,000 times smaller after
+  50 epochs, with validation falling; see the README). Fix the scale of θ (normalise the
+  outputs) or use additive noise.
 
 **Gradient.** Exactly the θ-gradient of V with the same samples: additive
 ``(1/M) Σ_m y_m - y = ŷ_ε(θ) - y``; multiplicative ``(1/M) Σ_m w_m ⊙ (y_m - y)`` (the

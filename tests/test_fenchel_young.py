@@ -51,6 +51,19 @@ def test_multiplicative_gradient_is_weighted_average():
     torch.testing.assert_close(grad, expected, rtol=0, atol=1e-14)
 
 
+def test_multiplicative_value_is_positively_homogeneous():
+    """``V(tθ) = t·V(θ)`` with the same draws: the multiplicative loss falls as θ shrinks
+    (the pitfall documented in :mod:`diffsolvers.losses`)."""
+    case = CASES["shortest_path_graph"]
+    theta, _ = case.draw(0, batch=4)
+    y = case.target(case.draw(1, batch=4)[0], {})
+    loss = FenchelYoungLoss(case.solver(), 0.5, 7, mode="multiplicative", seed=3, reduction="sum")
+    value = loss.manual_seed(3)(theta, y)
+    assert value > 0
+    for t in (0.5, 1e-3):
+        torch.testing.assert_close(loss.manual_seed(3)(t * theta, y), t * value, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("problem", NO_CLAMP)
 @pytest.mark.parametrize(
     ("mode", "noise"),
