@@ -276,6 +276,25 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
     assert again["table"] == result["table"]
 
 
+def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):
+    import shutil
+
+    data = tmp_path / "data" / "12x12"
+    shutil.copytree(Path(SAMPLE) / "12x12", data)
+    config = dataclasses.replace(TINY, data=str(data), method="two_stage")
+    train_warcraft(config, tmp_path / "cmp" / "two_stage" / "seed0")
+    saved = json.loads((tmp_path / "cmp" / "two_stage" / "seed0" / "config.json").read_text())
+    assert saved["data_signature"] == warcraft_module.data_signature(data, 12)
+    compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)  # same data: reused
+    info = json.loads((data / "info.json").read_text())
+    info["dataset_params"]["seed"] = 12345  # as if the folder were generated again
+    (data / "info.json").write_text(json.dumps(info))
+    with pytest.raises(RunAlreadyExists, match="other data"):
+        train_warcraft(config, tmp_path / "cmp" / "two_stage" / "seed0", resume=True)
+    with pytest.raises(RunAlreadyExists, match="other data"):
+        compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)
+
+
 def _interrupt_at_validation(monkeypatch, call: int) -> None:
     """Make the ``call``-th validation raise KeyboardInterrupt (as Ctrl-C would)."""
     real_evaluate = warcraft_module.evaluate

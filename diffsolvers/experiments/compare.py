@@ -21,14 +21,17 @@ from typing import Any
 import numpy as np
 
 from ..datasets.synthetic import make_synthetic
+from ..datasets.warcraft_generator import ensure_warcraft_data
 from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
 from .warcraft import (
     WarcraftConfig,
     check_same_run,
+    data_signature,
     load_results,
     require_same_config,
+    require_same_data,
     train_warcraft,
 )
 
@@ -70,8 +73,9 @@ def compare_warcraft(
 
     Every method name and every existing run folder is checked before any training: an
     unknown method raises ``ValueError``, and a folder holding a run of another
-    configuration raises :class:`RunAlreadyExists`, so that results of different
-    configurations are never mixed in one table.
+    configuration, or a finished run trained on other data than is found now (see
+    :func:`.warcraft.data_signature`), raises :class:`RunAlreadyExists`, so that results of
+    different configurations or data are never mixed in one table.
     """
     if not seeds:
         raise ValueError("compare needs at least one seed")
@@ -83,6 +87,12 @@ def compare_warcraft(
             config = dataclasses.replace(base, method=method, seed=seed)
             check_same_run(out / method / f"seed{seed}", config)
             configs[method, seed] = config
+    root = base.data or ensure_warcraft_data(base.k, progress=base.progress)
+    signature = data_signature(root, base.k)
+    for method, seed in configs:
+        done = load_results(out / method / f"seed{seed}")
+        if done is not None:
+            require_same_data(done, signature, out / method / f"seed{seed}")
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:

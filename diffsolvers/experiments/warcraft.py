@@ -32,7 +32,12 @@ from tqdm.auto import tqdm
 import solvers
 
 from .. import registry
-from ..datasets.warcraft import WarcraftShortestPath, random_symmetry
+from ..datasets.warcraft import (
+    WarcraftShortestPath,
+    find_size_folder,
+    random_symmetry,
+    read_info,
+)
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
 from .objectives import make_objective
@@ -45,6 +50,8 @@ __all__ = [
     "RunAlreadyExists",
     "check_same_run",
     "require_same_config",
+    "data_signature",
+    "require_same_data",
 ]
 
 #: Method options used by default on Warcraft 12×12 (each method takes the ones it
@@ -146,6 +153,7 @@ def check_same_run(out: str | Path, config: WarcraftConfig) -> None:
     if path.exists():
         saved = json.loads(path.read_text())
         saved.pop("data_root", None)
+        saved.pop("data_signature", None)
         require_same_config(saved, config.to_dict(), out)
 
 
@@ -163,6 +171,32 @@ def resolve_device(name: str) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device {name!r}: only cpu and cuda are supported")
     return device
+
+
+def data_signature(root: str | Path, k: int) -> dict[str, Any]:
+    """What identifies a Warcraft data folder: the ``dataset_params`` of its ``info.json``
+    (for generated data: generator, format version, seed) and the byte size of every
+    ``.npy`` file. Saved with each run, so that resuming a run, or reusing a finished one in
+    a comparison, on data that changed since (another generator version, another download)
+    is refused instead of silently mixing results."""
+    folder = find_size_folder(root, k)
+    return {
+        "dataset_params": read_info(folder).get("dataset_params", {}),
+        "files": {f.name: f.stat().st_size for f in sorted(folder.glob("*.npy"))},
+    }
+
+
+def require_same_data(saved: dict[str, Any], current: dict[str, Any], where: Any) -> None:
+    """Raise :class:`RunAlreadyExists` if the run at ``where`` was trained on other data
+    (``saved`` is its saved configuration or results; runs saved without a signature pass)."""
+    before = saved.get("data_signature")
+    if before is None or before == current:
+        return
+    raise RunAlreadyExists(
+        f"{where} was trained on other data than is found now (data signature "
+        f"{json.dumps(before, sort_keys=True)} → {json.dumps(current, sort_keys=True)}); "
+        "use another output folder"
+    )
 
 
 # -- metrics -----------------------------------------------------------------------------------
@@ -247,6 +281,7 @@ def train_warcraft(
     set_threads(config.threads)
     torch.manual_seed(config.seed)
     splits, root = load_data(config)
+    signature = data_signature(root, config.k)
     train_x, train_c, train_y = splits["train"]
     if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
         train_x = train_x.to(device)
@@ -264,12 +299,15 @@ def train_warcraft(
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         require_same_config(state["config"], config.to_dict(), out)
+        require_same_data(state, signature, out)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history = state["history"]
         start_epoch = state["epoch"]
-    write_json({**config.to_dict(), "data_root": root}, out / "config.json")
+    write_json(
+        {**config.to_dict(), "data_root": root, "data_signature": signature}, out / "config.json"
+    )
 
     n = train_x.shape[0]
     try:
@@ -328,6 +366,7 @@ def train_warcraft(
                     "history": history,
                     "epoch": epoch + 1,
                     "config": config.to_dict(),
+                    "data_signature": signature,
                 },
                 ckpt_path,
             )
@@ -363,6 +402,7 @@ def train_warcraft(
             / max(sum(r["epoch_seconds"] for r in history), 1e-12)
         ),
         "data_root": root,
+        "data_signature": signature,
         "n_train": int(n),
     }
     write_json(results, out / "metrics.json")
