@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     cw.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    cw.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once, one process each (e.g. on a GPU)"
+    )
     cw.add_argument("--out", default=None, help="output folder (default runs/compare_warcraft<k>)")
     _add_warcraft_options(cw, epochs=50)
 
@@ -215,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
 
         base = _warcraft_config(args, args.methods[0], 0)
         out = args.out or f"runs/compare_warcraft{args.k}"
-        compare_warcraft(args.methods, list(range(args.seeds)), out, base)
+        compare_warcraft(args.methods, list(range(args.seeds)), out, base, jobs=args.jobs)
         return 0
     if args.command == "compare" and args.task == "synthetic":
         from .experiments.compare import compare_synthetic

@@ -295,6 +295,18 @@ def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):
         compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)
 
 
+def test_compare_in_parallel_processes_equals_the_sequential_table(tmp_path, capsys):
+    methods = ["fenchel_young", "two_stage"]
+    sequential = compare_warcraft(methods, [0], tmp_path / "seq", TINY)
+    parallel = compare_warcraft(methods, [0], tmp_path / "par", TINY, jobs=2)
+    assert "2 at a time" in capsys.readouterr().out
+    for a, b in zip(sequential["rows"], parallel["rows"], strict=True):
+        assert a["method"] == b["method"]
+        assert a["optimal_mean"] == b["optimal_mean"] and a["regret_mean"] == b["regret_mean"]
+    with pytest.raises(ValueError, match="jobs"):
+        compare_warcraft(methods, [0], tmp_path / "bad", TINY, jobs=0)
+
+
 def _interrupt_at_validation(monkeypatch, call: int) -> None:
     """Make the ``call``-th validation raise KeyboardInterrupt (as Ctrl-C would)."""
     real_evaluate = warcraft_module.evaluate

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +65,49 @@ def _pm(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
 
 
+def _train_one(config: WarcraftConfig, run_dir: Path) -> dict[str, Any]:
+    """Train (or resume) one run of a comparison; module level so that workers can run it."""
+    return train_warcraft(config, run_dir, resume=(run_dir / "checkpoint.pt").exists())
+
+
+def _train_in_processes(
+    keys: Sequence[tuple[str, int]],
+    configs: dict[tuple[str, int], WarcraftConfig],
+    out: Path,
+    jobs: int,
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """Train the runs ``keys`` in ``jobs`` worker processes (spawned: safe with CUDA)."""
+    jobs = min(jobs, len(keys))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    results = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {}
+        for method, seed in keys:
+            config = configs[method, seed]
+            config = dataclasses.replace(config, progress=False, threads=config.threads or threads)
+            run_dir = out / method / f"seed{seed}"
+            futures[pool.submit(_train_one, config, run_dir)] = (method, seed)
+        print(f"training {len(keys)} runs, {jobs} at a time ({out})")
+        for future in as_completed(futures):
+            method, seed = futures[future]
+            results[method, seed] = done = future.result()
+            print(
+                f"[{method} seed {seed}] test optimal-cost paths "
+                f"{100 * done['test']['optimal']:.1f}%, exact {100 * done['test']['exact']:.1f}%"
+                f" ({len(results)}/{len(keys)} done)"
+            )
+    return results
+
+
 # -- Warcraft -------------------------------------------------------------------------------------
 def compare_warcraft(
     methods: Sequence[str],
     seeds: Sequence[int],
     out: str | Path,
     base: WarcraftConfig,
+    *,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Train each method with each seed (skipping finished runs); summarise and plot.
 
@@ -76,9 +116,16 @@ def compare_warcraft(
     configuration, or a finished run trained on other data than is found now (see
     :func:`.warcraft.data_signature`), raises :class:`RunAlreadyExists`, so that results of
     different configurations or data are never mixed in one table.
+
+    ``jobs > 1`` trains that many runs at once, each in its own process (each holds its
+    own copy of the data; without ``base.threads``, the cores are shared out among them;
+    progress bars are off and a line is printed as each run ends). Worth it on a GPU, whose
+    small Warcraft steps leave it idle between the CPU's turns, and on many cores.
     """
     if not seeds:
         raise ValueError("compare needs at least one seed")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     out = Path(out)
     configs = {}
     for method in methods:
@@ -89,22 +136,24 @@ def compare_warcraft(
             configs[method, seed] = config
     root = base.data or ensure_warcraft_data(base.k, progress=base.progress)
     signature = data_signature(root, base.k)
+    results: dict[tuple[str, int], dict[str, Any]] = {}
     for method, seed in configs:
-        done = load_results(out / method / f"seed{seed}")
+        run_dir = out / method / f"seed{seed}"
+        done = load_results(run_dir)
         if done is not None:
-            require_same_data(done, signature, out / method / f"seed{seed}")
+            require_same_data(done, signature, run_dir)
+            print(f"[{method} seed {seed}] finished earlier: skipped ({run_dir})")
+            results[method, seed] = done
     out.mkdir(parents=True, exist_ok=True)
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for method in methods:
-        for seed in seeds:
-            run_dir = out / method / f"seed{seed}"
-            done = load_results(run_dir)
-            if done is not None:
-                print(f"[{method} seed {seed}] finished earlier: skipped ({run_dir})")
-            else:
-                config = configs[method, seed]
-                done = train_warcraft(config, run_dir, resume=(run_dir / "checkpoint.pt").exists())
-            runs.setdefault(method, []).append(done)
+    pending = [key for key in configs if key not in results]
+    if jobs > 1 and len(pending) > 1:
+        results.update(_train_in_processes(pending, configs, out, jobs))
+    else:
+        for method, seed in pending:
+            results[method, seed] = _train_one(configs[method, seed], out / method / f"seed{seed}")
+    runs: dict[str, list[dict[str, Any]]] = {
+        method: [results[method, seed] for seed in seeds] for method in methods
+    }
 
     rows, table = [], []
     for method, results in runs.items():
