@@ -209,9 +209,12 @@ def grid_dijkstra(theta, offsets, y, pred, reached, padded, dist, nxt, head, fd,
     found = source == target
     n_moves = offsets.shape[0]
     use_buckets = h * w <= BUCKETED_FRONTIER_MAX_CELLS  # the same branch for the whole search
-    # Bucket scale; 0 (one bucket: a plain sorted frontier) if all costs are zero or if
-    # distances could overflow.
+    # Bucket scale; 0 (one bucket: a plain sorted frontier) if all costs are zero, if
+    # distances could overflow or if the largest cost is so small (subnormal) that the
+    # scale would.
     scale = N_BUCKETS / c_max if 0.0 < c_max and c_max * (h * w) < np.inf else 0.0
+    if not scale < np.inf:
+        scale = 0.0
     current = np.int64(fd[0] * scale)
     pending = 0  # cells in the later buckets' lists
     for b in range(BUCKET_RING):

@@ -135,8 +135,14 @@ def test_grid_sizes_on_both_frontiers_match_python(shape, values, neighbourhood)
 
 @pytest.mark.parametrize(
     "values",
-    [[0.0, 1e-300, 5.0], [0.0, 1e300], [0.0, 1e-3, 1.0, 1e3], [2.0**-30, 1.0, 1.0 + 2.0**-40]],
-    ids=["subnormal-scale", "huge-scale", "six-decades", "near-ties"],
+    [
+        [0.0, 1e-300, 5.0],
+        [0.0, 1e-310, 3e-310],
+        [0.0, 1e300],
+        [0.0, 1e-3, 1.0, 1e3],
+        [2.0**-30, 1.0, 1.0 + 2.0**-40],
+    ],
+    ids=["tiny-and-large", "all-subnormal", "huge-scale", "six-decades", "near-ties"],
 )
 @pytest.mark.parametrize("shape", [(12, 12), (30, 30)])
 def test_bucketed_frontier_on_extreme_cost_scales_matches_python(values, shape):
