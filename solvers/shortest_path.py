@@ -190,8 +190,9 @@ class GridShortestPath(Solver):
 
 
 class NumbaGridShortestPath(GridShortestPath):
-    """Dijkstra in Numba (each cell enters the frontier once, final; a sorted-array frontier
-    up to 32×32 cells, a binary heap above), one parallel ``prange`` loop over the batch.
+    """Dijkstra in Numba (each cell enters the frontier once, final; a bucket-queue frontier
+    up to 1,024 cells, a binary heap above; cells leave it in (distance, row, col) order),
+    one parallel ``prange`` loop over the batch.
 
     Batches smaller than ``PARALLEL_MIN_SIZE`` cells in all run in one thread.
     """

@@ -65,9 +65,11 @@ def test_objective_on_cuda_keeps_loss_and_gradient_on_cuda(method):
         torch.testing.assert_close(pred.grad.cpu(), cpu_pred.grad, rtol=1e-4, atol=1e-6)
 
 
-def test_resolve_device_auto_picks_cuda():
+def test_resolve_device_auto_picks_cuda_and_checks_the_index():
     assert resolve_device("auto").type == "cuda"
     assert resolve_device("cuda:0").type == "cuda"
+    with pytest.raises(ValueError, match="CUDA device"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 
 def test_warcraft_training_on_cuda_then_resume_on_cpu(tmp_path):

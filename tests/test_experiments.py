@@ -289,10 +289,37 @@ def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):
     info = json.loads((data / "info.json").read_text())
     info["dataset_params"]["seed"] = 12345  # as if the folder were generated again
     (data / "info.json").write_text(json.dumps(info))
-    with pytest.raises(RunAlreadyExists, match="other data"):
+    with pytest.raises(RunAlreadyExists, match=r"other data .*dataset_params\.seed: \d+ → 12345"):
         train_warcraft(config, tmp_path / "cmp" / "two_stage" / "seed0", resume=True)
     with pytest.raises(RunAlreadyExists, match="other data"):
         compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)
+
+
+def test_compare_checks_the_data_of_unfinished_runs_before_training(tmp_path, monkeypatch):
+    import shutil
+
+    data = tmp_path / "data" / "12x12"
+    shutil.copytree(Path(SAMPLE) / "12x12", data)
+    config = dataclasses.replace(TINY, data=str(data), epochs=2, milestones=(2,))
+    compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)
+    with monkeypatch.context() as mp:
+        _interrupt_at_validation(mp, call=2)  # seed 1 stops after its first epoch
+        with pytest.raises(KeyboardInterrupt):
+            compare_warcraft(["two_stage"], [0, 1], tmp_path / "cmp", config)
+    assert (tmp_path / "cmp" / "two_stage" / "seed1" / "checkpoint.pt").exists()
+    (data / "val_vertex_weights.npy").write_bytes(
+        (data / "val_vertex_weights.npy").read_bytes() + b"\0" * 64
+    )
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("trained before the data were checked")
+
+    monkeypatch.setattr(compare_module, "train_warcraft", must_not_train)
+    changed = r"seed{} was trained on other data .*files\.val_vertex"
+    with pytest.raises(RunAlreadyExists, match=changed.format(1)):  # the unfinished run
+        compare_warcraft(["two_stage"], [1], tmp_path / "cmp", config)
+    with pytest.raises(RunAlreadyExists, match=changed.format(0)):  # the finished one
+        compare_warcraft(["two_stage"], [0, 1], tmp_path / "cmp", config)
 
 
 def test_compare_in_parallel_processes_equals_the_sequential_table(tmp_path, capsys):

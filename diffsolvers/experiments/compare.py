@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.synthetic import make_synthetic
-from ..datasets.warcraft_generator import ensure_warcraft_data
+from ..datasets.warcraft_generator import default_data_root, ensure_warcraft_data
 from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
@@ -78,10 +78,11 @@ def _train_in_processes(
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """Train the runs ``keys`` in ``jobs`` worker processes (spawned: safe with CUDA)."""
     jobs = min(jobs, len(keys))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = max(1, _usable_cores() // jobs)
     results = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
         futures = {}
         for method, seed in keys:
             config = configs[method, seed]
@@ -97,7 +98,33 @@ def _train_in_processes(
                 f"{100 * done['test']['optimal']:.1f}%, exact {100 * done['test']['exact']:.1f}%"
                 f" ({len(results)}/{len(keys)} done)"
             )
+    except BaseException:
+        # Ctrl-C or a failed run: start no queued run (the running ones got the Ctrl-C too
+        # and stop at their last checkpoint; a later call resumes them).
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return results
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _default_data_folder(k: int) -> Path | None:
+    """The generated ``k × k`` folder where training looks by default, if it exists."""
+    folder = default_data_root() / f"{k}x{k}"
+    return folder if (folder / "test_maps.npy").exists() else None
+
+
+def _saved_config(run_dir: Path) -> dict[str, Any]:
+    """A run folder's ``config.json`` (``{}`` when it has none)."""
+    path = run_dir / "config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 # -- Warcraft -------------------------------------------------------------------------------------
@@ -134,18 +161,26 @@ def compare_warcraft(
             config = dataclasses.replace(base, method=method, seed=seed)
             check_same_run(out / method / f"seed{seed}", config)
             configs[method, seed] = config
-    root = base.data or ensure_warcraft_data(base.k, progress=base.progress)
-    signature = data_signature(root, base.k)
-    results: dict[tuple[str, int], dict[str, Any]] = {}
-    for method, seed in configs:
-        run_dir = out / method / f"seed{seed}"
-        done = load_results(run_dir)
-        if done is not None:
-            require_same_data(done, signature, run_dir)
-            print(f"[{method} seed {seed}] finished earlier: skipped ({run_dir})")
-            results[method, seed] = done
-    out.mkdir(parents=True, exist_ok=True)
+    results: dict[tuple[str, int], dict[str, Any]] = {
+        key: done
+        for key in configs
+        if (done := load_results(out / key[0] / f"seed{key[1]}")) is not None
+    }
     pending = [key for key in configs if key not in results]
+    # The data: generated now only if some run still has to train; every run folder that
+    # recorded its data (finished, or with a config) must have used the data found now.
+    root = base.data or _default_data_folder(base.k)
+    if root is None and pending:
+        root = ensure_warcraft_data(base.k, progress=base.progress)
+    if root is not None:
+        signature = data_signature(root, base.k)
+        for method, seed in configs:
+            run_dir = out / method / f"seed{seed}"
+            saved = results.get((method, seed)) or _saved_config(run_dir)
+            require_same_data(saved, signature, run_dir)
+    for method, seed in results:
+        print(f"[{method} seed {seed}] finished earlier: skipped ({out / method / f'seed{seed}'})")
+    out.mkdir(parents=True, exist_ok=True)
     if jobs > 1 and len(pending) > 1:
         results.update(_train_in_processes(pending, configs, out, jobs))
     else:

@@ -168,6 +168,11 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but torch sees no CUDA device here")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"numbered from 0"
+        )
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device {name!r}: only cpu and cuda are supported")
     return device
@@ -192,9 +197,16 @@ def require_same_data(saved: dict[str, Any], current: dict[str, Any], where: Any
     before = saved.get("data_signature")
     if before is None or before == current:
         return
+    changes = []
+    for part in ("dataset_params", "files"):
+        old, new = before.get(part, {}), current.get(part, {})
+        changes += [
+            f"{part}.{key}: {old.get(key, 'absent')} → {new.get(key, 'absent')}"
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        ]
     raise RunAlreadyExists(
-        f"{where} was trained on other data than is found now (data signature "
-        f"{json.dumps(before, sort_keys=True)} → {json.dumps(current, sort_keys=True)}); "
+        f"{where} was trained on other data than is found now ({'; '.join(changes)}); "
         "use another output folder"
     )
 
@@ -285,6 +297,7 @@ def train_warcraft(
     train_x, train_c, train_y = splits["train"]
     if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
         train_x = train_x.to(device)
+        splits["train"] = ()  # no second copy of the images in host memory
 
     model = WarcraftCNN(config.k, channels_last=config.channels_last).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
