@@ -314,7 +314,8 @@ register_method(
     "fenchel_young_multiplicative",
     "loss",
     _fenchel_young("multiplicative"),
-    description="Fenchel-Young loss of the multiplicative perturbation (keeps the sign of θ)",
+    description="Fenchel-Young loss of the multiplicative perturbation (keeps the sign of θ; "
+    "homogeneous in θ: fix θ's scale)",
     options=(*_NOISE_OPTS, "reduction"),
     reference=_BERTHET,
 )
