@@ -99,8 +99,9 @@ def _train_in_processes(
                 f" ({len(results)}/{len(keys)} done)"
             )
     except BaseException:
-        # Ctrl-C or a failed run: start no queued run (the running ones got the Ctrl-C too
-        # and stop at their last checkpoint; a later call resumes them).
+        # Ctrl-C or a failed run: cancel the queued runs (one that the pool had already
+        # handed on may still start; running ones got the Ctrl-C too and stop at their last
+        # checkpoint; a later call resumes them).
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
