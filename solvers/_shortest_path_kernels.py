@@ -23,53 +23,6 @@ MOVES_4 = np.array([[-1, 0], [0, -1], [0, 1], [1, 0]], dtype=np.int64)
 
 
 @njit(cache=True)
-def _heap_less(hd, hi, a, b):
-    """Entry ``a`` before entry ``b`` in (distance, key) lexicographic order."""
-    return hd[a] < hd[b] or (hd[a] == hd[b] and hi[a] < hi[b])
-
-
-@njit(cache=True)
-def _heap_push(hd, hi, size, d, k):
-    """Push ``(d, k)`` onto the binary min-heap stored in ``hd, hi[:size]``; new size."""
-    pos = size
-    hd[pos] = d
-    hi[pos] = k
-    while pos > 0:
-        parent = (pos - 1) >> 1
-        if _heap_less(hd, hi, pos, parent):
-            hd[pos], hd[parent] = hd[parent], hd[pos]
-            hi[pos], hi[parent] = hi[parent], hi[pos]
-            pos = parent
-        else:
-            break
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop(hd, hi, size):
-    """Remove the smallest entry (moved to index ``size - 1``); return the new size."""
-    last = size - 1
-    hd[0], hd[last] = hd[last], hd[0]
-    hi[0], hi[last] = hi[last], hi[0]
-    pos = 0
-    while True:
-        left = 2 * pos + 1
-        if left >= last:
-            break
-        best = left
-        right = left + 1
-        if right < last and _heap_less(hd, hi, right, left):
-            best = right
-        if _heap_less(hd, hi, best, pos):
-            hd[pos], hd[best] = hd[best], hd[pos]
-            hi[pos], hi[best] = hi[best], hi[pos]
-            pos = best
-        else:
-            break
-    return last
-
-
-@njit(cache=True)
 def _sift_up(hd, hi, pos, d, k):
     """Place ``(d, k)`` at ``pos`` of the heap ``hd, hi`` and move it up (hole method)."""
     while pos > 0:
@@ -212,8 +165,8 @@ def grid_dijkstra(theta, offsets, y, pred, reached, padded, dist, nxt, head, fd,
     # Bucket scale; 0 (one bucket: a plain sorted frontier) if all costs are zero, if
     # distances could overflow or if the largest cost is so small (subnormal) that the
     # scale would.
-    scale = N_BUCKETS / c_max if 0.0 < c_max and c_max * (h * w) < np.inf else 0.0
-    if not scale < np.inf:
+    scale = N_BUCKETS / c_max if c_max > 0.0 else 0.0
+    if not (scale < np.inf and c_max * (h * w) < np.inf):
         scale = 0.0
     current = np.int64(fd[0] * scale)
     pending = 0  # cells in the later buckets' lists
@@ -381,16 +334,18 @@ def graph_dijkstra(cost, n_nodes, out_ptr, out_edge, heads, tails, source, targe
     hd = np.empty(cap)
     hi = np.empty(cap, dtype=np.int64)
     dist[source] = 0.0
-    size = _heap_push(hd, hi, 0, 0.0, source)
+    hd[0] = 0.0
+    hi[0] = source
+    size = 1
     while size > 0:
-        size = _heap_pop(hd, hi, size)
-        u = hi[size]
+        du = hd[0]
+        u = hi[0]
+        size = _pop_root(hd, hi, size)
         if done[u]:
             continue
         done[u] = True
         if u == target:
             break
-        du = hd[size]
         for k in range(out_ptr[u], out_ptr[u + 1]):
             e = out_edge[k]
             v = heads[e]
@@ -400,7 +355,8 @@ def graph_dijkstra(cost, n_nodes, out_ptr, out_edge, heads, tails, source, targe
             if nd < dist[v]:
                 dist[v] = nd
                 pred[v] = e
-                size = _heap_push(hd, hi, size, nd, v)
+                _sift_up(hd, hi, size, nd, v)
+                size += 1
     v = target
     while v != source and pred[v] >= 0:  # pred < 0 only if the input checks were bypassed
         e = pred[v]
