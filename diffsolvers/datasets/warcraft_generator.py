@@ -67,6 +67,7 @@ __all__ = [
     "generate_warcraft",
     "generate_maps",
     "ensure_warcraft_data",
+    "existing_warcraft_data",
     "default_data_root",
     "save_preview",
     "main",
@@ -535,16 +536,25 @@ def ensure_warcraft_data(
     (whatever seed or size it was made with; its ``info.json`` says which), unless an older
     version of this generator wrote it (its ``format_version``): then it is made again.
     """
+    found = existing_warcraft_data(k, root)
+    if found is not None:
+        return found
     root = default_data_root() if root is None else Path(root)
-    target = root / f"{int(k)}x{int(k)}"
-    if (target / "test_maps.npy").exists() and not _older_generator(target):
-        return target
     try:
         return generate_warcraft(
             root, k, n_train, n_val, n_test, seed=seed, progress=progress, overwrite=True
         )
     except FileExistsError:  # pragma: no cover - raced with another process
+        return root / f"{int(k)}x{int(k)}"
+
+
+def existing_warcraft_data(k: int = 12, root: str | os.PathLike | None = None) -> Path | None:
+    """The folder ``{root}/{k}x{k}`` that :func:`ensure_warcraft_data` would reuse as it is
+    (complete, not written by an older version of this generator), or ``None``."""
+    target = (default_data_root() if root is None else Path(root)) / f"{int(k)}x{int(k)}"
+    if (target / "test_maps.npy").exists() and not _older_generator(target):
         return target
+    return None
 
 
 def _older_generator(folder: Path) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.synthetic import make_synthetic
-from ..datasets.warcraft_generator import default_data_root, ensure_warcraft_data
+from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraft_data
 from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
@@ -116,12 +116,6 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _default_data_folder(k: int) -> Path | None:
-    """The generated ``k × k`` folder where training looks by default, if it exists."""
-    folder = default_data_root() / f"{k}x{k}"
-    return folder if (folder / "test_maps.npy").exists() else None
-
-
 def _saved_config(run_dir: Path) -> dict[str, Any]:
     """A run folder's ``config.json`` (``{}`` when it has none)."""
     path = run_dir / "config.json"
@@ -170,7 +164,7 @@ def compare_warcraft(
     pending = [key for key in configs if key not in results]
     # The data: generated now only if some run still has to train; every run folder that
     # recorded its data (finished, or with a config) must have used the data found now.
-    root = base.data or _default_data_folder(base.k)
+    root = base.data or existing_warcraft_data(base.k)
     if root is None and pending:
         root = ensure_warcraft_data(base.k, progress=base.progress)
     if root is not None:

@@ -251,7 +251,7 @@ def evaluate(
     device = next(model.parameters()).device
     preds = []
     for start in range(0, images.shape[0], batch_size):
-        batch = images[start : start + batch_size].to(device, non_blocking=True)
+        batch = images[start : start + batch_size].to(device)
         preds.append(model(batch).float().cpu())
     c_hat = torch.cat(preds)
     y_hat = solve_paths(solver, c_hat, paths.dtype)
