@@ -12,9 +12,15 @@ from pathlib import Path
 import pytest
 import torch
 
+import solvers
 from diffsolvers import registry
 from diffsolvers.experiments.objectives import make_objective
-from diffsolvers.experiments.warcraft import WarcraftConfig, resolve_device, train_warcraft
+from diffsolvers.experiments.warcraft import (
+    WarcraftConfig,
+    resolve_device,
+    solve_paths,
+    train_warcraft,
+)
 
 pytestmark = [
     pytest.mark.cuda,
@@ -37,10 +43,7 @@ def _batch(seed: int = 0, b: int = 6, k: int = 5):
     gen = torch.Generator().manual_seed(seed)
     costs = torch.rand(b, k, k, generator=gen) * 9 + 0.5
     c_hat = torch.rand(b, k, k, generator=gen) * 9 + 0.5
-    import solvers
-
-    y = torch.from_numpy(solvers.get("shortest_path").solve(-costs.double().numpy())).float()
-    return c_hat, costs, y
+    return c_hat, costs, solve_paths(solvers.get("shortest_path"), costs, torch.float32)
 
 
 @pytest.mark.parametrize("method", WARCRAFT_METHODS)
