@@ -24,6 +24,11 @@ returned as such (a tensor of θ's shape, chained by autograd through whatever p
 but it is *not* linear in ``g``: ``∇f_λ(c·g) = c·∇f_{cλ}(g)``, so rescaling the loss
 rescales the effective λ. (Users of the reference implementation were confused by this.)
 
+**Large λ.** With the Hamming loss, ``g = 1 - 2y`` for a target ``y``; once λ dominates θ,
+``θ' = θ - λg`` selects ``y`` itself and the gradient is ``(y*(θ) - y) / λ``: the structured
+perceptron's update, also the small-ε limit of the Fenchel-Young gradient
+(:mod:`diffsolvers.losses`). On Warcraft the CNN's costs stay around 0.2–1.5 against λ = 20.
+
 Shortest-path solvers are built with ``negative_costs="clamp"`` (see
 :mod:`diffsolvers.registry`): ``θ'`` may hold positive scores (negative costs), clamped at
 zero cost as in the original implementation.

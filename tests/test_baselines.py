@@ -154,6 +154,27 @@ def test_blackbox_is_not_linear_in_the_incoming_gradient():
     assert base.abs().sum() > 0 and not torch.allclose(4.0 * small, scaled)
 
 
+@pytest.mark.parametrize("problem", ["shortest_path_graph", "assignment", "knapsack"])
+def test_small_noise_fenchel_young_and_large_lambda_blackbox_give_the_perceptron_update(problem):
+    """ε → 0: the FY gradient ``y_ε(θ) - y`` becomes ``y*(θ) - y`` (the structured
+    perceptron); λ → ∞ with the Hamming loss: ``θ' = θ - λ(1 - 2y)`` selects the target, so
+    blackbox returns ``(y*(θ) - y) / λ``, the same direction."""
+    case = CASES[problem]
+    theta, side = case.draw(0, batch=6)
+    y = case.target(case.draw(1, batch=6)[0], side)
+    solver = case.solver()
+    y_star = torch.from_numpy(solver.solve(theta.numpy(), **side)).to(F64)
+    perceptron = y_star - y
+    assert perceptron.abs().sum() > 0
+    fy = diffsolvers.FenchelYoungLoss(solver, sigma=1e-9, n_samples=3, seed=0, reduction="sum")
+    x = theta.clone().requires_grad_(True)
+    fy(x, y, **side).backward()
+    torch.testing.assert_close(x.grad, perceptron, rtol=0, atol=0)
+    lam = 1e6
+    _, grad = _grad(BlackboxLayer(solver, lambda_=lam), theta, 1 - 2 * y, **side)
+    torch.testing.assert_close(grad * lam, perceptron, rtol=0, atol=1e-9)
+
+
 def test_blackbox_batch_axes_side_data_and_one_solve_per_pass():
     case = CASES["knapsack"]
     theta, side = case.draw(0, batch=6)
