@@ -46,7 +46,13 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
     p.add_argument("--n-train", type=int, default=None, help="use only the first N train maps")
     p.add_argument("--n-val", type=int, default=None)
     p.add_argument("--n-test", type=int, default=None)
-    p.add_argument("--sigma", type=float, default=0.1, help="perturbation size ε")
+    p.add_argument(
+        "--sigma",
+        type=float,
+        default=0.1,
+        help="perturbation size ε (default 0.1, Berthet et al.'s; on the generated maps "
+        "with --augment, 0.001 reached 95.4%% against 92.2%% for 0.1: README, Results)",
+    )
     p.add_argument("--n-samples", type=int, default=3, help="perturbation samples M")
     p.add_argument("--noise", default="normal", choices=("normal", "gumbel"))
     p.add_argument("--lambda", dest="lambda_", type=float, default=20.0, help="blackbox/I-MLE λ")
