@@ -27,7 +27,7 @@ rescales the effective λ. (Users of the reference implementation were confused 
 **Large λ.** With the Hamming loss, ``g = 1 - 2y`` for a target ``y``; once λ dominates θ,
 ``θ' = θ - λg`` selects ``y`` itself and the gradient is ``(y*(θ) - y) / λ``: the structured
 perceptron's update, also the small-ε limit of the Fenchel-Young gradient
-(:mod:`diffsolvers.losses`). On Warcraft the CNN's costs stay around 0.2–1.5 against λ = 20.
+(:mod:`diffsolvers.losses`). On Warcraft the CNN's costs stay far below the default λ = 20.
 
 Shortest-path solvers are built with ``negative_costs="clamp"`` (see
 :mod:`diffsolvers.registry`): ``θ'`` may hold positive scores (negative costs), clamped at

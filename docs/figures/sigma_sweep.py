@@ -3,8 +3,10 @@
 Rebuilds ``warcraft12_fenchel_young_sigma.png`` from finished ``diffsolvers train warcraft``
 runs (their ``config.json`` and ``metrics.json``)::
 
-    python docs/figures/sigma_sweep.py runs/fy12_aug_sigma* --reference runs/bb12_aug \
-        --out docs/figures/warcraft12_fenchel_young_sigma.png
+    python docs/figures/sigma_sweep.py runs/fy12_aug_sigma0001 runs/fy12_aug_sigma001 \
+        --reference runs/blackbox_aug --out docs/figures/warcraft12_fenchel_young_sigma.png
+
+(the README gives the command with every run of its figure).
 
 Each FY run is one point (σ from its configuration, test and best validation share of
 paths with optimal cost); ``--reference`` runs of other methods are drawn as horizontal lines.
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         sigmas = [p[0] for p in mine]
         ax.plot(sigmas, [p[2] for p in mine], "o-", color=f"C{i}", label=f"FY test, seed {seed}")
         ax.plot(
-            sigmas, [p[3] for p in mine], "x:", color=f"C{i}", label=f"FY best val. (seed {seed})"
+            sigmas, [p[3] for p in mine], "x:", color=f"C{i}", label=f"FY best val., seed {seed}"
         )
     for folder in args.reference:
         config, metrics = _load(folder)
