@@ -188,6 +188,17 @@ def test_a_config_saved_before_a_field_existed_takes_its_default():
     assert "augment: False → True" in warcraft_module.config_mismatch(saved, changed)
 
 
+def test_the_data_path_counts_only_for_runs_saved_without_a_data_signature():
+    by_default = TINY.to_dict() | {"data": None}
+    by_path = TINY.to_dict() | {"data": "/somewhere/12x12"}
+    signature = {"dataset_params": {"seed": 0}, "files": {"train_maps.npy": 10}}
+    saved = by_path | {"data_root": "/somewhere/12x12", "data_signature": signature}
+    assert warcraft_module.config_mismatch(saved, by_default) is None
+    assert "data: '/somewhere/12x12' → None" in warcraft_module.config_mismatch(by_path, by_default)
+    other_run = by_default | {"seed": TINY.seed + 1}
+    assert "seed" in warcraft_module.config_mismatch(saved, other_run)
+
+
 def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, capsys):
     assert resolve_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="unknown device 'tpu'"):

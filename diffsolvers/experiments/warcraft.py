@@ -128,8 +128,18 @@ def _defining(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def config_mismatch(saved: dict[str, Any], wanted: dict[str, Any]) -> str | None:
-    """``None`` if two configurations define the same run, else the differing fields."""
+    """``None`` if two configurations define the same run, else the differing fields.
+
+    A run saved with its data's signature (``saved["data_signature"]``) is identified by
+    that content, which :func:`require_same_data` compares, not by the ``data`` path: the
+    same maps reached through another path (``--data`` to the generated folder, or none)
+    make the same run. A run saved without one is compared by path.
+    """
+    by_content = saved.get("data_signature") is not None
     saved, wanted = _defining(saved), _defining(wanted)
+    for fields in (saved, wanted):
+        for key in ("data_root", "data_signature") + (("data",) if by_content else ()):
+            fields.pop(key, None)
     diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
     if not diff:
         return None
@@ -151,10 +161,7 @@ def check_same_run(out: str | Path, config: WarcraftConfig) -> None:
     """Raise :class:`RunAlreadyExists` if ``out`` holds a run of another configuration."""
     path = Path(out) / "config.json"
     if path.exists():
-        saved = json.loads(path.read_text())
-        saved.pop("data_root", None)
-        saved.pop("data_signature", None)
-        require_same_config(saved, config.to_dict(), out)
+        require_same_config(json.loads(path.read_text()), config.to_dict(), out)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -311,7 +318,8 @@ def train_warcraft(
     start_epoch = 0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        require_same_config(state["config"], config.to_dict(), out)
+        saved = {**state["config"], "data_signature": state.get("data_signature")}
+        require_same_config(saved, config.to_dict(), out)
         require_same_data(state, signature, out)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
