@@ -63,7 +63,13 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
         default=None,
         help="I-MLE Sum-of-Gamma κ (default: k, about the number of cells on a path)",
     )
-    p.add_argument("--tau", type=float, default=0.3, help="I-MLE noise temperature τ")
+    p.add_argument(
+        "--tau",
+        type=float,
+        default=0.3,
+        help="I-MLE noise temperature τ (default 0.3; on the generated maps with --augment, "
+        "0.003 reached 95.3%% and 93.8%% (two seeds) against 91.2%% for 0.3: README, Results)",
+    )
     p.add_argument(
         "--projection",
         default="none",
