@@ -283,8 +283,19 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(compare_module, "train_warcraft", must_not_train)
     again = compare_warcraft(methods, [0], tmp_path, TINY)
-    assert "finished earlier: skipped" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "finished earlier: skipped" in text and "different devices" not in text
     assert again["table"] == result["table"]
+    assert [r["devices"] for r in again["rows"]] == ["cpu", "cpu"]
+
+    finished = tmp_path / "two_stage" / "seed0" / "metrics.json"
+    moved = json.loads(finished.read_text()) | {"device": "cuda:0"}
+    finished.write_text(json.dumps(moved))
+    mixed = compare_warcraft(methods, [0], tmp_path, TINY)
+    assert "trained on different devices (fenchel_young: cpu; two_stage: cuda:0)" in (
+        capsys.readouterr().out
+    )
+    assert [r["devices"] for r in mixed["rows"]] == ["cpu", "cuda:0"]
 
 
 def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):

@@ -4,7 +4,8 @@
 into ``OUT/<method>/seed<s>/`` (a finished run, one with ``metrics.json``, is never redone;
 an interrupted one resumes from its checkpoint), then writes ``summary.csv``,
 ``summary.json`` and ``validation_curves.png`` into ``OUT`` and prints a table of test
-metrics as mean ± sd over seeds.
+metrics as mean ± sd over seeds, with a note when the runs trained on different devices
+(their timing columns then compare machines too).
 
 ``compare_synthetic`` does the same for linear models on a synthetic problem across
 polynomial degrees (``regret_vs_degree.png``).
@@ -116,6 +117,12 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _run_device(run_dir: Path, result: dict[str, Any]) -> str:
+    """Where a finished run trained: its results' ``device``, else (a run saved before that
+    was recorded) the device its ``config.json`` asked for."""
+    return result.get("device") or _saved_config(run_dir).get("device", "cpu")
+
+
 def _saved_config(run_dir: Path) -> dict[str, Any]:
     """A run folder's ``config.json`` (``{}`` when it has none)."""
     path = run_dir / "config.json"
@@ -185,10 +192,16 @@ def compare_warcraft(
         method: [results[method, seed] for seed in seeds] for method in methods
     }
 
+    devices = {
+        method: sorted(
+            {_run_device(out / method / f"seed{seed}", results[method, seed]) for seed in seeds}
+        )
+        for method in methods
+    }
     rows, table = [], []
     for method, results in runs.items():
         tests = [r["test"] for r in results]
-        row = {"method": method, "seeds": len(results)}
+        row = {"method": method, "seeds": len(results), "devices": " ".join(devices[method])}
         for key in ("optimal", "exact", "regret", "cell_acc"):
             m, s = mean_sd([t[key] for t in tests])
             row[f"{key}_mean"], row[f"{key}_sd"] = m, s
@@ -218,6 +231,12 @@ def compare_warcraft(
     ]
     text = format_table(header, table)
     print(f"\nWarcraft {base.k}x{base.k}, {base.epochs} epochs, test split\n\n{text}\n")
+    if len({d for ds in devices.values() for d in ds}) > 1:
+        where = "; ".join(f"{m}: {', '.join(ds)}" for m, ds in devices.items())
+        print(
+            f"note: the runs trained on different devices ({where}), so s/epoch and solver % "
+            "compare machines as well as methods\n"
+        )
     write_csv(rows, out / "summary.csv")
     write_json({"config": base.to_dict(), "methods": rows, "table": text}, out / "summary.json")
     _plot_curves(runs, out / "validation_curves.png")

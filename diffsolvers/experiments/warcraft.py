@@ -425,6 +425,7 @@ def train_warcraft(
         "data_root": root,
         "data_signature": signature,
         "n_train": int(n),
+        "device": str(device),
     }
     write_json(results, out / "metrics.json")
     _plot_run(history, out / "curves.png", title=config.method)
