@@ -192,15 +192,12 @@ def compare_warcraft(
         method: [results[method, seed] for seed in seeds] for method in methods
     }
 
-    devices = {
-        method: sorted(
-            {_run_device(out / method / f"seed{seed}", results[method, seed]) for seed in seeds}
-        )
-        for method in methods
-    }
-    rows, table = [], []
+    rows, table, devices = [], [], {}
     for method, results in runs.items():
         tests = [r["test"] for r in results]
+        devices[method] = sorted(
+            {_run_device(out / method / f"seed{s}", r) for s, r in zip(seeds, results)}
+        )
         row = {"method": method, "seeds": len(results), "devices": " ".join(devices[method])}
         for key in ("optimal", "exact", "regret", "cell_acc"):
             m, s = mean_sd([t[key] for t in tests])

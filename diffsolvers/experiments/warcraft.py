@@ -106,6 +106,8 @@ class WarcraftConfig:
 
 #: Config fields that do not change a run's results (may differ when resuming).
 _RUNTIME_FIELDS = ("progress", "threads", "device")
+#: Saved beside a run's configuration, not part of it.
+_RECORD_FIELDS = ("data_root", "data_signature")
 
 
 def _defining(config: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +119,8 @@ def _defining(config: dict[str, Any]) -> dict[str, Any]:
         for f in dataclasses.fields(WarcraftConfig)
         if f.default is not dataclasses.MISSING
     }
-    out = {k: v for k, v in {**defaults, **config}.items() if k not in _RUNTIME_FIELDS}
+    skipped = _RUNTIME_FIELDS + _RECORD_FIELDS
+    out = {k: v for k, v in {**defaults, **config}.items() if k not in skipped}
     try:
         declared = registry.method_info(out["method"]).options
     except (KeyError, ValueError):
@@ -137,9 +140,9 @@ def config_mismatch(saved: dict[str, Any], wanted: dict[str, Any]) -> str | None
     """
     by_content = saved.get("data_signature") is not None
     saved, wanted = _defining(saved), _defining(wanted)
-    for fields in (saved, wanted):
-        for key in ("data_root", "data_signature") + (("data",) if by_content else ()):
-            fields.pop(key, None)
+    if by_content:
+        saved.pop("data", None)
+        wanted.pop("data", None)
     diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
     if not diff:
         return None
