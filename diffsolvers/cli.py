@@ -1,6 +1,7 @@
-"""Command-line interface: ``diffsolvers train | compare | generate | demo``.
+"""Command-line interface: ``diffsolvers train | compare | evaluate | generate | demo``.
 
 diffsolvers train warcraft --method fenchel_young --k 12 --epochs 50 --out runs/fy
+diffsolvers evaluate warcraft runs/fy runs/bb --data /data/warcraft_shortest_path_oneskin
 diffsolvers compare warcraft --methods fenchel_young,blackbox,two_stage --seeds 3
 diffsolvers compare synthetic --problem shortest_path_graph --deg 1,2,4,6
 diffsolvers generate warcraft --k 18
@@ -139,6 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--lambda", dest="lambda_", type=float, default=10.0)
     cs.add_argument("--out", default=None, help="output folder (default runs/compare_<problem>)")
 
+    ev = sub.add_parser(
+        "evaluate", help="evaluate saved runs again (other data, other split); cost per class"
+    )
+    ev_sub = ev.add_subparsers(dest="task", required=True)
+    ew = ev_sub.add_parser(
+        "warcraft",
+        help="Warcraft runs",
+        description="Load each run's checkpoint, predict the costs of one split and print "
+        "the path metrics and, per terrain class, the predicted cost relative to the "
+        "cheapest class (mean ± sd over cells).",
+    )
+    ew.add_argument("runs", nargs="+", help="run folders (each with checkpoint.pt)")
+    ew.add_argument(
+        "--data",
+        default=None,
+        help="Warcraft data to evaluate on (root or size folder); default: each run's own",
+    )
+    ew.add_argument("--split", default="test", choices=("train", "val", "test"))
+    ew.add_argument("--n", type=int, default=None, help="only the first N maps of the split")
+    ew.add_argument("--out", default=None, help="write OUT.csv and OUT.json")
+    ew.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
+
     gen = sub.add_parser("generate", help="generate Warcraft maps in the real on-disk format")
     gen_sub = gen.add_subparsers(dest="task", required=True)
     gw = gen_sub.add_parser("warcraft")
@@ -251,6 +274,18 @@ def _run(args: argparse.Namespace) -> int:
         )
         out = args.out or f"runs/compare_{args.problem}"
         compare_synthetic(args.problem, args.methods, args.deg, list(range(args.seeds)), out, base)
+        return 0
+    if args.command == "evaluate":
+        from .experiments.evaluate import evaluate_runs
+
+        evaluate_runs(
+            args.runs,
+            data=args.data,
+            split=args.split,
+            n=args.n,
+            out=args.out,
+            threads=args.threads,
+        )
         return 0
     if args.command == "generate":
         from .datasets.warcraft_generator import default_data_root, generate_warcraft

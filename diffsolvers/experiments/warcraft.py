@@ -13,7 +13,9 @@ and reports, on the true costs ``c``:
 Defaults are the literature's: Adam, lr 5e-4, batch 70, 50 epochs, lr ÷ 10 at epochs 30
 and 40. The run writes ``config.json``, ``metrics.json``, ``metrics.csv``,
 ``checkpoint.pt`` (every epoch, atomically: ``--resume`` continues where it stopped and
-Ctrl-C leaves the last finished epoch), ``curves.png`` and ``examples.png``.
+Ctrl-C leaves the last finished epoch), ``curves.png`` and ``examples.png``; ``metrics.json``
+holds the test metrics, the validation history and the test cost profile
+(:func:`.cost_profile.cost_profile`: predicted cost per terrain class).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ..datasets.warcraft import (
 )
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
+from .cost_profile import cost_profile
 from .objectives import make_objective
 from .runner import SolverClock, Stopwatch, atomic_save, set_threads, write_csv, write_json
 
@@ -417,6 +420,7 @@ def train_warcraft(
         "k": config.k,
         "epochs": config.epochs,
         "test": test,
+        "test_cost_profile": cost_profile(c_hat, splits["test"][1]),
         "history": history,
         "train_seconds_per_epoch": float(np.mean([r["epoch_seconds"] for r in history]))
         if history

@@ -1,0 +1,72 @@
+"""The predicted costs of a Warcraft model per terrain class, relative to the cheapest class.
+
+Cells are grouped by their true cost ``c`` (on Warcraft maps the five terrain classes:
+grass 0.8, dirt 1.2, forest 5.3, water 7.7, rock 9.2). For each class the profile gives the
+mean and the standard deviation of the predicted costs ``ĉ`` over the class's cells, both
+divided by the mean predicted cost of the cheapest class, beside the true ratio
+``c / c_min``. The division makes models comparable whatever the scale they learnt: the
+optimal path of ``ĉ`` does not change when ``ĉ`` is multiplied by a positive number, and
+decision-focused losses fix that scale only loosely.
+
+What it shows: a regression on the true costs (``two_stage``) is asked for every cell's
+cost, so it recovers both the ratios and small within-class spreads; a decision-focused loss
+(Fenchel-Young, blackbox, I-MLE) only asks that ``ĉ`` select the true path, and its gradient
+vanishes once it does (Berthet et al., 2020, Prop. 4.1; Vlastelica et al., 2020), so ratios
+and spreads of cells off the paths are left where training happened to put them. A spread
+within the cheap classes comparable to their gap (0.8 vs 1.2) is what makes a near-tied
+alternative path win on a new map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..datasets.warcraft_generator import CLASS_COSTS, CLASS_NAMES
+
+__all__ = ["cost_profile", "class_label", "MAX_CLASSES"]
+
+#: More distinct true costs than this and the costs are not classes: no profile.
+MAX_CLASSES = 10
+
+
+def cost_profile(
+    predicted: torch.Tensor, true: torch.Tensor, decimals: int = 2
+) -> dict[str, list[float]] | None:
+    """Predicted costs per class of true cost, relative to the cheapest class (module doc).
+
+    ``predicted`` and ``true`` are ``(N, k, k)`` (any matching shapes). True costs are
+    grouped after rounding to ``decimals`` (the data store them as float16: 7.6992 is
+    class 7.7). Returns ``{"true_cost", "true_ratio", "predicted_ratio", "predicted_sd",
+    "cells"}``, one entry per class in increasing true cost; or ``None`` when the true costs
+    take more than :data:`MAX_CLASSES` values (they are then not classes) or the cheapest
+    class's mean predicted cost is zero (there is no ratio to form).
+    """
+    if predicted.shape != true.shape:
+        raise ValueError(
+            f"predicted costs {tuple(predicted.shape)} and true costs {tuple(true.shape)} "
+            "must have the same shape"
+        )
+    c_hat = predicted.detach().double().cpu().flatten().numpy()
+    c = np.round(true.detach().double().cpu().flatten().numpy(), decimals)
+    levels = np.unique(c)
+    if levels.size == 0 or levels.size > MAX_CLASSES:
+        return None
+    means = np.array([c_hat[c == level].mean() for level in levels])
+    sds = np.array([c_hat[c == level].std() for level in levels])
+    base = means[0]
+    if not np.isfinite(base) or abs(base) < 1e-12:
+        return None
+    return {
+        "true_cost": levels.tolist(),
+        "true_ratio": (levels / levels[0]).tolist(),
+        "predicted_ratio": (means / base).tolist(),
+        "predicted_sd": (sds / abs(base)).tolist(),
+        "cells": [int((c == level).sum()) for level in levels],
+    }
+
+
+def class_label(cost: float) -> str:
+    """``"0.8 grass"`` for a Warcraft class cost, else the cost itself."""
+    match = np.flatnonzero(np.isclose(CLASS_COSTS, cost, atol=5e-3))
+    return f"{cost:g} {CLASS_NAMES[match[0]]}" if match.size else f"{cost:g}"

@@ -1,0 +1,195 @@
+"""Evaluate saved Warcraft runs again, and see what their predicted costs look like per terrain.
+
+:func:`evaluate_run` loads a finished (or interrupted) run's ``checkpoint.pt`` and
+``config.json``, predicts the costs of one split and returns the metrics of
+:func:`.warcraft.path_metrics` together with :func:`cost_profile`. By default the split is the
+run's own data; ``data=`` evaluates the same model on another data set of the same grid size
+(for example a model trained on generated maps, evaluated on the real ones). Images are
+normalised with the channel statistics of the data the run *trained* on when that data is
+still there (as in training), else with those of the evaluated data (a note says so).
+
+The cost profile (:mod:`.cost_profile`) shows how the predicted costs of each terrain class
+compare with the true ones, and why decision-focused models fail on maps two-stage regression
+gets right.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import solvers
+
+from ..datasets.warcraft import WarcraftShortestPath, find_size_folder, train_channel_stats
+from ..datasets.warcraft_generator import ensure_warcraft_data
+from ..models import WarcraftCNN
+from .compare import format_table
+from .cost_profile import class_label, cost_profile
+from .runner import set_threads, write_csv, write_json
+from .warcraft import data_signature, evaluate
+
+__all__ = ["evaluate_run", "evaluate_runs", "SPLITS"]
+
+SPLITS = ("train", "val", "test")
+
+
+def _run_files(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's saved configuration and checkpoint state."""
+    ckpt = run_dir / "checkpoint.pt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"{run_dir}: no checkpoint.pt (not a Warcraft run folder?)")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    config_path = run_dir / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    return {**state["config"], **config}, state
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data: str | Path | None = None,
+    split: str = "test",
+    n: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Metrics and cost profile of a saved run's model on one split (module doc).
+
+    ``data`` is a Warcraft root (or size folder) to evaluate on; default the data the run
+    trained on (generated again if it was the default generated data and is gone). ``n``
+    keeps the first ``n`` maps of the split.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    run_dir = Path(run_dir)
+    config, state = _run_files(run_dir)
+    k = int(config["k"])
+    trained_on = config.get("data_root") or config.get("data")
+    root = data if data is not None else trained_on
+    default_data_gone = (
+        data is None
+        and config.get("data") is None
+        and not (root is not None and Path(root).exists())
+    )
+    if default_data_gone:  # the generated default data: made again (same seed, same maps)
+        root = ensure_warcraft_data(k, progress=progress)
+    notes = []
+    if trained_on is not None and Path(trained_on).exists():
+        normalize: Any = train_channel_stats(find_size_folder(trained_on, k), k)
+    else:
+        normalize = "train"
+        notes.append(
+            f"the data {run_dir.name} trained on ({trained_on}) is not here: images "
+            "normalised with the evaluated data's train statistics"
+        )
+    ds = WarcraftShortestPath(root, k=k, split=split, normalize=normalize)
+    stop = len(ds) if n is None else min(int(n), len(ds))
+    images = ds.normalize_images(ds.raw_images(0, stop))
+    costs, paths = ds.costs[:stop].float(), ds.paths[:stop].float()
+
+    model = WarcraftCNN(k, channels_last=bool(config.get("channels_last", True)))
+    model.load_state_dict(state["model"])
+    metrics, c_hat, _ = evaluate(model, solvers.get("shortest_path"), images, costs, paths)
+    same_data = state.get("data_signature") == data_signature(root, k)
+    return {
+        "run": str(run_dir),
+        "method": config.get("method"),
+        "seed": config.get("seed"),
+        "epoch": int(state.get("epoch", 0)),
+        "epochs": int(config.get("epochs", 0)),
+        "data_root": str(root),
+        "trained_on_this_data": bool(same_data),
+        "split": split,
+        "n": int(stop),
+        "metrics": metrics,
+        "cost_profile": cost_profile(c_hat, costs),
+        "notes": notes,
+    }
+
+
+def _per_class(profile: dict[str, list[float]] | None) -> list[tuple[float, float, float]]:
+    """``(true cost, predicted ratio, predicted sd)`` per class of a profile (or none)."""
+    if profile is None:
+        return []
+    return list(zip(profile["true_cost"], profile["predicted_ratio"], profile["predicted_sd"]))
+
+
+def _profile_cells(profile: dict[str, list[float]] | None, levels: Sequence[float]) -> list[str]:
+    if profile is None:
+        return ["—"] * len(levels)
+    by_level = {round(c, 2): (r, s) for c, r, s in _per_class(profile)}
+    cells = []
+    for level in levels:
+        r, s = by_level.get(round(level, 2), (None, None))
+        cells.append("—" if r is None else f"{r:.2f} ± {s:.2f}")
+    return cells
+
+
+def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
+    """One flat CSV row: the run, its metrics, and ``ratio_<c>`` / ``sd_<c>`` per class."""
+    row = {k: result[k] for k in ("run", "method", "seed", "epoch", "split", "n", "data_root")}
+    row.update(result["metrics"])
+    for c, ratio, sd in _per_class(result["cost_profile"]):
+        row[f"ratio_{c:g}"], row[f"sd_{c:g}"] = ratio, sd
+    return row
+
+
+def evaluate_runs(
+    run_dirs: Sequence[str | Path],
+    data: str | Path | None = None,
+    split: str = "test",
+    n: int | None = None,
+    out: str | Path | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """:func:`evaluate_run` on each folder; prints one table (metrics, then the cost profile:
+    predicted ratio ± spread per class, and the true ratios) and writes ``OUT.csv`` /
+    ``OUT.json`` when ``out`` is given."""
+    if not run_dirs:
+        raise ValueError("no run folders given")
+    set_threads(threads)
+    results = []
+    for run_dir in run_dirs:
+        result = evaluate_run(run_dir, data=data, split=split, n=n, progress=progress)
+        results.append(result)
+        for note in result["notes"]:
+            print(f"note: {note}", file=sys.stderr)
+    levels = sorted(
+        {round(c, 2) for r in results if r["cost_profile"] for c in r["cost_profile"]["true_cost"]}
+    )
+    header = ["run", "method", "seed", "optimal %", "exact %", "regret %"]
+    header += [class_label(level) for level in levels]
+    table = []
+    for r in results:
+        m = r["metrics"]
+        table.append(
+            [
+                r["run"],
+                str(r["method"]),
+                str(r["seed"]),
+                f"{100 * m['optimal']:.1f}",
+                f"{100 * m['exact']:.1f}",
+                f"{100 * m['regret']:.2f}",
+                *_profile_cells(r["cost_profile"], levels),
+            ]
+        )
+    if levels:
+        table.append(["true costs", "", "", "", "", ""] + [f"{c / levels[0]:.2f}" for c in levels])
+    text = format_table(header, table)
+    where = {r["data_root"] for r in results}
+    print(
+        f"\n{split} split ({results[0]['n']} maps) of {', '.join(sorted(where))}; per class: "
+        "predicted cost ÷ mean predicted cost of the cheapest class, mean ± sd over cells\n\n"
+        f"{text}\n"
+    )
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        rows = [_csv_row(r) for r in results]
+        write_csv(rows, out.with_suffix(".csv"))
+        write_json({"runs": results, "table": text}, out.with_suffix(".json"))
+    return {"runs": results, "table": text}

@@ -1,0 +1,160 @@
+"""Evaluating saved Warcraft runs again, and the per-class cost profile.
+
+The profile is checked against closed forms (a scaled copy of the true costs recovers the
+true ratios with no spread) and an independent grouping of the cells by terrain; a saved
+run evaluated again must reproduce the metrics and profile it recorded when it finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diffsolvers.cli import main as cli_main
+from diffsolvers.datasets.warcraft_generator import CLASS_COSTS
+from diffsolvers.experiments.cost_profile import MAX_CLASSES, class_label, cost_profile
+from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs
+from diffsolvers.experiments.warcraft import WarcraftConfig, train_warcraft
+
+SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")
+
+#: The class costs as the data store them (float16: 0.7998, 1.2002, 5.3008, 7.6992, 9.2031).
+STORED_COSTS = CLASS_COSTS.astype(np.float16).astype(np.float64)
+
+
+def _random_costs(rng: np.random.Generator, n: int = 30, k: int = 12) -> torch.Tensor:
+    return torch.from_numpy(rng.choice(STORED_COSTS, size=(n, k, k)))
+
+
+# -- the profile -------------------------------------------------------------------------------
+def test_a_scaled_copy_of_the_true_costs_has_the_true_ratios_and_no_spread():
+    true = _random_costs(np.random.default_rng(0))
+    profile = cost_profile(3.5 * true, true)
+    np.testing.assert_allclose(profile["true_cost"], CLASS_COSTS)
+    np.testing.assert_allclose(profile["true_ratio"], CLASS_COSTS / CLASS_COSTS[0])
+    # Predicted ratios are those of the stored (float16) costs, 9.2031 / 0.7998 and so on.
+    np.testing.assert_allclose(profile["predicted_ratio"], STORED_COSTS / STORED_COSTS[0])
+    np.testing.assert_allclose(profile["predicted_sd"], 0.0, atol=1e-12)
+    assert sum(profile["cells"]) == true.numel()
+
+
+def test_the_profile_matches_an_independent_grouping_of_the_cells():
+    rng = np.random.default_rng(1)
+    true = _random_costs(rng)
+    predicted = true * 2.0 + torch.from_numpy(rng.normal(0.0, 0.3, size=true.shape))
+    profile = cost_profile(predicted.float(), true.float())
+    c, p = true.numpy().ravel(), predicted.float().double().numpy().ravel()
+    groups = [p[np.isclose(c, cost, atol=5e-3)] for cost in CLASS_COSTS]
+    base = groups[0].mean()
+    np.testing.assert_allclose(profile["predicted_ratio"], [g.mean() / base for g in groups])
+    np.testing.assert_allclose(profile["predicted_sd"], [g.std() / base for g in groups])
+    assert profile["cells"] == [g.size for g in groups]
+
+
+def test_the_profile_has_one_entry_per_class_present():
+    true = torch.full((4, 12, 12), float(STORED_COSTS[2]))
+    true[:, 0, :] = float(STORED_COSTS[4])
+    profile = cost_profile(true.clone(), true)
+    assert profile["true_cost"] == [5.3, 9.2]
+    assert profile["cells"] == [4 * 11 * 12, 4 * 12]
+
+
+def test_the_profile_refuses_mismatched_shapes_and_gives_none_when_undefined():
+    true = _random_costs(np.random.default_rng(2), n=3)
+    with pytest.raises(ValueError, match="same shape"):
+        cost_profile(true[:2], true)
+    continuous = torch.linspace(0.1, 10.0, 3 * 144).reshape(3, 12, 12)
+    assert len(np.unique(continuous.numpy().round(2))) > MAX_CLASSES
+    assert cost_profile(continuous, continuous) is None
+    assert cost_profile(torch.zeros_like(true), true) is None
+
+
+def test_class_labels_name_the_warcraft_terrains():
+    assert [class_label(c) for c in (0.8, 1.2, 5.3, 7.7, 9.2)] == [
+        "0.8 grass",
+        "1.2 dirt",
+        "5.3 forest",
+        "7.7 water",
+        "9.2 rock",
+    ]
+    assert class_label(3.0) == "3"
+
+
+# -- evaluating saved runs ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = WarcraftConfig(
+        epochs=1, batch_size=20, milestones=(1,), data=SAMPLE, threads=1, progress=False
+    )
+    return out, train_warcraft(config, out)
+
+
+def test_a_saved_run_evaluated_again_reproduces_its_recorded_results(finished_run):
+    out, recorded = finished_run
+    again = evaluate_run(out)
+    assert again["metrics"] == recorded["test"]
+    assert again["cost_profile"] == recorded["test_cost_profile"]
+    assert again["trained_on_this_data"] and not again["notes"]
+    assert (again["method"], again["seed"], again["epoch"], again["n"]) == (
+        "fenchel_young",
+        0,
+        1,
+        10,
+    )
+    val = evaluate_run(out, data=SAMPLE, split="val")
+    last = recorded["history"][-1]
+    assert val["metrics"] == {k: last[f"val_{k}"] for k in val["metrics"]}
+    assert evaluate_run(out, n=4)["n"] == 4
+
+
+def test_without_its_training_data_a_run_is_normalised_with_the_evaluated_datas(
+    finished_run, tmp_path
+):
+    out, recorded = finished_run
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    config = json.loads((moved / "config.json").read_text())
+    config["data"] = config["data_root"] = str(tmp_path / "gone")
+    (moved / "config.json").write_text(json.dumps(config))
+    again = evaluate_run(moved, data=SAMPLE)
+    assert len(again["notes"]) == 1 and "not here" in again["notes"][0]
+    # The sample's own statistics are those the run trained with: the same results.
+    assert again["metrics"] == recorded["test"]
+    with pytest.raises(FileNotFoundError, match="gone"):
+        evaluate_run(moved)
+
+
+def test_evaluate_rejects_bad_arguments(finished_run, tmp_path):
+    out, _ = finished_run
+    with pytest.raises(ValueError, match="unknown split"):
+        evaluate_run(out, split="holdout")
+    with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
+        evaluate_run(tmp_path)
+    with pytest.raises(ValueError, match="no run folders"):
+        evaluate_runs([])
+
+
+def test_cli_evaluate_prints_the_table_and_writes_files(finished_run, tmp_path, capsys):
+    out, recorded = finished_run
+    prefix = tmp_path / "eval" / "table"
+    assert cli_main(["evaluate", "warcraft", str(out), str(out), "--out", str(prefix)]) == 0
+    printed = capsys.readouterr().out
+    assert "test split (10 maps)" in printed
+    assert "0.8 grass" in printed and "| true costs" in printed
+    rows = list(csv.DictReader(prefix.with_suffix(".csv").open()))
+    assert len(rows) == 2
+    assert float(rows[0]["optimal"]) == pytest.approx(recorded["test"]["optimal"])
+    ratio_columns = [c for c in rows[0] if c.startswith("ratio_")]
+    assert ratio_columns and float(rows[0][ratio_columns[0]]) == pytest.approx(1.0)
+    saved = json.loads(prefix.with_suffix(".json").read_text())
+    assert saved["runs"][0]["cost_profile"] == recorded["test_cost_profile"]
+
+    assert cli_main(["evaluate", "warcraft", str(tmp_path / "nothing")]) == 2
+    assert "no checkpoint.pt" in capsys.readouterr().err
