@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ew.add_argument("--split", default="test", choices=("train", "val", "test"))
     ew.add_argument("--n", type=int, default=None, help="only the first N maps of the split")
+    ew.add_argument(
+        "--cells",
+        default="all",
+        choices=("all", "path", "off-path"),
+        help="cells the cost profile covers: all, those on the true paths, or the others",
+    )
     ew.add_argument("--out", default=None, help="write OUT.csv and OUT.json")
     ew.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
 
@@ -283,6 +289,7 @@ def _run(args: argparse.Namespace) -> int:
             data=args.data,
             split=args.split,
             n=args.n,
+            cells=args.cells,
             out=args.out,
             threads=args.threads,
         )

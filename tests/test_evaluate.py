@@ -65,6 +65,19 @@ def test_the_profile_has_one_entry_per_class_present():
     assert profile["cells"] == [4 * 11 * 12, 4 * 12]
 
 
+def test_a_cell_mask_profiles_only_the_cells_it_marks():
+    rng = np.random.default_rng(3)
+    true = _random_costs(rng)
+    predicted = true + torch.from_numpy(rng.normal(0.0, 0.2, size=true.shape))
+    mask = torch.from_numpy(rng.random(true.shape) < 0.3)
+    masked = cost_profile(predicted, true, mask)
+    assert masked == cost_profile(predicted[mask], true[mask])
+    assert sum(masked["cells"]) == int(mask.sum())
+    assert cost_profile(predicted, true, torch.ones_like(mask)) == cost_profile(predicted, true)
+    with pytest.raises(ValueError, match="cell mask"):
+        cost_profile(predicted, true, mask[:2])
+
+
 def test_the_profile_refuses_mismatched_shapes_and_gives_none_when_undefined():
     true = _random_costs(np.random.default_rng(2), n=3)
     with pytest.raises(ValueError, match="same shape"):
@@ -112,6 +125,10 @@ def test_a_saved_run_evaluated_again_reproduces_its_recorded_results(finished_ru
     last = recorded["history"][-1]
     assert val["metrics"] == {k: last[f"val_{k}"] for k in val["metrics"]}
     assert evaluate_run(out, n=4)["n"] == 4
+    on_path, off_path = (evaluate_run(out, cells=c)["cost_profile"] for c in ("path", "off-path"))
+    path_cells = int(np.load(Path(SAMPLE) / "12x12" / "test_shortest_paths.npy")[:10].sum())
+    assert sum(on_path["cells"]) == path_cells
+    assert sum(off_path["cells"]) == 10 * 144 - path_cells
 
 
 def test_without_its_training_data_a_run_is_normalised_with_the_evaluated_datas(
@@ -135,6 +152,8 @@ def test_evaluate_rejects_bad_arguments(finished_run, tmp_path):
     out, _ = finished_run
     with pytest.raises(ValueError, match="unknown split"):
         evaluate_run(out, split="holdout")
+    with pytest.raises(ValueError, match="unknown cells"):
+        evaluate_run(out, cells="near")
     with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
         evaluate_run(tmp_path)
     with pytest.raises(ValueError, match="no run folders"):
@@ -156,5 +175,7 @@ def test_cli_evaluate_prints_the_table_and_writes_files(finished_run, tmp_path, 
     saved = json.loads(prefix.with_suffix(".json").read_text())
     assert saved["runs"][0]["cost_profile"] == recorded["test_cost_profile"]
 
+    assert cli_main(["evaluate", "warcraft", str(out), "--cells", "path"]) == 0
+    assert "over the cells on the true paths" in capsys.readouterr().out
     assert cli_main(["evaluate", "warcraft", str(tmp_path / "nothing")]) == 2
     assert "no checkpoint.pt" in capsys.readouterr().err

@@ -9,12 +9,14 @@ optimal path of ``ĉ`` does not change when ``ĉ`` is multiplied by a positive n
 decision-focused losses fix that scale only loosely.
 
 What it shows: a regression on the true costs (``two_stage``) is asked for every cell's
-cost, so it recovers both the ratios and small within-class spreads; a decision-focused loss
-(Fenchel-Young, blackbox, I-MLE) only asks that ``ĉ`` select the true path, and its gradient
-vanishes once it does (Berthet et al., 2020, Prop. 4.1; Vlastelica et al., 2020), so ratios
-and spreads of cells off the paths are left where training happened to put them. A spread
-within the cheap classes comparable to their gap (0.8 vs 1.2) is what makes a near-tied
-alternative path win on a new map.
+cost, so it recovers both the ratios and small within-class spreads. A decision-focused loss
+(Fenchel-Young, blackbox, I-MLE) only asks that ``ĉ`` select the true path: its gradient is
+zero once the (perturbed) solution is the true path, and otherwise the difference of two
+paths (Berthet et al., 2020, Prop. 4.1; Vlastelica et al., 2020), which constrains sums of
+costs along paths, not each cell's cost. Per-cell errors that change no training path are
+never corrected; a spread within the cheap classes comparable to their gap (0.8 vs 1.2)
+is what lets a near-tied alternative path win on a new map. ``cells`` restricts the profile
+to some cells (for example those on the true paths) to see where the errors are.
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ MAX_CLASSES = 10
 
 
 def cost_profile(
-    predicted: torch.Tensor, true: torch.Tensor, decimals: int = 2
+    predicted: torch.Tensor,
+    true: torch.Tensor,
+    cells: torch.Tensor | None = None,
+    decimals: int = 2,
 ) -> dict[str, list[float]] | None:
     """Predicted costs per class of true cost, relative to the cheapest class (module doc).
 
-    ``predicted`` and ``true`` are ``(N, k, k)`` (any matching shapes). True costs are
+    ``predicted`` and ``true`` are ``(N, k, k)`` (any matching shapes); ``cells``, a boolean
+    mask of the same shape, keeps only the cells it marks (default: all). True costs are
     grouped after rounding to ``decimals`` (the data store them as float16: 7.6992 is
     class 7.7). Returns ``{"true_cost", "true_ratio", "predicted_ratio", "predicted_sd",
     "cells"}``, one entry per class in increasing true cost; or ``None`` when the true costs
@@ -49,6 +55,14 @@ def cost_profile(
         )
     c_hat = predicted.detach().double().cpu().flatten().numpy()
     c = np.round(true.detach().double().cpu().flatten().numpy(), decimals)
+    if cells is not None:
+        if cells.shape != true.shape:
+            raise ValueError(
+                f"the cell mask {tuple(cells.shape)} must have the shape of the costs "
+                f"{tuple(true.shape)}"
+            )
+        keep = cells.detach().cpu().flatten().numpy().astype(bool)
+        c_hat, c = c_hat[keep], c[keep]
     levels = np.unique(c)
     if levels.size == 0 or levels.size > MAX_CLASSES:
         return None

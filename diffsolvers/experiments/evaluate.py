@@ -33,9 +33,18 @@ from .cost_profile import class_label, cost_profile
 from .runner import set_threads, write_csv, write_json
 from .warcraft import data_signature, evaluate
 
-__all__ = ["evaluate_run", "evaluate_runs", "SPLITS"]
+__all__ = ["evaluate_run", "evaluate_runs", "SPLITS", "PROFILE_CELLS"]
 
 SPLITS = ("train", "val", "test")
+#: Which cells a profile covers: every cell, those on the true path, or the others.
+PROFILE_CELLS = ("all", "path", "off-path")
+
+
+CELLS_WORDS = {
+    "all": "all cells",
+    "path": "the cells on the true paths",
+    "off-path": "the cells off the true paths",
+}
 
 
 def _run_files(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -54,16 +63,20 @@ def evaluate_run(
     data: str | Path | None = None,
     split: str = "test",
     n: int | None = None,
+    cells: str = "all",
     progress: bool = False,
 ) -> dict[str, Any]:
     """Metrics and cost profile of a saved run's model on one split (module doc).
 
     ``data`` is a Warcraft root (or size folder) to evaluate on; default the data the run
     trained on (generated again if it was the default generated data and is gone). ``n``
-    keeps the first ``n`` maps of the split.
+    keeps the first ``n`` maps of the split; ``cells`` (one of :data:`PROFILE_CELLS`) the
+    cells the profile covers.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if cells not in PROFILE_CELLS:
+        raise ValueError(f"unknown cells {cells!r}; use one of {', '.join(PROFILE_CELLS)}")
     run_dir = Path(run_dir)
     config, state = _run_files(run_dir)
     k = int(config["k"])
@@ -105,9 +118,16 @@ def evaluate_run(
         "split": split,
         "n": int(stop),
         "metrics": metrics,
-        "cost_profile": cost_profile(c_hat, costs),
+        "cells": cells,
+        "cost_profile": cost_profile(c_hat, costs, _cell_mask(cells, paths)),
         "notes": notes,
     }
+
+
+def _cell_mask(cells: str, paths: torch.Tensor) -> torch.Tensor | None:
+    """The cells a profile covers (``None``: all of them)."""
+    on_path = paths > 0.5
+    return {"all": None, "path": on_path, "off-path": ~on_path}[cells]
 
 
 def _per_class(profile: dict[str, list[float]] | None) -> list[tuple[float, float, float]]:
@@ -130,7 +150,8 @@ def _profile_cells(profile: dict[str, list[float]] | None, levels: Sequence[floa
 
 def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
     """One flat CSV row: the run, its metrics, and ``ratio_<c>`` / ``sd_<c>`` per class."""
-    row = {k: result[k] for k in ("run", "method", "seed", "epoch", "split", "n", "data_root")}
+    keys = ("run", "method", "seed", "epoch", "split", "n", "data_root", "cells")
+    row = {k: result[k] for k in keys}
     row.update(result["metrics"])
     for c, ratio, sd in _per_class(result["cost_profile"]):
         row[f"ratio_{c:g}"], row[f"sd_{c:g}"] = ratio, sd
@@ -142,6 +163,7 @@ def evaluate_runs(
     data: str | Path | None = None,
     split: str = "test",
     n: int | None = None,
+    cells: str = "all",
     out: str | Path | None = None,
     threads: int | None = None,
     progress: bool = True,
@@ -154,7 +176,7 @@ def evaluate_runs(
     set_threads(threads)
     results = []
     for run_dir in run_dirs:
-        result = evaluate_run(run_dir, data=data, split=split, n=n, progress=progress)
+        result = evaluate_run(run_dir, data=data, split=split, n=n, cells=cells, progress=progress)
         results.append(result)
         for note in result["notes"]:
             print(f"note: {note}", file=sys.stderr)
@@ -183,7 +205,8 @@ def evaluate_runs(
     where = {r["data_root"] for r in results}
     print(
         f"\n{split} split ({results[0]['n']} maps) of {', '.join(sorted(where))}; per class: "
-        "predicted cost ÷ mean predicted cost of the cheapest class, mean ± sd over cells\n\n"
+        "predicted cost ÷ mean predicted cost of the cheapest class, mean ± sd over "
+        f"{CELLS_WORDS[cells]}\n\n"
         f"{text}\n"
     )
     if out is not None:
