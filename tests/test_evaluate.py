@@ -148,6 +148,19 @@ def test_without_its_training_data_a_run_is_normalised_with_the_evaluated_datas(
         evaluate_run(moved)
 
 
+def test_a_run_evaluated_on_other_data_says_it_measures_a_transfer(finished_run, tmp_path):
+    out, recorded = finished_run
+    other = tmp_path / "other" / "12x12"
+    shutil.copytree(Path(SAMPLE) / "12x12", other)
+    info = json.loads((other / "info.json").read_text())
+    info["dataset_params"]["seed"] = -1  # another data set, as far as the signature knows
+    (other / "info.json").write_text(json.dumps(info))
+    again = evaluate_run(out, data=other)
+    assert not again["trained_on_this_data"]
+    assert len(again["notes"]) == 1 and "transfer" in again["notes"][0]
+    assert again["metrics"] == recorded["test"]  # the same maps, read from the copy
+
+
 def test_evaluate_rejects_bad_arguments(finished_run, tmp_path):
     out, _ = finished_run
     with pytest.raises(ValueError, match="unknown split"):

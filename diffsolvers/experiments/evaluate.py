@@ -88,7 +88,7 @@ def evaluate_run(
         and not (root is not None and Path(root).exists())
     )
     if default_data_gone:  # the generated default data: made again (same seed, same maps)
-        root = ensure_warcraft_data(k, progress=progress)
+        root = trained_on = str(ensure_warcraft_data(k, progress=progress))
     notes = []
     if trained_on is not None and Path(trained_on).exists():
         normalize: Any = train_channel_stats(find_size_folder(trained_on, k), k)
@@ -107,6 +107,8 @@ def evaluate_run(
     model.load_state_dict(state["model"])
     metrics, c_hat, _ = evaluate(model, solvers.get("shortest_path"), images, costs, paths)
     same_data = state.get("data_signature") == data_signature(root, k)
+    if not same_data and state.get("data_signature") is not None:
+        notes.append(f"{run_dir} did not train on {root}: these figures measure a transfer")
     return {
         "run": str(run_dir),
         "method": config.get("method"),
