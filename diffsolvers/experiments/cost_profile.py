@@ -11,9 +11,10 @@ decision-focused losses fix that scale only loosely.
 What it shows: a regression on the true costs (``two_stage``) is asked for every cell's
 cost, so it recovers both the ratios and small within-class spreads. A decision-focused loss
 (Fenchel-Young, blackbox, I-MLE) only asks that ``ĉ`` select the true path: its gradient is
-zero once the (perturbed) solution is the true path, and otherwise the difference of two
-paths (Berthet et al., 2020, Prop. 4.1; Vlastelica et al., 2020), which constrains sums of
-costs along paths, not each cell's cost. Per-cell errors that change no training path are
+zero once the (perturbed) solutions are the true path, and otherwise a difference of paths
+(``y_ε(θ) − y`` for FY, Berthet et al., 2020, Section 4; ``(y*(θ') − y*(θ)) / λ`` for
+blackbox, Vlastelica et al., 2020), which constrains sums of costs along paths, not each
+cell's cost. Per-cell errors that change no training path are
 never corrected; a spread within the cheap classes comparable to their gap (0.8 vs 1.2)
 is what lets a near-tied alternative path win on a new map. ``cells`` restricts the profile
 to some cells (for example those on the true paths) to see where the errors are.
