@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from diffsolvers.cli import main as cli_main
+from diffsolvers.datasets.warcraft import train_channel_stats
 from diffsolvers.datasets.warcraft_generator import CLASS_COSTS
 from diffsolvers.experiments.cost_profile import MAX_CLASSES, class_label, cost_profile
 from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs
@@ -131,15 +132,37 @@ def test_a_saved_run_evaluated_again_reproduces_its_recorded_results(finished_ru
     assert sum(off_path["cells"]) == 10 * 144 - path_cells
 
 
-def test_without_its_training_data_a_run_is_normalised_with_the_evaluated_datas(
+def _move_run_away_from_its_data(out: Path, moved: Path, keep_normalization: bool) -> None:
+    """Copy a run as if its training data were gone (and, optionally, as a run saved before
+    checkpoints held the image statistics)."""
+    shutil.copytree(out, moved)
+    config = json.loads((moved / "config.json").read_text())
+    config["data"] = config["data_root"] = str(moved.parent / "gone")
+    (moved / "config.json").write_text(json.dumps(config))
+    if not keep_normalization:
+        state = torch.load(moved / "checkpoint.pt", weights_only=False)
+        del state["normalization"]
+        torch.save(state, moved / "checkpoint.pt")
+
+
+def test_a_run_carries_its_image_statistics_to_other_machines(finished_run, tmp_path):
+    out, recorded = finished_run
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    mean, std = train_channel_stats(Path(SAMPLE) / "12x12", 12)
+    np.testing.assert_allclose(state["normalization"]["mean"], mean)
+    np.testing.assert_allclose(state["normalization"]["std"], std)
+    _move_run_away_from_its_data(out, tmp_path / "moved", keep_normalization=True)
+    again = evaluate_run(tmp_path / "moved", data=SAMPLE)
+    assert not again["notes"]
+    assert again["metrics"] == recorded["test"]
+
+
+def test_an_older_run_without_its_data_is_normalised_with_the_evaluated_datas(
     finished_run, tmp_path
 ):
     out, recorded = finished_run
     moved = tmp_path / "moved"
-    shutil.copytree(out, moved)
-    config = json.loads((moved / "config.json").read_text())
-    config["data"] = config["data_root"] = str(tmp_path / "gone")
-    (moved / "config.json").write_text(json.dumps(config))
+    _move_run_away_from_its_data(out, moved, keep_normalization=False)
     again = evaluate_run(moved, data=SAMPLE)
     assert len(again["notes"]) == 1 and "not here" in again["notes"][0]
     # The sample's own statistics are those the run trained with: the same results.

@@ -5,8 +5,9 @@
 :func:`.warcraft.path_metrics` together with :func:`cost_profile`. By default the split is the
 run's own data; ``data=`` evaluates the same model on another data set of the same grid size
 (for example a model trained on generated maps, evaluated on the real ones). Images are
-normalised with the channel statistics of the data the run *trained* on when that data is
-still there (as in training), else with those of the evaluated data (a note says so).
+normalised as in training: with the channel statistics saved in the checkpoint, or (a run
+saved before they were) those of the data the run trained on when that data is still
+there, else with those of the evaluated data (a note says so).
 
 The cost profile (:mod:`.cost_profile`) shows how the predicted costs of each terrain class
 compare with the true ones, and why decision-focused models fail on maps two-stage regression
@@ -90,8 +91,10 @@ def evaluate_run(
     if default_data_gone:  # the generated default data: made again (same seed, same maps)
         root = trained_on = str(ensure_warcraft_data(k, progress=progress))
     notes = []
-    if trained_on is not None and Path(trained_on).exists():
-        normalize: Any = train_channel_stats(find_size_folder(trained_on, k), k)
+    if "normalization" in state:
+        normalize: Any = (state["normalization"]["mean"], state["normalization"]["std"])
+    elif trained_on is not None and Path(trained_on).exists():
+        normalize = train_channel_stats(find_size_folder(trained_on, k), k)
     else:
         normalize = "train"
         notes.append(

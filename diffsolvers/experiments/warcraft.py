@@ -39,6 +39,7 @@ from ..datasets.warcraft import (
     find_size_folder,
     random_symmetry,
     read_info,
+    train_channel_stats,
 )
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
@@ -307,6 +308,8 @@ def train_warcraft(
     torch.manual_seed(config.seed)
     splits, root = load_data(config)
     signature = data_signature(root, config.k)
+    mean, std = train_channel_stats(find_size_folder(root, config.k), config.k)
+    normalization = {"mean": mean.tolist(), "std": std.tolist()}  # what the images were given
     train_x, train_c, train_y = splits["train"]
     if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
         train_x = train_x.to(device)
@@ -394,6 +397,7 @@ def train_warcraft(
                     "epoch": epoch + 1,
                     "config": config.to_dict(),
                     "data_signature": signature,
+                    "normalization": normalization,
                 },
                 ckpt_path,
             )
