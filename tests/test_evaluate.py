@@ -19,7 +19,12 @@ import torch
 from diffsolvers.cli import main as cli_main
 from diffsolvers.datasets.warcraft import train_channel_stats
 from diffsolvers.datasets.warcraft_generator import CLASS_COSTS
-from diffsolvers.experiments.cost_profile import MAX_CLASSES, class_label, cost_profile
+from diffsolvers.experiments.cost_profile import (
+    MAX_CLASSES,
+    class_label,
+    cost_profile,
+    mean_profile,
+)
 from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs
 from diffsolvers.experiments.warcraft import WarcraftConfig, train_warcraft
 
@@ -87,6 +92,23 @@ def test_the_profile_refuses_mismatched_shapes_and_gives_none_when_undefined():
     assert len(np.unique(continuous.numpy().round(2))) > MAX_CLASSES
     assert cost_profile(continuous, continuous) is None
     assert cost_profile(torch.zeros_like(true), true) is None
+
+
+def test_the_mean_profile_averages_ratios_and_spreads_over_runs():
+    rng = np.random.default_rng(4)
+    true = _random_costs(rng)
+    noise = [torch.from_numpy(rng.normal(0, 0.1 * i, true.shape)) for i in (1, 2)]
+    runs = [true * (1 + 0.1 * i) + z for i, z in zip((1, 2), noise)]
+    profiles = [cost_profile(r, true) for r in runs]
+    mean = mean_profile(profiles)
+    for key in ("predicted_ratio", "predicted_sd"):
+        np.testing.assert_allclose(mean[key], np.add(*(p[key] for p in profiles)) / 2)
+    assert mean["cells"] == [2 * n for n in profiles[0]["cells"]]
+    assert mean["true_cost"] == profiles[0]["true_cost"]
+    assert mean_profile([profiles[0], None]) is None
+    assert mean_profile([]) is None
+    without_rock = cost_profile(true[true < 9], true[true < 9])
+    assert mean_profile([profiles[0], without_rock]) is None
 
 
 def test_class_labels_name_the_warcraft_terrains():

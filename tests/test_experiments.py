@@ -276,6 +276,11 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
         assert float(row["seconds_per_epoch_mean"]) > 0.0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["table"] == result["table"]
+    assert "Predicted cost per terrain class" in text and "| true costs" in text
+    assert summary["profile_table"] == result["profile_table"]
+    for method in methods:
+        recorded = json.loads((tmp_path / method / "seed0" / "metrics.json").read_text())
+        assert summary["cost_profiles"][method] == recorded["test_cost_profile"]  # one seed
     assert (tmp_path / "validation_curves.png").read_bytes()[:4] == b"\x89PNG"
 
     def must_not_train(*args, **kwargs):
@@ -290,11 +295,13 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
 
     finished = tmp_path / "two_stage" / "seed0" / "metrics.json"
     moved = json.loads(finished.read_text()) | {"device": "cuda:0"}
+    del moved["test_cost_profile"]  # as a run saved before profiles were recorded
     finished.write_text(json.dumps(moved))
     mixed = compare_warcraft(methods, [0], tmp_path, TINY)
-    assert "trained on different devices (fenchel_young: cpu; two_stage: cuda:0)" in (
-        capsys.readouterr().out
-    )
+    text = capsys.readouterr().out
+    assert "trained on different devices (fenchel_young: cpu; two_stage: cuda:0)" in text
+    assert "saved without one; `diffsolvers evaluate warcraft" in text
+    assert mixed["profile_table"] is None
     assert [r["devices"] for r in mixed["rows"]] == ["cpu", "cuda:0"]
 
 

@@ -5,7 +5,8 @@ into ``OUT/<method>/seed<s>/`` (a finished run, one with ``metrics.json``, is ne
 an interrupted one resumes from its checkpoint), then writes ``summary.csv``,
 ``summary.json`` and ``validation_curves.png`` into ``OUT`` and prints a table of test
 metrics as mean ± sd over seeds, with a note when the runs trained on different devices
-(their timing columns then compare machines too).
+(their timing columns then compare machines too), and a table of the methods' test cost
+profiles (:mod:`.cost_profile`, means over seeds) when every run recorded one.
 
 ``compare_synthetic`` does the same for linear models on a synthetic problem across
 polynomial degrees (``regret_vs_degree.png``).
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..datasets.synthetic import make_synthetic
 from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraft_data
+from .cost_profile import class_label, mean_profile, profile_cells, profile_levels
 from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
@@ -234,10 +236,41 @@ def compare_warcraft(
             f"note: the runs trained on different devices ({where}), so s/epoch and solver % "
             "compare machines as well as methods\n"
         )
+    profiles = {m: mean_profile([r.get("test_cost_profile") for r in rs]) for m, rs in runs.items()}
+    profile_text = _profile_table(profiles)
+    if profile_text is None:
+        print(
+            "cost profiles: some runs were saved without one; "
+            f"`diffsolvers evaluate warcraft {out}/*/seed*` computes them\n"
+        )
+    else:
+        print(
+            "Predicted cost per terrain class ÷ that of the cheapest class, mean ± sd over "
+            f"the test cells (means over seeds)\n\n{profile_text}\n"
+        )
     write_csv(rows, out / "summary.csv")
-    write_json({"config": base.to_dict(), "methods": rows, "table": text}, out / "summary.json")
+    write_json(
+        {
+            "config": base.to_dict(),
+            "methods": rows,
+            "table": text,
+            "cost_profiles": profiles,
+            "profile_table": profile_text,
+        },
+        out / "summary.json",
+    )
     _plot_curves(runs, out / "validation_curves.png")
-    return {"rows": rows, "table": text, "runs": runs}
+    return {"rows": rows, "table": text, "runs": runs, "profile_table": profile_text}
+
+
+def _profile_table(profiles: dict[str, dict[str, list[float]] | None]) -> str | None:
+    """Methods × terrain classes table of cost profiles, or ``None`` if any is missing."""
+    if not profiles or any(p is None for p in profiles.values()):
+        return None
+    levels = profile_levels(list(profiles.values()))
+    rows = [[method, *profile_cells(p, levels)] for method, p in profiles.items()]
+    rows.append(["true costs", *(f"{c / levels[0]:.2f}" for c in levels)])
+    return format_table(["method", *(class_label(c) for c in levels)], rows)
 
 
 def _plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:

@@ -22,12 +22,22 @@ to some cells (for example those on the true paths) to see where the errors are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from ..datasets.warcraft_generator import CLASS_COSTS, CLASS_NAMES
 
-__all__ = ["cost_profile", "class_label", "MAX_CLASSES"]
+__all__ = [
+    "cost_profile",
+    "mean_profile",
+    "class_label",
+    "per_class",
+    "profile_cells",
+    "profile_levels",
+    "MAX_CLASSES",
+]
 
 #: More distinct true costs than this and the costs are not classes: no profile.
 MAX_CLASSES = 10
@@ -85,3 +95,46 @@ def class_label(cost: float) -> str:
     """``"0.8 grass"`` for a Warcraft class cost, else the cost itself."""
     match = np.flatnonzero(np.isclose(CLASS_COSTS, cost, atol=5e-3))
     return f"{cost:g} {CLASS_NAMES[match[0]]}" if match.size else f"{cost:g}"
+
+
+def mean_profile(
+    profiles: Sequence[dict[str, list[float]] | None],
+) -> dict[str, list[float]] | None:
+    """The mean of several runs' profiles over the same classes (e.g. over seeds): mean
+    ratio and mean within-class spread per class; ``None`` if any is missing or the runs
+    saw different classes."""
+    if not profiles or any(p is None for p in profiles):
+        return None
+    classes = profiles[0]["true_cost"]
+    if any(p["true_cost"] != classes for p in profiles):
+        return None
+    out: dict[str, list[float]] = {"true_cost": list(classes)}
+    out["true_ratio"] = list(profiles[0]["true_ratio"])
+    for key in ("predicted_ratio", "predicted_sd"):
+        out[key] = np.mean([p[key] for p in profiles], axis=0).tolist()
+    out["cells"] = np.sum([p["cells"] for p in profiles], axis=0).astype(int).tolist()
+    return out
+
+
+def profile_levels(profiles: Sequence[dict[str, list[float]] | None]) -> list[float]:
+    """Every class cost that occurs in any of the profiles, in increasing order."""
+    return sorted({round(c, 2) for p in profiles if p for c in p["true_cost"]})
+
+
+def per_class(profile: dict[str, list[float]] | None) -> list[tuple[float, float, float]]:
+    """``(true cost, predicted ratio, predicted sd)`` per class of a profile (or none)."""
+    if profile is None:
+        return []
+    return list(zip(profile["true_cost"], profile["predicted_ratio"], profile["predicted_sd"]))
+
+
+def profile_cells(profile: dict[str, list[float]] | None, levels: Sequence[float]) -> list[str]:
+    """Table cells ``"ratio ± sd"`` of a profile at the classes ``levels`` (``—`` if absent)."""
+    if profile is None:
+        return ["—"] * len(levels)
+    by_level = {round(c, 2): (r, s) for c, r, s in per_class(profile)}
+    cells = []
+    for level in levels:
+        r, s = by_level.get(round(level, 2), (None, None))
+        cells.append("—" if r is None else f"{r:.2f} ± {s:.2f}")
+    return cells

@@ -30,7 +30,7 @@ from ..datasets.warcraft import WarcraftShortestPath, find_size_folder, train_ch
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
 from .compare import format_table
-from .cost_profile import class_label, cost_profile
+from .cost_profile import class_label, cost_profile, per_class, profile_cells, profile_levels
 from .runner import set_threads, write_csv, write_json
 from .warcraft import data_signature, evaluate
 
@@ -135,30 +135,12 @@ def _cell_mask(cells: str, paths: torch.Tensor) -> torch.Tensor | None:
     return {"all": None, "path": on_path, "off-path": ~on_path}[cells]
 
 
-def _per_class(profile: dict[str, list[float]] | None) -> list[tuple[float, float, float]]:
-    """``(true cost, predicted ratio, predicted sd)`` per class of a profile (or none)."""
-    if profile is None:
-        return []
-    return list(zip(profile["true_cost"], profile["predicted_ratio"], profile["predicted_sd"]))
-
-
-def _profile_cells(profile: dict[str, list[float]] | None, levels: Sequence[float]) -> list[str]:
-    if profile is None:
-        return ["—"] * len(levels)
-    by_level = {round(c, 2): (r, s) for c, r, s in _per_class(profile)}
-    cells = []
-    for level in levels:
-        r, s = by_level.get(round(level, 2), (None, None))
-        cells.append("—" if r is None else f"{r:.2f} ± {s:.2f}")
-    return cells
-
-
 def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
     """One flat CSV row: the run, its metrics, and ``ratio_<c>`` / ``sd_<c>`` per class."""
     keys = ("run", "method", "seed", "epoch", "split", "n", "data_root", "cells")
     row = {k: result[k] for k in keys}
     row.update(result["metrics"])
-    for c, ratio, sd in _per_class(result["cost_profile"]):
+    for c, ratio, sd in per_class(result["cost_profile"]):
         row[f"ratio_{c:g}"], row[f"sd_{c:g}"] = ratio, sd
     return row
 
@@ -185,9 +167,7 @@ def evaluate_runs(
         results.append(result)
         for note in result["notes"]:
             print(f"note: {note}", file=sys.stderr)
-    levels = sorted(
-        {round(c, 2) for r in results if r["cost_profile"] for c in r["cost_profile"]["true_cost"]}
-    )
+    levels = profile_levels([r["cost_profile"] for r in results])
     header = ["run", "method", "seed", "optimal %", "exact %", "regret %"]
     header += [class_label(level) for level in levels]
     table = []
@@ -201,7 +181,7 @@ def evaluate_runs(
                 f"{100 * m['optimal']:.1f}",
                 f"{100 * m['exact']:.1f}",
                 f"{100 * m['regret']:.2f}",
-                *_profile_cells(r["cost_profile"], levels),
+                *profile_cells(r["cost_profile"], levels),
             ]
         )
     if levels:
