@@ -231,7 +231,7 @@ def test_short_training_beats_the_untrained_model():
     config = dataclasses.replace(
         TINY, epochs=8, batch_size=10, lr=5e-3, milestones=(8,), n_val=None, n_test=None
     )
-    splits, _ = load_data(config)
+    splits, _, _ = load_data(config)
     held_out = [torch.cat([splits["val"][i], splits["test"][i]]) for i in range(3)]
     solver = solvers.get("shortest_path")
     torch.manual_seed(config.seed)

@@ -27,7 +27,13 @@ import numpy as np
 
 from ..datasets.synthetic import make_synthetic
 from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraft_data
-from .cost_profile import class_label, mean_profile, profile_cells, profile_levels
+from .cost_profile import (
+    class_label,
+    mean_profile,
+    profile_cells,
+    profile_levels,
+    true_ratio_cells,
+)
 from .objectives import make_objective
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
@@ -269,7 +275,7 @@ def _profile_table(profiles: dict[str, dict[str, list[float]] | None]) -> str | 
         return None
     levels = profile_levels(list(profiles.values()))
     rows = [[method, *profile_cells(p, levels)] for method, p in profiles.items()]
-    rows.append(["true costs", *(f"{c / levels[0]:.2f}" for c in levels)])
+    rows.append(["true costs", *true_ratio_cells(levels)])
     return format_table(["method", *(class_label(c) for c in levels)], rows)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "per_class",
     "profile_cells",
     "profile_levels",
+    "true_ratio_cells",
     "MAX_CLASSES",
 ]
 
@@ -77,8 +78,9 @@ def cost_profile(
     levels = np.unique(c)
     if levels.size == 0 or levels.size > MAX_CLASSES:
         return None
-    means = np.array([c_hat[c == level].mean() for level in levels])
-    sds = np.array([c_hat[c == level].std() for level in levels])
+    groups = [c_hat[c == level] for level in levels]
+    means = np.array([g.mean() for g in groups])
+    sds = np.array([g.std() for g in groups])
     base = means[0]
     if not np.isfinite(base) or abs(base) < 1e-12:
         return None
@@ -87,7 +89,7 @@ def cost_profile(
         "true_ratio": (levels / levels[0]).tolist(),
         "predicted_ratio": (means / base).tolist(),
         "predicted_sd": (sds / abs(base)).tolist(),
-        "cells": [int((c == level).sum()) for level in levels],
+        "cells": [g.size for g in groups],
     }
 
 
@@ -138,3 +140,8 @@ def profile_cells(profile: dict[str, list[float]] | None, levels: Sequence[float
         r, s = by_level.get(round(level, 2), (None, None))
         cells.append("—" if r is None else f"{r:.2f} ± {s:.2f}")
     return cells
+
+
+def true_ratio_cells(levels: Sequence[float]) -> list[str]:
+    """Table cells of the true ratios ``c / c_min`` of the classes ``levels``."""
+    return [f"{c / levels[0]:.2f}" for c in levels]

@@ -26,26 +26,31 @@ import torch
 
 import solvers
 
-from ..datasets.warcraft import WarcraftShortestPath, find_size_folder, train_channel_stats
+from ..datasets.warcraft import find_size_folder, train_channel_stats
 from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
 from .compare import format_table
-from .cost_profile import class_label, cost_profile, per_class, profile_cells, profile_levels
+from .cost_profile import (
+    class_label,
+    cost_profile,
+    per_class,
+    profile_cells,
+    profile_levels,
+    true_ratio_cells,
+)
 from .runner import set_threads, write_csv, write_json
-from .warcraft import data_signature, evaluate
+from .warcraft import data_signature, evaluate, split_tensors
 
 __all__ = ["evaluate_run", "evaluate_runs", "SPLITS", "PROFILE_CELLS"]
 
 SPLITS = ("train", "val", "test")
-#: Which cells a profile covers: every cell, those on the true path, or the others.
-PROFILE_CELLS = ("all", "path", "off-path")
-
-
+#: Which cells a profile covers (every cell, those on the true path, or the others), in words.
 CELLS_WORDS = {
     "all": "all cells",
     "path": "the cells on the true paths",
     "off-path": "the cells off the true paths",
 }
+PROFILE_CELLS = tuple(CELLS_WORDS)
 
 
 def _run_files(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -83,28 +88,21 @@ def evaluate_run(
     k = int(config["k"])
     trained_on = config.get("data_root") or config.get("data")
     root = data if data is not None else trained_on
-    default_data_gone = (
-        data is None
-        and config.get("data") is None
-        and not (root is not None and Path(root).exists())
-    )
-    if default_data_gone:  # the generated default data: made again (same seed, same maps)
+    if data is None and config.get("data") is None and not (root and Path(root).exists()):
+        # The generated default data, gone: made again (same seed, same maps).
         root = trained_on = str(ensure_warcraft_data(k, progress=progress))
     notes = []
-    if "normalization" in state:
-        normalize: Any = (state["normalization"]["mean"], state["normalization"]["std"])
-    elif trained_on is not None and Path(trained_on).exists():
-        normalize = train_channel_stats(find_size_folder(trained_on, k), k)
-    else:
-        normalize = "train"
-        notes.append(
-            f"the data {run_dir.name} trained on ({trained_on}) is not here: images "
-            "normalised with the evaluated data's train statistics"
-        )
-    ds = WarcraftShortestPath(root, k=k, split=split, normalize=normalize)
-    stop = len(ds) if n is None else min(int(n), len(ds))
-    images = ds.normalize_images(ds.raw_images(0, stop))
-    costs, paths = ds.costs[:stop].float(), ds.paths[:stop].float()
+    normalization = state.get("normalization")
+    if normalization is None:  # a run saved before checkpoints held it
+        stats_from = trained_on if trained_on and Path(trained_on).exists() else root
+        if stats_from != trained_on:
+            notes.append(
+                f"the data {run_dir.name} trained on ({trained_on}) is not here: images "
+                "normalised with the evaluated data's train statistics"
+            )
+        mean, std = train_channel_stats(find_size_folder(stats_from, k), k)
+        normalization = {"mean": mean.tolist(), "std": std.tolist()}
+    images, costs, paths = split_tensors(root, k, split, n, normalization)
 
     model = WarcraftCNN(k, channels_last=bool(config.get("channels_last", True)))
     model.load_state_dict(state["model"])
@@ -121,7 +119,7 @@ def evaluate_run(
         "data_root": str(root),
         "trained_on_this_data": bool(same_data),
         "split": split,
-        "n": int(stop),
+        "n": int(images.shape[0]),
         "metrics": metrics,
         "cells": cells,
         "cost_profile": cost_profile(c_hat, costs, _cell_mask(cells, paths)),
@@ -185,7 +183,7 @@ def evaluate_runs(
             ]
         )
     if levels:
-        table.append(["true costs", "", "", "", "", ""] + [f"{c / levels[0]:.2f}" for c in levels])
+        table.append(["true costs", "", "", "", "", "", *true_ratio_cells(levels)])
     text = format_table(header, table)
     where = {r["data_root"] for r in results}
     print(

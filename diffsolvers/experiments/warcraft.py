@@ -274,18 +274,34 @@ def evaluate(
 
 
 # -- data ---------------------------------------------------------------------------------------
-def load_data(config: WarcraftConfig) -> tuple[dict[str, tuple[torch.Tensor, ...]], str]:
-    """The three splits as in-memory tensors (images normalised), and the data root used."""
+def split_tensors(
+    root: str | Path, k: int, split: str, limit: int | None, normalization: dict[str, list[float]]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The first ``limit`` maps of a split as in-memory tensors: images normalised with
+    ``normalization`` (per-channel ``mean`` and ``std`` on the [0, 1] scale), float32 costs
+    and paths."""
+    normalize = (normalization["mean"], normalization["std"])
+    ds = WarcraftShortestPath(root, k=k, split=split, normalize=normalize)
+    images = ds.normalize_images(ds.raw_images(0, limit))
+    return images, ds.costs[:limit].float(), ds.paths[:limit].float()
+
+
+def load_data(
+    config: WarcraftConfig,
+) -> tuple[dict[str, tuple[torch.Tensor, ...]], str, dict[str, list[float]]]:
+    """The three splits as in-memory tensors, the data root used, and the image
+    normalisation applied (the train split's channel statistics, saved with the run)."""
     root = config.data
     if root is None:
         root = str(ensure_warcraft_data(config.k, progress=config.progress))
+    mean, std = train_channel_stats(find_size_folder(root, config.k), config.k)
+    normalization = {"mean": mean.tolist(), "std": std.tolist()}
     limits = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
-    splits = {}
-    for split, limit in limits.items():
-        ds = WarcraftShortestPath(root, k=config.k, split=split)
-        images = ds.normalize_images(ds.raw_images(0, limit))
-        splits[split] = (images, ds.costs[:limit].float(), ds.paths[:limit].float())
-    return splits, root
+    splits = {
+        split: split_tensors(root, config.k, split, limit, normalization)
+        for split, limit in limits.items()
+    }
+    return splits, root, normalization
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -306,10 +322,8 @@ def train_warcraft(
     out.mkdir(parents=True, exist_ok=True)
     set_threads(config.threads)
     torch.manual_seed(config.seed)
-    splits, root = load_data(config)
+    splits, root, normalization = load_data(config)
     signature = data_signature(root, config.k)
-    mean, std = train_channel_stats(find_size_folder(root, config.k), config.k)
-    normalization = {"mean": mean.tolist(), "std": std.tolist()}  # what the images were given
     train_x, train_c, train_y = splits["train"]
     if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
         train_x = train_x.to(device)
