@@ -17,7 +17,7 @@ import torch
 
 from solvers.base import Solver
 
-__all__ = ["to_numpy", "from_numpy", "solve", "split_shape"]
+__all__ = ["to_numpy", "from_numpy", "solve"]
 
 _KEPT_FLOATS = (torch.float32, torch.float64)
 
@@ -40,19 +40,6 @@ def to_numpy(x: Any) -> np.ndarray:
 def from_numpy(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """The array ``a`` as a tensor on ``like``'s device, with ``like``'s dtype."""
     return torch.from_numpy(np.ascontiguousarray(a)).to(device=like.device, dtype=like.dtype)
-
-
-def split_shape(
-    theta: torch.Tensor, event_ndim: int, problem: str
-) -> tuple[torch.Size, torch.Size]:
-    """Split ``θ``'s shape into (batch shape, instance shape) for a solver's ``event_ndim``."""
-    if theta.ndim < event_ndim:
-        raise ValueError(
-            f"{problem}: θ must have at least {event_ndim} axes (one instance has {event_ndim}),"
-            f" got shape {tuple(theta.shape)}"
-        )
-    cut = theta.ndim - event_ndim
-    return theta.shape[:cut], theta.shape[cut:]
 
 
 def solve(

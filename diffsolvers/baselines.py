@@ -21,6 +21,7 @@ solves may see positive scores: interpolated, perturbed or projected θ, or 2θ�
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -28,7 +29,8 @@ from torch import nn
 
 from solvers.base import Solver
 
-from .blackbox import BlackboxLayer, HammingLoss, as_target, check_choice
+from ._checks import as_target, check_choice, check_prediction
+from .blackbox import BlackboxLayer, HammingLoss
 from .identity import IdentityLayer
 from .imle import IMLELayer
 from .losses import reduce
@@ -87,10 +89,10 @@ class SquaredLoss(nn.Module):
         return self.perturbed.solver
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
+        batch_shape, event_shape = check_prediction(x, self.solver)
+        target = as_target(y, x, self.solver.problem)
         y_eps = self.perturbed(x, **side)
-        target = as_target(y, y_eps, self.solver.problem)
-        batch_shape = y_eps.shape[: y_eps.ndim - self.solver.event_ndim]
-        values = (y_eps - target).pow(2).reshape(*batch_shape, -1).sum(-1)
+        values = (y_eps - target).pow(2).reshape(*batch_shape, math.prod(event_shape)).sum(-1)
         return reduce(values, self.reduction)
 
 

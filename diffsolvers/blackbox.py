@@ -47,28 +47,15 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
+from ._checks import as_target, check_choice, check_finite, check_positive, check_prediction
+from ._first_order import first_order_only
 from .losses import reduce
 from .perturbed import _tile_side, costs_to_theta
 
-__all__ = ["BlackboxLayer", "HammingLoss", "FlatBatch", "flat_batch", "check_choice"]
+__all__ = ["BlackboxLayer", "HammingLoss", "FlatBatch", "flat_batch", "check_choice", "as_target"]
 
 _INPUTS = ("scores", "costs")
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_choice(name: str, value: Any, choices: tuple) -> None:
-    """``ValueError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-
-
-def check_positive(name: str, value: Any) -> float:
-    """``value`` as a positive finite float, ``ValueError`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 @dataclass
@@ -92,14 +79,17 @@ class FlatBatch:
     def d(self) -> int:
         return math.prod(self.event_shape)
 
+    @property
+    def problem(self) -> str:
+        return getattr(self.solver, "problem", type(self.solver).__name__)
+
     def solve(self, theta: torch.Tensor) -> torch.Tensor:
         """``y*`` of every stacked copy (no gradient), with ``theta``'s shape."""
         reps = theta.numel() // (self.n * self.d) if self.n * self.d else 1
-        problem = getattr(self.solver, "problem", type(self.solver).__name__)
+        problem = self.problem
         with torch.no_grad():
             t = theta.detach()
-            if not torch.isfinite(t).all():
-                raise ValueError(f"{problem}: θ contains NaN or inf; all scores must be finite")
+            check_finite(t, f"{problem}: θ (after interpolation or perturbation)")
             side_np = _tile_side(self.side, self.batch_shape, reps, problem)
             y = _bridge.solve(self.solver, t.reshape(-1, *self.event_shape), side_np)
         return y.reshape(theta.shape)
@@ -109,25 +99,12 @@ def flat_batch(
     solver: Solver, theta: torch.Tensor, side: Mapping[str, Any]
 ) -> tuple[FlatBatch, torch.Tensor]:
     """Split θ into (batch, instance) axes; returns the :class:`FlatBatch` and θ as (N, D)
-    (a differentiable reshape)."""
-    problem = getattr(solver, "problem", type(solver).__name__)
-    if not theta.is_floating_point():
-        raise TypeError(f"{problem}: θ must be a floating-point tensor, got {theta.dtype}")
-    batch_shape, event_shape = _bridge.split_shape(theta, solver.event_ndim, problem)
+    (a differentiable reshape). θ is checked as a prediction
+    (:func:`~diffsolvers._checks.check_prediction`)."""
+    batch_shape, event_shape = check_prediction(theta, solver)
     side_np = {k: _bridge.to_numpy(v) for k, v in side.items()}
     batch = FlatBatch(solver, batch_shape, event_shape, side_np)
     return batch, theta.reshape(batch.n, batch.d)
-
-
-def as_target(y: Any, like: torch.Tensor, problem: str, what: str = "target y") -> torch.Tensor:
-    """``y`` as a detached tensor on ``like``'s device/dtype, with ``like``'s shape."""
-    t = torch.as_tensor(y).detach().to(device=like.device, dtype=like.dtype)
-    if t.shape != like.shape:
-        raise ValueError(
-            f"{problem}: the {what} has shape {tuple(t.shape)}, the prediction has shape "
-            f"{tuple(like.shape)}; they must match"
-        )
-    return t
 
 
 class _BlackboxFn(torch.autograd.Function):
@@ -136,14 +113,16 @@ class _BlackboxFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, batch, lambda_):
         y = batch.solve(theta)
-        ctx.save_for_backward(theta.detach(), y)
+        ctx.save_for_backward(theta, y)
         ctx.batch = batch
         ctx.lambda_ = lambda_
         return y
 
     @staticmethod
+    @first_order_only
     def backward(ctx, grad_out):
         theta, y = ctx.saved_tensors
+        check_finite(grad_out, f"{ctx.batch.problem}: the incoming gradient ∂L/∂y")
         y_p = ctx.batch.solve(theta - ctx.lambda_ * grad_out)
         return (y - y_p) / ctx.lambda_, None, None
 
@@ -172,6 +151,7 @@ class BlackboxLayer(nn.Module):
         return f"solver={self.solver!r}, lambda_={self.lambda_}, inputs={self.inputs!r}"
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
+        check_prediction(x, self.solver)
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
         return _BlackboxFn.apply(flat, batch, self.lambda_).reshape(theta.shape)
@@ -215,11 +195,11 @@ class HammingLoss(nn.Module):
         return self.layer.solver
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
-        n_entries = math.prod(x.shape[x.ndim - self.solver.event_ndim :])
-        self.layer.lambda_ = self.lambda_ * max(n_entries, 1)
+        batch_shape, event_shape = check_prediction(x, self.solver)
+        n_entries = math.prod(event_shape)
+        target = as_target(y, x, self.solver.problem)
+        self.layer.lambda_ = self.lambda_ * n_entries
         y_hat = self.layer(x, **side)
-        target = as_target(y, y_hat, self.solver.problem)
-        batch_shape = y_hat.shape[: y_hat.ndim - self.solver.event_ndim]
         diff = target * (1 - y_hat) + (1 - target) * y_hat
-        values = diff.reshape(*batch_shape, -1).mean(-1)
+        values = diff.reshape(*batch_shape, n_entries).mean(-1)
         return reduce(values, self.reduction)

@@ -40,7 +40,8 @@ from torch import nn
 
 from solvers.base import Solver
 
-from .blackbox import check_choice, flat_batch
+from ._checks import check_choice, check_prediction
+from .blackbox import flat_batch
 from .perturbed import costs_to_theta
 
 __all__ = ["IdentityLayer", "project", "PROJECTIONS"]
@@ -97,6 +98,7 @@ class IdentityLayer(nn.Module):
         return f"solver={self.solver!r}, projection={self.projection!r}, inputs={self.inputs!r}"
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
+        check_prediction(x, self.solver)
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
         return _IdentityFn.apply(project(flat, self.projection), batch).reshape(theta.shape)

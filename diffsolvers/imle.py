@@ -40,7 +40,17 @@ from torch import nn
 
 from solvers.base import Solver
 
-from .blackbox import check_choice, check_positive, flat_batch
+from ._checks import (
+    check_choice,
+    check_count,
+    check_finite,
+    check_flag,
+    check_generator,
+    check_positive,
+    check_prediction,
+)
+from ._first_order import first_order_only
+from .blackbox import flat_batch
 from .perturbed import costs_to_theta
 
 __all__ = ["SumOfGamma", "IMLELayer"]
@@ -59,9 +69,7 @@ class SumOfGamma:
     def __init__(self, kappa: float = 1.0, tau: float = 1.0, n_terms: int = 10) -> None:
         self.kappa = check_positive("kappa", kappa)
         self.tau = check_positive("tau", tau)
-        if isinstance(n_terms, bool) or not isinstance(n_terms, int) or n_terms < 1:
-            raise ValueError(f"n_terms must be a positive integer, got {n_terms!r}")
-        self.n_terms = n_terms
+        self.n_terms = check_count("n_terms", n_terms)
 
     @property
     def mean(self) -> float:
@@ -83,6 +91,8 @@ class SumOfGamma:
     ) -> torch.Tensor:
         """Draw ``shape`` from ``generator`` (on its device), returned on ``device``/``dtype``."""
         dtype = dtype or torch.get_default_dtype()
+        if not dtype.is_floating_point:
+            raise TypeError(f"Sum-of-Gamma noise: dtype must be floating point, got {dtype}")
         draw_device = generator.device if generator is not None else device
         draw_dtype = dtype if dtype in (torch.float32, torch.float64) else torch.float32
         alpha = torch.full(tuple(shape), 1.0 / self.kappa, device=draw_device, dtype=draw_dtype)
@@ -102,14 +112,16 @@ class _IMLEFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, theta, ys, eps, batch, lambda_):
-        ctx.save_for_backward(theta.detach(), ys, eps)
+        ctx.save_for_backward(theta, ys, eps)
         ctx.batch = batch
         ctx.lambda_ = lambda_
         return ys.mean(0)
 
     @staticmethod
+    @first_order_only
     def backward(ctx, grad_out):
         theta, ys, eps = ctx.saved_tensors
+        check_finite(grad_out, f"{ctx.batch.problem}: the incoming gradient ∂L/∂y")
         ys_target = ctx.batch.solve(theta + eps - ctx.lambda_ * grad_out)
         return (ys - ys_target).mean(0) / ctx.lambda_, None, None, None, None
 
@@ -143,8 +155,7 @@ class IMLELayer(nn.Module):
     ) -> None:
         super().__init__()
         check_choice("inputs", inputs, ("scores", "costs"))
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        n_samples = check_count("n_samples", n_samples)
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.solver = solver
@@ -152,8 +163,8 @@ class IMLELayer(nn.Module):
         self.noise = SumOfGamma(kappa, tau, n_terms)
         self.n_samples = n_samples
         self.seed = seed
-        self.generator = generator
-        self.map_in_eval = bool(map_in_eval)
+        self.generator = check_generator(generator)
+        self.map_in_eval = check_flag("map_in_eval", map_in_eval)
         self.inputs = inputs
         self._generators: dict[str, torch.Generator] = {}
 
@@ -178,6 +189,7 @@ class IMLELayer(nn.Module):
         return self._generators[key]
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
+        check_prediction(x, self.solver)
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
         if self.training or not self.map_in_eval:

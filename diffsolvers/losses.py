@@ -60,6 +60,7 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
+from ._checks import as_target, check_finite, check_prediction
 from .noise import Noise
 from .perturbed import PerturbedOptimizer, costs_to_theta, value_with_grad
 
@@ -69,8 +70,13 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Apply ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``) to per-instance values."""
+    """Apply ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``) to per-instance values.
+
+    The mean of an empty batch is refused (``ValueError``) rather than returned as NaN; its
+    sum is 0 and ``"none"`` returns the empty values."""
     if reduction == "mean":
+        if values.numel() == 0:
+            raise ValueError("reduction='mean' over an empty batch (no instances)")
         return values.mean()
     if reduction == "sum":
         return values.sum()
@@ -133,26 +139,24 @@ class FenchelYoungLoss(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
+        check_prediction(x, self.solver)
         theta = costs_to_theta(x, self.perturbed.inputs)
-        y = torch.as_tensor(y).to(device=theta.device, dtype=theta.dtype)
-        if y.shape != theta.shape:
-            raise ValueError(
-                f"{self.solver.problem}: the target y has shape {tuple(y.shape)}, the prediction "
-                f"has shape {tuple(theta.shape)}; they must match"
-            )
+        y = as_target(y, theta, self.solver.problem)
         s = self.perturbed.sample(x, base=False, **side)
-        target = y.detach().reshape(s.theta.shape)
+        target = y.reshape(s.theta.shape)
         flat = theta.reshape(s.theta.shape)
         values = value_with_grad(flat, s.values(target), s.value_grad(target))
         return reduce(values.reshape(s.batch_shape), self.reduction)
 
 
 def _per_instance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``⟨a, b⟩`` per instance, the batch being the first axis."""
+    """``⟨a, b⟩`` per instance, the batch being the first axis; NaN and inf are refused."""
     if a.shape != b.shape:
         raise ValueError(f"shapes must match, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.ndim < 1:
         raise ValueError("expected a batch axis first")
+    check_finite(a, "regret: the costs")
+    check_finite(b, "regret: a solution")
     return (a * b).reshape(a.shape[0], -1).sum(1)
 
 
@@ -183,9 +187,18 @@ def decision_regret(
 ) -> torch.Tensor:
     """Regret of the decisions ``y*(-ĉ)`` taken on predicted costs, measured on true costs.
 
-    ``costs_pred`` and ``costs_true`` have shape ``(B, *instance)``. Returns the normalised
-    regret (a scalar) or, with ``normalized=False``, the per-instance regrets.
+    ``costs_pred`` and ``costs_true`` have shape ``(B, *instance)`` (exactly one batch axis:
+    pass ``c[None]`` for a single instance). Returns the normalised regret (a scalar) or,
+    with ``normalized=False``, the per-instance regrets, shape ``(B,)``.
     """
+    check_prediction(costs_pred, solver)
+    if costs_pred.ndim != solver.event_ndim + 1:
+        raise ValueError(
+            f"decision_regret: the costs must have shape (B, *instance) with one batch axis "
+            f"before the {solver.event_ndim} instance axes of {solver.problem}, got shape "
+            f"{tuple(costs_pred.shape)} (for one instance pass costs[None])"
+        )
+    costs_true = as_target(costs_true, costs_pred, solver.problem, "true costs")
     with torch.no_grad():
         flat_side = {k: _bridge.to_numpy(v) for k, v in side.items()}
         y_pred = _bridge.solve(solver, costs_to_theta(costs_pred.detach()), flat_side)

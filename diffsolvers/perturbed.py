@@ -48,6 +48,8 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
+from ._checks import check_count, check_flag, check_generator, check_positive, check_prediction
+from ._first_order import first_order_only
 from .noise import Noise, get_noise
 
 __all__ = [
@@ -145,16 +147,14 @@ def perturb_and_solve(
     side: Mapping[str, Any] | None = None,
 ) -> PerturbedSamples:
     """Draw ``M`` perturbations of ``θ`` and solve them all (and ``y*(θ)`` if ``base``) in
-    ONE solver call. No gradient is recorded."""
+    ONE solver call. No gradient is recorded. ``θ`` is checked as a prediction
+    (:func:`~diffsolvers._checks.check_prediction`); perturbed scores that overflow the
+    dtype raise a ``ValueError`` that says so."""
     problem = getattr(solver, "problem", type(solver).__name__)
-    if not theta.is_floating_point():
-        raise TypeError(f"{problem}: θ must be a floating-point tensor, got {theta.dtype}")
-    batch_shape, event_shape = _bridge.split_shape(theta, solver.event_ndim, problem)
+    batch_shape, event_shape = check_prediction(theta, solver)
     n, d = math.prod(batch_shape), math.prod(event_shape)
     with torch.no_grad():
         th = theta.detach().reshape(n, d)
-        if not torch.isfinite(th).all():
-            raise ValueError(f"{problem}: θ contains NaN or inf; all scores must be finite")
         z = noise.sample((n_samples, n, d), generator=generator, device=th.device, dtype=th.dtype)
         if mode == "additive":
             weights = None
@@ -162,6 +162,12 @@ def perturb_and_solve(
         else:
             weights = torch.exp(sigma * z - noise.log_mgf(sigma))
             theta_p = th * weights
+        if theta_p.numel() and not torch.isfinite(theta_p).all():
+            raise ValueError(
+                f"{problem}: the perturbed scores overflow {th.dtype} (θ is finite, but its "
+                f"largest entry {th.abs().max().item():.3g} perturbed by sigma={sigma} is not);"
+                " scale θ down or use a wider dtype"
+            )
         stacked = theta_p.reshape(n_samples * n, d)
         if base:
             stacked = torch.cat([stacked, th], dim=0)
@@ -183,6 +189,7 @@ class _PerturbedArgmaxFn(torch.autograd.Function):
         return ys.mean(0)
 
     @staticmethod
+    @first_order_only
     def backward(ctx, grad_out):
         theta, ys, score, y_base = ctx.saved_tensors
         diff = ys if y_base is None else ys - y_base
@@ -199,12 +206,13 @@ class _ValueFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, theta, values, grad):
-        ctx.save_for_backward(grad)
+        ctx.save_for_backward(theta, grad)
         return values
 
     @staticmethod
+    @first_order_only
     def backward(ctx, grad_out):
-        (grad,) = ctx.saved_tensors
+        _, grad = ctx.saved_tensors
         return grad_out.unsqueeze(-1) * grad, None, None
 
 
@@ -252,12 +260,8 @@ class PerturbedOptimizer(nn.Module):
         super().__init__()
         if not hasattr(solver, "solve") or not hasattr(solver, "event_ndim"):
             raise TypeError(f"solver must be a solvers.Solver, got {type(solver).__name__}")
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
-            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-        if not math.isfinite(sigma):
-            raise ValueError(f"sigma must be finite, got {sigma!r}")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        sigma = check_positive("sigma", sigma)
+        n_samples = check_count("n_samples", n_samples)
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
         if inputs not in _INPUTS:
@@ -265,13 +269,13 @@ class PerturbedOptimizer(nn.Module):
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.solver = solver
-        self.sigma = float(sigma)
+        self.sigma = sigma
         self.n_samples = n_samples
         self.noise = get_noise(noise)
         self.mode = mode
-        self.control_variate = bool(control_variate)
+        self.control_variate = check_flag("control_variate", control_variate)
         self.seed = seed
-        self.generator = generator
+        self.generator = check_generator(generator)
         self.inputs = inputs
         if mode == "multiplicative":
             self.noise.log_mgf(self.sigma)  # fail early (Gumbel needs σ < 1)
@@ -303,6 +307,7 @@ class PerturbedOptimizer(nn.Module):
 
     def sample(self, x: torch.Tensor, *, base: bool | None = None, **side: Any) -> PerturbedSamples:
         """Draw and solve the perturbations of θ (from ``x``); see :func:`perturb_and_solve`."""
+        check_prediction(x, self.solver)
         theta = costs_to_theta(x, self.inputs)
         return perturb_and_solve(
             self.solver,
@@ -317,6 +322,7 @@ class PerturbedOptimizer(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
+        check_prediction(x, self.solver)
         theta = costs_to_theta(x, self.inputs)
         s = perturb_and_solve(
             self.solver,
@@ -348,12 +354,22 @@ class PerturbedMax(PerturbedOptimizer):
     perturbation; its gradient is the exact gradient of that estimate, ``(1/M) Σ_m y_m``
     (additive, ``= y_ε(θ)``) or ``(1/M) Σ_m w_m ⊙ y_m`` (multiplicative). For centred noise
     ``F_ε(θ) >= max_y ⟨θ, y⟩`` (Jensen). Returns shape ``batch_shape``. With
-    ``inputs="costs"`` the value is still the max of ``⟨θ, y⟩`` with ``θ = -ĉ``.
+    ``inputs="costs"`` the value is still the max of ``⟨θ, y⟩`` with ``θ = -ĉ``. Its
+    gradient needs no Jacobian estimator, so ``control_variate`` does not apply (``True``
+    raises ``ValueError``).
     """
 
+    def __init__(self, solver: Solver, *args: Any, **kwargs: Any) -> None:
+        super().__init__(solver, *args, **kwargs)
+        if self.control_variate:
+            raise ValueError(
+                "PerturbedMax: control_variate does not apply (the gradient of the perturbed "
+                "max is an average of solutions, with no Jacobian estimator to correct)"
+            )
+
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        theta = costs_to_theta(x, self.inputs)
         s = self.sample(x, base=False, **side)
+        theta = costs_to_theta(x, self.inputs)
         flat = theta.reshape(s.theta.shape)
         out = value_with_grad(flat, s.values(), s.value_grad())
         return out.reshape(s.batch_shape)

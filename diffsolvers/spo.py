@@ -33,6 +33,7 @@ optimise afterwards. Per instance ``(1/D) Σ_j (ĉ_j - c_j)²`` (the same as
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -40,8 +41,8 @@ from torch import nn
 
 from solvers.base import Solver
 
-from . import _bridge
-from .blackbox import as_target, check_choice, flat_batch
+from ._checks import as_target, check_choice, check_prediction
+from .blackbox import flat_batch
 from .losses import reduce
 from .perturbed import costs_to_theta, value_with_grad
 
@@ -77,6 +78,7 @@ class SPOPlusLoss(nn.Module):
         y_true: torch.Tensor | None = None,
         **side: Any,
     ) -> torch.Tensor:
+        check_prediction(x, self.solver)
         theta_hat = costs_to_theta(x, self.inputs)
         problem = self.solver.problem
         theta = costs_to_theta(as_target(costs, theta_hat, problem, "true costs"), "costs")
@@ -110,9 +112,10 @@ class TwoStageLoss(nn.Module):
         self.reduction = reduction
 
     def forward(self, x: torch.Tensor, costs: torch.Tensor, **side: Any) -> torch.Tensor:
+        batch_shape, event_shape = check_prediction(x, self.solver)
         theta_hat = costs_to_theta(x, self.inputs)
         problem = self.solver.problem
         theta = costs_to_theta(as_target(costs, theta_hat, problem, "true costs"), "costs")
-        batch_shape, _ = _bridge.split_shape(theta_hat, self.solver.event_ndim, problem)
-        values = (theta_hat - theta).pow(2).reshape(*batch_shape, -1).mean(-1)
+        n_entries = math.prod(event_shape)
+        values = (theta_hat - theta).pow(2).reshape(*batch_shape, n_entries).mean(-1)
         return reduce(values, self.reduction)

@@ -256,11 +256,11 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(TypeError, match="must be a solvers.Solver"):
         PerturbedOptimizer(object())
     layer = PerturbedOptimizer(argmax)
-    with pytest.raises(ValueError, match="argmax: θ contains NaN"):
+    with pytest.raises(ValueError, match="argmax: the prediction contains NaN"):
         layer(torch.tensor([1.0, float("nan")]))
-    with pytest.raises(TypeError, match="argmax: θ must be a floating-point"):
+    with pytest.raises(TypeError, match="argmax: the prediction must be a real floating-point"):
         layer(torch.tensor([1, 2]))
-    with pytest.raises(ValueError, match="assignment: θ must have at least 2 axes"):
+    with pytest.raises(ValueError, match="assignment: the prediction must have at least 2 axes"):
         PerturbedOptimizer(solvers.get("assignment"))(torch.zeros(3))
     knap = PerturbedOptimizer(solvers.get("knapsack"))
     with pytest.raises(ValueError, match="knapsack: side input 'weights' has shape"):

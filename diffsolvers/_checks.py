@@ -1,0 +1,156 @@
+"""Argument and tensor checks shared by every layer and loss.
+
+Each check raises a :class:`TypeError` (wrong kind of value) or :class:`ValueError` (right
+kind, bad value) whose message names the problem and the argument, before any solver call;
+the layers never let a bad input reach a solver, a reshape or a silent NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+from solvers.base import Solver, SolverInputError
+
+__all__ = [
+    "check_choice",
+    "check_positive",
+    "check_count",
+    "check_flag",
+    "check_generator",
+    "check_prediction",
+    "check_finite",
+    "as_target",
+]
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` (a Python or NumPy real number) as a positive finite float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_count(name: str, value: Any) -> int:
+    """``value`` (a Python or NumPy integer) as an ``int >= 1``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (Python or NumPy) are accepted, so that
+    a string such as ``"false"`` is not read as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_generator(generator: Any) -> torch.Generator | None:
+    """``generator`` if it is ``None`` or a :class:`torch.Generator`."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
+    return generator
+
+
+def _problem(solver: Solver) -> str:
+    return getattr(solver, "problem", type(solver).__name__)
+
+
+def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
+    """Check a model's prediction ``x`` for ``solver``; return (batch shape, instance shape).
+
+    ``x`` must be a real floating-point tensor on a real device (not ``meta``), with at
+    least ``solver.event_ndim`` axes, non-empty instances of the solver's fixed instance
+    shape (where it has one) and finite entries. An empty batch is allowed (layers return
+    an empty result, losses refuse a mean over it).
+    """
+    problem = _problem(solver)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{problem}: the prediction must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{problem}: the prediction must be a real floating-point tensor, got {x.dtype}"
+        )
+    if x.device.type == "meta":
+        raise ValueError(f"{problem}: the prediction is on the meta device (it holds no values)")
+    event_ndim = solver.event_ndim
+    if x.ndim < event_ndim:
+        raise ValueError(
+            f"{problem}: the prediction must have at least {event_ndim} axes (one instance has"
+            f" {event_ndim}), got shape {tuple(x.shape)}"
+        )
+    cut = x.ndim - event_ndim
+    batch_shape, event_shape = x.shape[:cut], x.shape[cut:]
+    if math.prod(event_shape) == 0:
+        raise ValueError(
+            f"{problem}: an instance has no entries (instance shape {tuple(event_shape)}, "
+            f"full shape {tuple(x.shape)})"
+        )
+    expected = getattr(solver, "instance_shape", None)
+    if expected is not None and tuple(event_shape) != tuple(expected):
+        raise SolverInputError(
+            f"{problem}: each instance must have shape {tuple(expected)}, got trailing shape "
+            f"{tuple(event_shape)} (full shape {tuple(x.shape)})"
+        )
+    check_finite(x, f"{problem}: the prediction")
+    return batch_shape, event_shape
+
+
+def check_finite(t: torch.Tensor, what: str) -> None:
+    """``ValueError`` naming ``what`` if ``t`` holds a NaN or an infinity."""
+    with torch.no_grad():
+        if t.numel() and not torch.isfinite(t).all():
+            bad = "NaN" if torch.isnan(t).any() else "inf"
+            raise ValueError(f"{what} contains {bad}; all entries must be finite")
+
+
+def as_target(y: Any, like: torch.Tensor, problem: str, what: str = "target y") -> torch.Tensor:
+    """A loss target (solution or true costs) as a tensor on ``like``'s device and dtype.
+
+    It must be real (bool, integer or float), finite, of ``like``'s shape and must not
+    require grad: the losses treat targets as constants and would otherwise drop their
+    gradient silently.
+    """
+    if isinstance(y, torch.Tensor):
+        if y.requires_grad:
+            raise ValueError(
+                f"{problem}: the {what} requires grad; targets are constants of the loss "
+                "(pass it .detach()ed)"
+            )
+        t = y
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(y))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"{problem}: the {what} could not be read as a tensor: {exc}") from exc
+    if t.is_complex() or not (t.is_floating_point() or t.dtype == torch.bool or _integral(t)):
+        raise TypeError(f"{problem}: the {what} must hold real numbers, got {t.dtype}")
+    if t.device.type == "meta":
+        raise ValueError(f"{problem}: the {what} is on the meta device (it holds no values)")
+    if t.shape != like.shape:
+        raise ValueError(
+            f"{problem}: the {what} has shape {tuple(t.shape)}, the prediction has shape "
+            f"{tuple(like.shape)}; they must match"
+        )
+    t = t.to(device=like.device, dtype=like.dtype)
+    check_finite(t, f"{problem}: the {what}")
+    return t
+
+
+def _integral(t: torch.Tensor) -> bool:
+    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool

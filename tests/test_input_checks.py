@@ -1,0 +1,282 @@
+"""Every layer and loss refuses bad input with an error that names it (diffsolvers/_checks.py).
+
+Run over every method of the registry on the argmax problem (small and fast); the
+problem-specific shape checks use problems with a fixed instance shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import diffsolvers
+import solvers
+from diffsolvers import PerturbedMax, PerturbedOptimizer, SumOfGamma, registry
+
+METHODS = diffsolvers.methods()
+LAYERS = [m for m in METHODS if registry.method_info(m).kind == "layer"]
+LOSSES = [m for m in METHODS if registry.method_info(m).kind == "loss"]
+SOLUTION_LOSSES = [m for m in LOSSES if registry.method_info(m).target == "solution"]
+RANDOM = {"seed"}  # options given where a method takes them, for reproducible draws
+
+
+def _build(method: str, problem: str = "argmax", **params):
+    info = registry.method_info(method)
+    opts = {"seed": 0} if "seed" in info.options else {}
+    if "lambda_" in info.options:
+        opts["lambda_"] = 5.0
+    build = diffsolvers.layer if info.kind == "layer" else diffsolvers.loss
+    return info, build(problem, method=method, **params, **opts)
+
+
+def _call(method: str, x: torch.Tensor, target=None, **params):
+    info, module = _build(method, **params)
+    if info.kind == "layer":
+        return module(x)
+    if target is None:
+        target = torch.zeros_like(x.detach())
+        target[..., 0] = 1.0
+    return module(x, target)
+
+
+# -- the prediction ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_nan_and_inf_predictions_are_named(method):
+    for bad, word in ((float("nan"), "NaN"), (float("inf"), "inf")):
+        x = torch.tensor([[1.0, bad, 0.0]])
+        with pytest.raises(ValueError, match=f"argmax: the prediction contains {word}"):
+            _call(method, x)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
+def test_non_real_float_predictions_are_refused(method, dtype):
+    x = torch.ones(2, 3).to(dtype)
+    with pytest.raises(TypeError, match="argmax: the prediction must be a real floating-point"):
+        _call(method, x)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_meta_predictions_are_refused(method):
+    with pytest.raises(ValueError, match="argmax: the prediction is on the meta device"):
+        _call(method, torch.empty(2, 3, device="meta"))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_instances_without_entries_are_refused(method):
+    with pytest.raises(ValueError, match=r"an instance has no entries \(instance shape \(0,\)"):
+        _call(method, torch.zeros(2, 0), torch.zeros(2, 0))
+
+
+@pytest.mark.parametrize("method", LAYERS)
+def test_layers_map_an_empty_batch_to_an_empty_result(method):
+    info, layer = _build(method)
+    out = layer(torch.zeros(0, 3))
+    expected = (0, 3) if info.output == "solution" else (0,)
+    assert tuple(out.shape) == expected
+
+
+@pytest.mark.parametrize("method", LOSSES)
+def test_losses_refuse_the_mean_of_an_empty_batch_and_sum_it_to_zero(method):
+    x, y = torch.zeros(0, 3, requires_grad=True), torch.zeros(0, 3)
+    _, loss = _build(method)
+    with pytest.raises(ValueError, match="reduction='mean' over an empty batch"):
+        loss(x, y)
+    loss.reduction = "sum"
+    assert loss(x, y).item() == 0.0
+    loss.reduction = "none"
+    assert tuple(loss(x, y).shape) == (0,)
+
+
+@pytest.mark.parametrize("method", ["perturbed", "fenchel_young", "spo_plus", "blackbox", "imle"])
+def test_a_wrong_instance_shape_is_reported_in_the_callers_shape(method):
+    # spanning tree on 5 nodes: 10 edges per instance; the stacked sample copies must not
+    # show up in the message.
+    info, module = _build(method, problem="spanning_tree", n_nodes=5)
+    x = torch.rand(3, 9)
+    with pytest.raises(
+        solvers.SolverInputError, match=r"got trailing shape \(9,\) \(full shape \(3, 9\)\)"
+    ):
+        module(x) if info.kind == "layer" else module(x, torch.zeros(3, 9))
+
+
+# -- targets ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", LOSSES)
+def test_nan_targets_are_named(method):
+    what = "target y" if method in SOLUTION_LOSSES else "true costs"
+    target = torch.tensor([[1.0, float("nan"), 0.0]])
+    with pytest.raises(ValueError, match=f"argmax: the {what} contains NaN"):
+        _call(method, torch.randn(1, 3, requires_grad=True), target)
+
+
+@pytest.mark.parametrize("method", LOSSES)
+def test_targets_that_require_grad_are_refused_not_detached(method):
+    target = torch.tensor([[1.0, 0.0, 0.0]], requires_grad=True)
+    with pytest.raises(ValueError, match="requires grad; targets are constants of the loss"):
+        _call(method, torch.randn(1, 3, requires_grad=True), target)
+
+
+@pytest.mark.parametrize("method", LOSSES)
+def test_complex_targets_are_refused(method):
+    target = torch.tensor([[1.0, 0.0, 0.0]]) * (1 + 1j)
+    with pytest.raises(TypeError, match="must hold real numbers, got torch.complex64"):
+        _call(method, torch.randn(1, 3), target)
+
+
+@pytest.mark.parametrize("method", LOSSES)
+def test_integer_and_boolean_targets_are_accepted(method):
+    x = torch.randn(2, 3, requires_grad=True)
+    as_float = _call(method, x, torch.tensor([[1.0, 0, 0], [0, 1, 0]]))
+    for target in (torch.tensor([[1, 0, 0], [0, 1, 0]]), np.array([[1, 0, 0], [0, 1, 0]], bool)):
+        assert torch.equal(_call(method, x, target), as_float)
+
+
+def test_spo_plus_checks_the_true_solution_too():
+    loss = diffsolvers.loss("argmax", method="spo_plus")
+    x, c = torch.randn(1, 3), torch.tensor([[0.0, 1.0, 2.0]])
+    with pytest.raises(ValueError, match="argmax: the true solution contains NaN"):
+        loss(x, c, y_true=torch.tensor([[float("nan"), 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="true solution requires grad"):
+        loss(x, c, y_true=torch.tensor([[1.0, 0.0, 0.0]], requires_grad=True))
+
+
+# -- gradients ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "perturbed",
+        "perturbed_multiplicative",
+        "perturbed_max",
+        "fenchel_young",
+        "fenchel_young_multiplicative",
+        "blackbox",
+        "imle",
+    ],
+)
+def test_double_backward_is_refused_rather_than_wrong(method):
+    # The estimators give first derivatives only; a Hessian-vector product through them
+    # would be silently zero or wrong (here the loss's upstream gradient is a constant, and
+    # another term of the objective has a genuine second derivative).
+    x = torch.rand(3, 5, dtype=torch.float64, requires_grad=True)
+    out = _call(method, x + 0.5)
+    objective = (out * torch.rand_like(out)).sum() + 0.5 * (x**2).sum()
+    (grad,) = torch.autograd.grad(objective, x, create_graph=True)
+    with pytest.raises(RuntimeError, match="gives first derivatives only"):
+        torch.autograd.grad((grad * torch.randn_like(grad)).sum(), x)
+
+
+@pytest.mark.parametrize("method", ["blackbox", "imle"])
+def test_a_nan_upstream_gradient_is_named_not_blamed_on_theta(method):
+    _, layer = _build(method)
+    x = torch.randn(3, 6, requires_grad=True)
+    y = layer(x)
+    upstream = torch.ones_like(y)
+    upstream[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="argmax: the incoming gradient ∂L/∂y contains NaN"):
+        y.backward(upstream)
+
+
+def test_a_multiplicative_overflow_is_reported_as_such():
+    layer = diffsolvers.layer("argmax", method="perturbed_multiplicative", sigma=1.0, seed=0)
+    with pytest.raises(ValueError, match="perturbed scores overflow torch.float32"):
+        layer(torch.tensor([[3e38, 1.0, 2.0]]))
+
+
+# -- options --------------------------------------------------------------------------------
+
+
+def test_numpy_scalars_are_accepted_as_hyperparameters():
+    argmax = solvers.get("argmax")
+    layer = PerturbedOptimizer(argmax, sigma=np.float32(0.5), n_samples=np.int64(3), seed=0)
+    assert (layer.sigma, layer.n_samples) == (0.5, 3)
+    assert type(layer.sigma) is float and type(layer.n_samples) is int
+    imle = diffsolvers.layer(
+        "argmax",
+        "imle",
+        lambda_=np.float64(2.0),
+        kappa=np.int32(2),
+        tau=np.float32(0.5),
+        n_terms=np.int64(4),
+        n_samples=np.int16(2),
+    )
+    assert (imle.lambda_, imle.noise.kappa, imle.noise.tau, imle.noise.n_terms) == (
+        2.0,
+        2.0,
+        0.5,
+        4,
+    )
+    assert imle.n_samples == 2
+    assert diffsolvers.layer("argmax", "blackbox", lambda_=np.float32(3.0)).lambda_ == 3.0
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: diffsolvers.layer("argmax", sigma=np.float32(-1.0)), "sigma must be a positive"),
+        (
+            lambda: diffsolvers.layer("argmax", n_samples=np.float64(2.0)),
+            "n_samples must be a positive integer",
+        ),
+        (lambda: diffsolvers.layer("argmax", sigma=True), "sigma must be a positive number"),
+    ],
+)
+def test_bad_numbers_are_still_refused(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_flags_must_be_booleans():
+    with pytest.raises(TypeError, match="control_variate must be True or False, got 'no'"):
+        diffsolvers.layer("argmax", control_variate="no")
+    with pytest.raises(TypeError, match="map_in_eval must be True or False, got 'false'"):
+        diffsolvers.layer("argmax", "imle", map_in_eval="false")
+    assert diffsolvers.layer("argmax", control_variate=np.bool_(True)).control_variate is True
+
+
+def test_a_bad_generator_is_refused_when_the_layer_is_built():
+    for method in ("perturbed", "imle"):
+        with pytest.raises(TypeError, match="generator must be a torch.Generator or None"):
+            diffsolvers.layer("argmax", method, generator="gen")
+
+
+def test_perturbed_max_refuses_a_control_variate_it_would_ignore():
+    with pytest.raises(ValueError, match="PerturbedMax: control_variate does not apply"):
+        PerturbedMax(solvers.get("argmax"), control_variate=True)
+
+
+def test_sum_of_gamma_refuses_integer_dtypes_like_the_other_noises():
+    with pytest.raises(TypeError, match="Sum-of-Gamma noise: dtype must be floating point"):
+        SumOfGamma().sample((4,), dtype=torch.int64)
+
+
+# -- regret helpers -------------------------------------------------------------------------
+
+
+def test_decision_regret_needs_the_batch_axis_and_agrees_with_one_instance():
+    grid = solvers.get("shortest_path")
+    gen = torch.Generator().manual_seed(0)
+    c_pred, c_true = torch.rand(4, 5, generator=gen) + 0.2, torch.rand(4, 5, generator=gen) + 0.2
+    with pytest.raises(ValueError, match=r"one batch axis .* pass costs\[None\]"):
+        diffsolvers.decision_regret(grid, c_pred, c_true, normalized=False)
+    one = diffsolvers.decision_regret(grid, c_pred[None], c_true[None], normalized=False)
+    y_pred = torch.from_numpy(grid.solve(-c_pred.numpy()))
+    y_true = torch.from_numpy(grid.solve(-c_true.numpy()))
+    assert one.shape == (1,)
+    assert one.item() == pytest.approx(((y_pred - y_true) * c_true).sum().item(), abs=1e-6)
+    assert one.item() >= 0
+
+
+def test_regret_helpers_refuse_nan_costs():
+    y = torch.eye(3)[:2]
+    costs = torch.tensor([[1.0, float("nan"), 0.0], [0.0, 1.0, 2.0]])
+    with pytest.raises(ValueError, match="regret: the costs contains NaN"):
+        diffsolvers.regret(y, y.flip(1), costs)
+    with pytest.raises(ValueError, match="regret: the costs contains NaN"):
+        diffsolvers.normalized_regret(y, y.flip(1), costs)
