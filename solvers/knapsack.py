@@ -16,7 +16,7 @@ Backends (Kellerer, Pferschy and Pisinger, *Knapsack Problems*, Springer 2004):
   being solved at once); larger instances raise :class:`SolverInputError`.
 * ``ortools``: OR-Tools' branch-and-bound knapsack solver, one instance per call. It takes
   integer profits only: the positive values of an instance are multiplied by the power of
-  two ``s`` that brings the largest to about ``2^40`` and rounded to integers (items that
+  two ``s`` that brings the largest into ``[2^40, 2^41)`` and rounded to integers (items that
   round to 0 are dropped, as are items with ``θ_i <= 0``). Integer values up to ``2^40``
   are therefore exact; otherwise the packing is optimal for the rounded profits and its
   true value is within ``n / (2 s)`` of the optimum (a relative ``n·2^-41``).
@@ -51,7 +51,7 @@ DEFAULT_MAX_TABLE_SIZE = 50_000_000
 
 _SNAP = 1e-9  # relative tolerance for a scaled weight or capacity to count as an integer
 _INT_LIMIT = 2.0**62  # integer weights and capacities must stay below this (int64 headroom)
-_PROFIT_TOP = 2.0**40  # the OR-Tools profit scale brings the largest value to about this
+_PROFIT_BITS = 40  # the OR-Tools profit scale brings the largest value into [2^40, 2^41)
 
 
 class _KnapsackBase(Solver):
@@ -153,13 +153,32 @@ class _KnapsackBase(Solver):
             "capacity": np.broadcast_to(c, batch_shape),
         }
 
+    def solve(self, theta: Any, **side: Any) -> np.ndarray:
+        """``y*(θ)``; also checks that the weights have θ's item count, even for an empty
+        batch (which returns before any instance is solved)."""
+        arr = self.validate(theta)
+        weights = side.get("weights", self.weights)
+        if weights is not None:
+            n_weights = np.shape(weights)[-1] if np.ndim(weights) else None
+            if n_weights is not None and n_weights != arr.shape[-1]:
+                raise SolverInputError(
+                    f"knapsack: θ has {arr.shape[-1]} items per instance but weights have "
+                    f"{n_weights}"
+                )
+        return super().solve(arr, **side)
+
+    __call__ = solve
+
     def _integer_instance(
         self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Integer weights ``⌈s·w⌉`` (capped at ``C'+1``) and capacity ``C' = ⌊s·C⌋``.
+        """Integer weights ``⌈s·w⌉`` (capped at ``C'+1``) and capacity ``C'``.
 
-        Also checks that the weights match θ's item count. Weights above the capacity can
-        never be packed, so capping them at ``C'+1`` changes nothing and avoids overflow.
+        ``C' = min(⌊s·C⌋, Σ_i ⌈s·w_i⌉)``: a capacity above the total weight packs every
+        item, as the total does, so a huge capacity is not an error. Weights above ``C'``
+        can never be packed, so capping them at ``C'+1`` changes nothing. ``C'`` and the
+        sum of the capped weights must stay below ``2^62`` (the kernels add weights in
+        int64); otherwise :class:`SolverInputError`.
         """
         if weights.shape != theta.shape:
             raise SolverInputError(
@@ -168,12 +187,17 @@ class _KnapsackBase(Solver):
             )
         s = 1.0 if self.weight_scale is None else self.weight_scale
         w = _snap(weights * s, np.ceil)
-        c = _snap(capacity * s, np.floor)
+        c = np.minimum(_snap(capacity * s, np.floor), w.sum(axis=1))
         if c.size and c.max() >= _INT_LIMIT:
             raise SolverInputError(
                 f"knapsack: scaled capacity {c.max():.3g} exceeds the integer range 2^62"
             )
         w = np.minimum(w, c[:, None] + 1.0)
+        if w.size and w.sum(axis=1).max() >= _INT_LIMIT:
+            raise SolverInputError(
+                f"knapsack: the scaled weights of an instance sum to {w.sum(axis=1).max():.3g},"
+                " beyond the integer range 2^62; use a smaller weight_scale or unit"
+            )
         return np.ascontiguousarray(w, dtype=np.int64), np.ascontiguousarray(c, dtype=np.int64)
 
     # -- LP form ----------------------------------------------------------------------
@@ -284,9 +308,9 @@ class KnapsackORToolsSolver(_KnapsackBase):
             items = np.flatnonzero((t > 0) & (w[b] <= c[b]))
             if items.size == 0:
                 continue
-            top = t[items].max()
-            scale = np.ldexp(1.0, min(int(np.floor(np.log2(_PROFIT_TOP) - np.log2(top))), 1000))
-            profits = np.round(t[items] * scale)
+            # 2^e brings the largest value into [2^40, 2^41): exact, however small or large
+            e = _PROFIT_BITS + 1 - int(np.frexp(t[items].max())[1])
+            profits = np.round(np.ldexp(t[items], e))
             keep = profits > 0
             items, profits = items[keep], profits[keep]
             if items.size == 0:

@@ -233,6 +233,45 @@ def test_huge_capacity_and_weights(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_capacity_beyond_the_integer_range_packs_everything_that_fits(backend):
+    # The capacity is capped at the total weight first, so 1e30 is not an error.
+    solver = solvers.get("knapsack", backend=backend, weights=[1, 1, 2], capacity=1e30)
+    np.testing.assert_array_equal(solver.solve(np.array([1.0, -1.0, 2.0])), [1.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_weights_summing_beyond_int64_raise_instead_of_overflowing(backend):
+    # 17 items of 2^59 under a capacity of 2^60: the int64 sum of the weights would wrap
+    # and let every item through.
+    solver = solvers.get("knapsack", backend=backend, weights=[2**59] * 17, capacity=2**60)
+    with pytest.raises(SolverInputError, match="sum to .* beyond the integer range 2\\^62"):
+        solver.solve(np.arange(1.0, 18.0))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("scale", [1e-305, 1e-200, 1e-12, 1.0, 1e12, 1e200, 1e305])
+def test_the_packing_does_not_depend_on_the_scale_of_the_values(backend, scale):
+    rng = np.random.default_rng(7)
+    theta = rng.integers(1, 50, size=(20, 8)).astype(np.float64)
+    weights = rng.integers(1, 6, size=(20, 8)).astype(np.float64)
+    capacity = np.full(20, 9.0)
+    solver = solvers.get("knapsack", backend=backend)
+    y = solver.solve(theta * scale, weights=weights, capacity=capacity)
+    for t, w, c, yb in zip(theta, weights, capacity, y):
+        assert_feasible(t, w, c, yb)
+        assert t @ yb == brute_force_best(t, w, c)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_item_count_mismatch_is_caught_for_an_empty_batch_too(backend):
+    solver = solvers.get("knapsack", backend=backend, weights=[1, 2, 3], capacity=3)
+    for theta in (np.ones((0, 4)), np.ones((2, 4))):
+        with pytest.raises(SolverInputError, match="θ has 4 items per instance but weights have 3"):
+            solver.solve(theta)
+    assert solver.solve(np.ones((0, 3))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_bad_inputs(backend):
     w = np.array([1, 2, 3])
     solver = solvers.get("knapsack", backend=backend, weights=w, capacity=4)
