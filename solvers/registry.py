@@ -8,6 +8,7 @@ backend of :mod:`solvers.lp` (used to cross-check fast solvers).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ class SolverInfo:
 _FACTORIES: dict[str, dict[str, Callable[..., Solver]]] = {}
 _INFOS: dict[str, dict[str, SolverInfo]] = {}
 _DEFAULTS: dict[str, str] = {}
+#: Parameter kinds of ``__init__(self, *args, **kwargs)``, which hands everything to its base.
+_FORWARDING = [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]
 
 
 def register(
@@ -50,6 +53,8 @@ def register(
     With ``default=True`` this backend is used when ``get`` is called without a backend,
     and (unless ``lp_backend=False``) an ``"lp"`` backend is derived from it.
     """
+    _check_name(problem, "problem")
+    _check_name(backend, "backend")
     _FACTORIES.setdefault(problem, {})[backend] = factory
     _INFOS.setdefault(problem, {})[backend] = SolverInfo(problem, backend, description, default)
     if default or problem not in _DEFAULTS:
@@ -65,6 +70,8 @@ def register(
             from .lp import LPBackedSolver
 
             return LPBackedSolver(factory(**params))
+
+        lp_factory.__wrapped__ = factory  # it takes the options of the solver it wraps
 
         _FACTORIES[problem]["lp"] = lp_factory
         _INFOS[problem]["lp"] = SolverInfo(
@@ -86,7 +93,14 @@ def backends(problem: str) -> list[str]:
     return sorted(_FACTORIES[problem])
 
 
+def _check_name(name: Any, what: str) -> None:
+    """Names are strings; anything else (a list, say) is a ``TypeError``, not a lookup."""
+    if not isinstance(name, str):
+        raise TypeError(f"the {what} name must be a string, got {type(name).__name__} {name!r}")
+
+
 def _check_problem(problem: str) -> None:
+    _check_name(problem, "problem")
     if problem not in _FACTORIES:
         raise ValueError(
             f"unknown problem {problem!r}; available problems: {', '.join(problems())}"
@@ -97,18 +111,56 @@ def get(problem: str, backend: str | None = None, **params: Any) -> Solver:
     """Build the solver for ``problem`` with ``backend`` (its default when ``None``).
 
     ``params`` fix the instance structure (grid neighbourhood, graph, capacities...) and are
-    passed to the backend's constructor. Unknown names raise ``ValueError`` listing the
-    valid ones.
+    passed to the backend's constructor. Unknown problem or backend names raise
+    ``ValueError`` and unknown ``params`` raise ``TypeError``, each listing the valid ones.
     """
     _check_problem(problem)
     if backend is None:
         backend = _DEFAULTS[problem]
+    _check_name(backend, "backend")
     if backend not in _FACTORIES[problem]:
         raise ValueError(
             f"unknown backend {backend!r} for problem {problem!r}; "
             f"available backends: {', '.join(backends(problem))}"
         )
-    return _FACTORIES[problem][backend](**params)
+    factory = _FACTORIES[problem][backend]
+    _check_options(problem, backend, factory, params)
+    return factory(**params)
+
+
+def _check_options(
+    problem: str, backend: str, factory: Callable[..., Solver], params: dict[str, Any]
+) -> None:
+    """Raise ``TypeError`` naming the ``params`` that ``factory`` does not accept."""
+    accepted = _option_names(factory)
+    if accepted is None:
+        return
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"{problem}: unknown option(s) {', '.join(map(repr, unknown))} for backend "
+            f"{backend!r}; accepted options: {', '.join(accepted) or 'none'}"
+        )
+
+
+def _option_names(factory: Callable[..., Solver]) -> list[str] | None:
+    """The keyword arguments ``factory`` accepts, or ``None`` when it takes any (``**kw``).
+
+    A class whose ``__init__(*args, **kwargs)`` only hands its arguments on to the base
+    class takes the options of the first class up its MRO with an explicit signature.
+    """
+    target = inspect.unwrap(factory)
+    candidates = target.__mro__ if isinstance(target, type) else (target,)
+    for candidate in candidates:
+        try:
+            params = list(inspect.signature(candidate).parameters.values())
+        except (TypeError, ValueError):  # no introspectable signature: leave it to the call
+            return None
+        if [p.kind for p in params] != _FORWARDING:
+            break
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def available() -> list[SolverInfo]:

@@ -92,6 +92,16 @@ def _check_magnitude(arr: np.ndarray, event_ndim: int, largest: float) -> None:
         )
 
 
+def _check_grid_shape(arr: np.ndarray) -> None:
+    """Reject a grid without cells: the path needs a source ``(0, 0)`` and a target."""
+    h, w = arr.shape[-2:]
+    if h < 1 or w < 1:
+        raise SolverInputError(
+            f"{_PROBLEM}: the grid's height and width must be >= 1, got H={h}, W={w} "
+            f"(θ of shape {arr.shape})"
+        )
+
+
 class GridShortestPath(Solver):
     """Shared set-up of the grid backends: options, input checks and the LP form.
 
@@ -124,8 +134,10 @@ class GridShortestPath(Solver):
         )
 
     def validate(self, theta: Any) -> np.ndarray:
-        """Check ``θ`` (finite, real, ``(..., H, W)``) and its sign; clamp when asked to."""
+        """Check ``θ`` (finite, real, ``(..., H, W)`` with ``H, W >= 1``) and its sign; clamp
+        when asked to. An empty batch ``(0, H, W)`` passes unchanged."""
         arr = as_theta(theta, self.event_ndim, problem=self.problem, check_finite=False)
+        _check_grid_shape(arr)
         if not arr.size:
             return arr
         lo, hi = check_finite_range(arr, self.problem)

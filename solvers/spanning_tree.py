@@ -17,12 +17,14 @@ Backends:
   dense ones, chosen at construction by edge density (see ``PRIM_MIN_DENSITY``); one
   ``prange`` loop over the batch.
 * ``networkx``: :func:`networkx.maximum_spanning_tree` per instance (reference).
-* ``scipy``: :func:`scipy.sparse.csgraph.minimum_spanning_tree` per instance on shifted
-  weights ``w = max(θ) - θ + 1 >= 1``. SciPy treats a zero entry as a missing edge, so
-  weights must be strictly positive; the shift keeps the optimal trees unchanged because
-  every spanning tree has exactly ``n - 1`` edges: ``Σ_e w_e y_e = (n-1)(max θ + 1) - ⟨θ, y⟩``.
-  (In floating point the shift can merge scores that differ by less than one ulp of
-  ``max|θ|``; integer scores are exact.)
+* ``scipy``: :func:`scipy.sparse.csgraph.minimum_spanning_tree` per instance on rank
+  weights ``w_e = 1 + #{distinct scores > θ_e}``, the integers ``1..k`` for ``k`` distinct
+  scores (the largest score weighs 1). Kruskal's greedy scan, and hence the set of maximum
+  spanning trees, depends only on the order of the scores, ties included (Edmonds 1971);
+  ``θ_e > θ_f ⇔ w_e < w_f`` and ``θ_e = θ_f ⇔ w_e = w_f``, so the minimum spanning trees
+  for ``w`` are exactly the maximum spanning trees for ``θ``. The weights are exact in
+  float64 for any finite ``θ`` (no rounding merges close scores, nothing overflows) and
+  ``>= 1``, since SciPy reads a zero entry as a missing edge.
 """
 
 from __future__ import annotations
@@ -185,7 +187,8 @@ class NetworkxSpanningTree(SpanningTreeSolver):
 
 
 class ScipySpanningTree(SpanningTreeSolver):
-    """Reference: :func:`scipy.sparse.csgraph.minimum_spanning_tree` on ``max θ - θ + 1``."""
+    """Reference: :func:`scipy.sparse.csgraph.minimum_spanning_tree` on the rank weights of
+    :func:`_rank_weights` (``1`` for the largest score)."""
 
     backend = "scipy"
 
@@ -199,14 +202,19 @@ class ScipySpanningTree(SpanningTreeSolver):
         if self.n_edges == 0:  # a single node: the empty tree
             return y
         for b in range(theta.shape[0]):
-            t = theta[b].astype(np.float64)
-            w = t.max() - t + 1.0  # >= 1: no edge is read as missing
-            graph = sp.csr_matrix((w, (lo, hi)), shape=(self.n_nodes,) * 2)
+            graph = sp.csr_matrix((_rank_weights(theta[b]), (lo, hi)), shape=(self.n_nodes,) * 2)
             tree = minimum_spanning_tree(graph).tocoo()
             r = np.minimum(tree.row, tree.col)
             c = np.maximum(tree.row, tree.col)
             y[b, np.asarray(ids[r, c]).ravel() - 1] = 1.0
         return y
+
+
+def _rank_weights(theta: np.ndarray) -> np.ndarray:
+    """``w_e = 1 + #{distinct θ_f > θ_e}``: float64 integers ``>= 1``, decreasing in ``θ_e``,
+    equal exactly for equal scores."""
+    distinct, rank = np.unique(theta, return_inverse=True)  # rank: ascending, 0-based
+    return (distinct.size - rank).astype(np.float64)
 
 
 def _check_graph(n_nodes: Any, edges: Any) -> tuple[int, np.ndarray]:
@@ -218,7 +226,12 @@ def _check_graph(n_nodes: Any, edges: Any) -> tuple[int, np.ndarray]:
         pairs = list(itertools.combinations(range(n), 2))
         arr = np.array(pairs, dtype=np.int64).reshape(len(pairs), 2)
     else:
-        raw = np.asarray(edges)
+        try:
+            raw = np.asarray(edges)
+        except (TypeError, ValueError) as exc:
+            raise SolverInputError(
+                f"spanning_tree: edges must be a sequence of (u, v) pairs of node indices: {exc}"
+            ) from exc
         if raw.size == 0:
             raw = raw.reshape(0, 2)
         if raw.ndim != 2 or raw.shape[1] != 2:
@@ -286,5 +299,5 @@ register(
     "spanning_tree",
     "scipy",
     ScipySpanningTree,
-    "scipy.sparse.csgraph.minimum_spanning_tree on shifted weights, per instance (reference)",
+    "scipy.sparse.csgraph.minimum_spanning_tree on rank weights, per instance (reference)",
 )

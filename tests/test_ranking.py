@@ -216,3 +216,12 @@ def test_lp_form_bad_size(problem):
     for shape in [None, -1, 2.0, (2, 3)] + ([0] if problem != "ranking" else []):
         with pytest.raises(ValueError, match=problem):
             solver.lp_form(shape=shape)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+@pytest.mark.parametrize("backend", ["numpy", "lp"])
+def test_unknown_option_is_named(problem, backend):
+    accepted = "k" if problem == "top_k" else "none"
+    with pytest.raises(TypeError, match=rf"{problem}: unknown option\(s\) 'temperature'") as info:
+        solvers.get(problem, backend=backend, temperature=1.0)
+    assert f"accepted options: {accepted}" in str(info.value)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from problem_cases import CASES
 
 import solvers
 from solvers import registry
@@ -128,3 +129,53 @@ def test_costs_to_theta_turns_max_into_min():
     y = solvers.get("argmax").solve(solvers.costs_to_theta(costs))
     np.testing.assert_array_equal(y.argmax(axis=1), costs.argmin(axis=1))
     np.testing.assert_array_equal(solvers.costs_to_theta([1, -2]), [-1, 2])
+
+
+@pytest.mark.parametrize("name", [["argmax"], ("argmax",), 3, None])
+def test_names_must_be_strings(name, scratch_registry):
+    calls = [
+        lambda: solvers.get(name),
+        lambda: solvers.backends(name),
+        lambda: solvers.default_backend(name),
+        lambda: solvers.register(name, "numpy", ArgmaxSolver, "toy"),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="the problem name must be a string"):
+            call()
+    if name is None:  # backend=None means the default backend
+        return
+    for call in (
+        lambda: solvers.get("argmax", backend=name),
+        lambda: solvers.register("toy", name, ArgmaxSolver, "toy"),
+    ):
+        with pytest.raises(TypeError, match="the backend name must be a string"):
+            call()
+
+
+PAIRS = [(info.problem, info.backend) for info in solvers.available()]
+
+
+@pytest.mark.parametrize(("problem", "backend"), PAIRS)
+def test_unknown_options_are_named_for_every_backend(problem, backend):
+    """Every (problem, backend) names an unknown option and lists the accepted ones, which
+    include the options its test case uses; those still build the solver."""
+    params = CASES[problem].params()
+    with pytest.raises(
+        TypeError, match=rf"{problem}: unknown option\(s\) 'temperature' for backend '{backend}'"
+    ) as info:
+        solvers.get(problem, backend, temperature=1.0, **params)
+    accepted = str(info.value).split("accepted options: ")[1]
+    assert set(params) <= set(accepted.split(", ")), accepted
+    solver = solvers.get(problem, backend, **params)
+    assert (solver.problem, solver.backend) == (problem, backend)
+
+
+def test_options_of_open_factories_are_not_checked(scratch_registry):
+    """A factory taking ``**kwargs`` checks its own options."""
+
+    def factory(**options):
+        assert options == {"temperature": 1.0}
+        return ArgmaxSolver()
+
+    solvers.register("toy", "open", factory, "takes any option")
+    assert type(solvers.get("toy", temperature=1.0)) is ArgmaxSolver

@@ -272,3 +272,14 @@ def test_constructor_rejects_bad_options():
 def test_registered_backends():
     assert {"numba", "python", "scipy", "networkx", "lp"} <= set(solvers.backends("shortest_path"))
     assert solvers.default_backend("shortest_path") == "numba"
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "lp"])
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 0), (0, 0), (2, 0, 5), (3, 4, 0)])
+def test_grid_without_cells_raises(backend, shape):
+    """A path needs a source and a target cell: H = 0 or W = 0 is rejected before any
+    backend runs, while an empty batch of real grids stays valid."""
+    solver = get(backend)
+    with pytest.raises(SolverInputError, match="shortest_path: the grid's height and width"):
+        solver.solve(np.zeros(shape))
+    assert solver.solve(np.zeros((0, 2, 3))).shape == (0, 2, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from solver_checks import (
 
 import solvers
 from solvers.base import SolverInputError
+from solvers.spanning_tree import _rank_weights
 
 
 @st.composite
@@ -177,6 +179,8 @@ def test_contract(backend):
         (3, [(0, 1), (-1, 2)], "0..2"),
         (3, [(0, 1), (1, 2), (2, 1)], "more than once"),
         (3, [(0, 1, 2)], "pairs"),
+        (3, [(0, 1), (1, 2, 0)], r"edges must be a sequence of \(u, v\) pairs"),
+        (3, [(0, 1), [2]], r"edges must be a sequence of \(u, v\) pairs"),
         (2, [], "disconnected"),
     ],
 )
@@ -221,3 +225,37 @@ def test_lp_form():
     assert not form.is_feasible(cycle)
     with pytest.raises(SolverInputError, match="spanning_tree"):
         solver.lp_form((4,))
+
+
+@pytest.mark.parametrize(
+    "theta",
+    [[1e-17, -1e-17, 2e-17], [1.7e308, -1.7e308, -1e308], [5e-324, 0.0, -5e-324]],
+)
+def test_close_and_extreme_scores(theta):
+    """Scores closer than one ulp of 1, or near the float64 limit: every backend keeps the
+    two highest-scoring edges of the triangle, without overflow warnings."""
+    theta = np.array(theta)
+    expected = np.zeros(3)
+    expected[np.argsort(theta)[1:]] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for backend in ("numba", "networkx", "scipy"):
+            np.testing.assert_array_equal(build(3, None, backend).solve(theta), expected, backend)
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs(max_nodes=12, max_extra=30), st.sampled_from([2.0**-1000, 2.0**-56, 1.0, 2.0**1000]))
+def test_scipy_matches_networkx_on_scores_a_few_ulps_apart(graph, scale):
+    """Distinct scores give a unique tree, however close the scores are (a power-of-two
+    scale keeps the scores ``scale·(1 + k·eps)`` exact and distinct)."""
+    n, edges, rng = graph
+    theta = scale * (1.0 + np.finfo(float).eps * rng.permutation(len(edges)))
+    theta *= rng.choice([-1.0, 1.0])
+    expected = build(n, edges, "networkx").solve(theta)
+    np.testing.assert_array_equal(build(n, edges, "scipy").solve(theta), expected)
+    np.testing.assert_array_equal(build(n, edges).solve(theta), expected)
+
+
+def test_rank_weights_keep_order_and_ties():
+    theta = np.array([3.0, -1.0, 3.0, 0.0, 1e-300])
+    np.testing.assert_array_equal(_rank_weights(theta), [1.0, 4.0, 1.0, 3.0, 2.0])
