@@ -80,14 +80,15 @@ class AssignmentSolver(Solver):
         """
         n, m = _check_shape(shape)
         idx = np.arange(n * m).reshape(n, m)
-        a_eq = sp.csr_matrix((np.ones(n * m), (np.repeat(np.arange(n), m), idx.ravel())))
-        a_ub = sp.csr_matrix((np.ones(n * m), (np.tile(np.arange(m), n), idx.ravel())))
+        ones = np.ones(n * m)
+        row_sums = (np.repeat(np.arange(n), m), idx.ravel())
+        col_sums = (np.tile(np.arange(m), n), idx.ravel())
         return LPForm(
             n_vars=n * m,
             y_index=idx,
-            A_eq=sp.csr_matrix(a_eq, shape=(n, n * m)),
+            A_eq=sp.csr_matrix((ones, row_sums), shape=(n, n * m)),
             b_eq=np.ones(n),
-            A_ub=sp.csr_matrix(a_ub, shape=(m, n * m)),
+            A_ub=sp.csr_matrix((ones, col_sums), shape=(m, n * m)),
             b_ub=np.ones(m),
             upper=np.ones(n * m),
             integral_polytope=True,
@@ -118,16 +119,27 @@ _ORTOOLS_BUDGET = 2.0**58
 def ortools_scale(theta: np.ndarray, size: int) -> float:
     """The power of two ``s`` by which one instance ``θ`` is multiplied before rounding.
 
-    ``s`` is the largest power of two with ``max|θ|·s <= min(2^52, 2^58 / (size+1)²)``
-    (``size`` is the side of the padded square problem). A power of two keeps the
-    multiplication exact in floating point, so integer ``θ`` (and any ``θ`` with few
-    binary digits) is passed to OR-Tools without rounding as long as it fits.
+    ``s`` is the largest power of two with ``max|θ|·s <= L = min(2^52, 2^58 / (size+1)²)``
+    (``size`` is the side of the padded square problem), capped at ``2^1023``, the largest
+    finite one. A power of two keeps the multiplication exact in floating point, so integer
+    ``θ`` (and any ``θ`` with few binary digits) is passed to OR-Tools without rounding as
+    long as it fits. All-zero ``θ`` gives ``s = 1``.
+
+    With ``max|θ| = m_θ·2^e_θ`` and ``L = m_L·2^e_L`` (``m ∈ [1/2, 1)``, from
+    :func:`math.frexp`), ``s = 2^k`` with ``k = e_L - e_θ`` if ``m_θ <= m_L``, else
+    ``k = e_L - e_θ - 1``. The quotient ``L / max|θ|``, which overflows for tiny ``θ``, is
+    never formed. The cap binds only for ``max|θ| <= L·2^-1024`` (at most ``2^-972 ≈
+    2.5e-293``): there ``s·max|θ| < L``, so the rounding step ``1/s = 2^-1023`` is coarser
+    relative to ``θ`` than above, and scores with ``|θ_ij| <= 2^-1024`` round to zero.
     """
     bound = min(2.0**52, _ORTOOLS_BUDGET / float(size + 1) ** 2)
     top = float(np.max(np.abs(theta))) if theta.size else 0.0
     if top == 0.0:
         return 1.0
-    return 2.0 ** math.floor(math.log2(bound / top))
+    m_top, e_top = math.frexp(top)
+    m_bound, e_bound = math.frexp(bound)
+    k = e_bound - e_top - (m_top > m_bound)
+    return math.ldexp(1.0, min(k, np.finfo(np.float64).maxexp - 1))
 
 
 class OrtoolsAssignment(AssignmentSolver):
@@ -140,8 +152,10 @@ class OrtoolsAssignment(AssignmentSolver):
     optimal for the rounded scores, hence its true score is within ``n·δ`` of the optimum:
     ``⟨θ, y⟩ >= max_y' ⟨θ, y'⟩ - n/s``. Since ``s`` is the largest power of two within the
     bound ``L = min(2^52, 2^58/(N+1)²)``, ``δ < 2·max|θ|/L``: about ``2e-15·max|θ|`` at
-    N = 10 and ``4e-13·max|θ|`` at N = 100. Integer ``θ`` with ``max|θ| <= L`` is solved
-    exactly (then ``s >= 1`` and ``s·θ`` is an exact integer).
+    N = 10 and ``4e-13·max|θ|`` at N = 100 (for ``max|θ|`` above about ``2.5e-293``; below,
+    ``s`` is capped at ``2^1023``, so ``δ = 2^-1023``, see :func:`ortools_scale`). Integer
+    ``θ`` with ``max|θ| <= L`` is solved exactly (then ``s >= 1`` and ``s·θ`` is an exact
+    integer).
 
     A rectangular problem (``n < m``) is padded to ``m × m`` with zero-score dummy rows,
     which does not change the optimal assignment of the real rows.

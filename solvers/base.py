@@ -127,6 +127,12 @@ class LPForm:
     entries of ``y`` are auxiliary (flows, permutation matrices...) and have zero objective.
     ``integral_polytope`` states that the LP relaxation already has integral vertices (so a
     simplex solver such as GLOP suffices); otherwise a MIP solver is needed.
+
+    Defaults: no rows, ``lower = 0``, ``upper = +inf``, no integer variables. The matrices
+    and vectors must hold real numbers (bool, integer or float dtypes; anything else is a
+    :class:`TypeError`) and no NaN (:class:`ValueError`). Infinite entries are allowed only
+    where they mean something: ``lower = -inf`` and ``upper = +inf`` (no bound) and
+    ``b_ub = +inf`` (a row that never binds); ``A_eq``, ``A_ub`` and ``b_eq`` are finite.
     """
 
     n_vars: int
@@ -141,6 +147,13 @@ class LPForm:
     integral_polytope: bool = False
     description: str = field(default="", compare=False)
 
+    #: The one infinite value each piece may hold, with its meaning; other pieces are finite.
+    _INFINITY_ALLOWED: ClassVar[dict[str, tuple[float, str]]] = {
+        "b_ub": (np.inf, "a row that never binds"),
+        "lower": (-np.inf, "no lower bound"),
+        "upper": (np.inf, "no upper bound"),
+    }
+
     def __post_init__(self) -> None:
         n = int(self.n_vars)
         object.__setattr__(self, "n_vars", n)
@@ -148,23 +161,9 @@ class LPForm:
         if self.y_index.size and (self.y_index.min() < 0 or self.y_index.max() >= n):
             raise ValueError("LPForm: y_index refers to variables outside 0..n_vars-1")
         for mat_name, rhs_name in (("A_eq", "b_eq"), ("A_ub", "b_ub")):
-            mat = getattr(self, mat_name)
-            rhs = getattr(self, rhs_name)
-            if mat is None:
-                object.__setattr__(self, mat_name, sp.csr_matrix((0, n)))
-                object.__setattr__(self, rhs_name, np.zeros(0))
-                continue
-            mat = sp.csr_matrix(mat, dtype=np.float64)
-            rhs = np.asarray(rhs, dtype=np.float64).reshape(-1)
-            if mat.shape[1] != n or mat.shape[0] != rhs.shape[0]:
-                raise ValueError(
-                    f"LPForm: {mat_name} has shape {mat.shape} and {rhs_name} has {rhs.shape[0]}"
-                    f" entries; expected ({rhs.shape[0]}, {n})"
-                )
-            object.__setattr__(self, mat_name, mat)
-            object.__setattr__(self, rhs_name, rhs)
-        lower = np.zeros(n) if self.lower is None else np.asarray(self.lower, dtype=np.float64)
-        upper = np.full(n, np.inf) if self.upper is None else np.asarray(self.upper, np.float64)
+            self._set_rows(mat_name, rhs_name, n)
+        lower = np.zeros(n) if self.lower is None else self._real_vector("lower", self.lower)
+        upper = np.full(n, np.inf) if self.upper is None else self._real_vector("upper", self.upper)
         integ = (
             np.zeros(n, dtype=bool)
             if self.integrality is None
@@ -176,6 +175,58 @@ class LPForm:
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "upper", upper)
         object.__setattr__(self, "integrality", integ)
+
+    def _set_rows(self, mat_name: str, rhs_name: str, n: int) -> None:
+        """Store ``A`` as a float64 CSR matrix and ``b`` as a float64 vector (none: 0 rows)."""
+        mat = getattr(self, mat_name)
+        rhs = getattr(self, rhs_name)
+        if mat is None:
+            object.__setattr__(self, mat_name, sp.csr_matrix((0, n)))
+            object.__setattr__(self, rhs_name, np.zeros(0))
+            return
+        mat = sp.csr_matrix(self._real(mat_name, mat), dtype=np.float64)
+        self._check_entries(mat_name, mat.data)
+        rhs = self._real_vector(rhs_name, rhs).reshape(-1)
+        if mat.shape[1] != n or mat.shape[0] != rhs.shape[0]:
+            raise ValueError(
+                f"LPForm: {mat_name} has shape {mat.shape} and {rhs_name} has {rhs.shape[0]}"
+                f" entries; expected ({rhs.shape[0]}, {n})"
+            )
+        object.__setattr__(self, mat_name, mat)
+        object.__setattr__(self, rhs_name, rhs)
+
+    @classmethod
+    def _real_vector(cls, name: str, value: Any) -> np.ndarray:
+        """``value`` as a float64 array whose entries pass :meth:`_check_entries`."""
+        arr = np.asarray(cls._real(name, value), dtype=np.float64)
+        cls._check_entries(name, arr)
+        return arr
+
+    @staticmethod
+    def _real(name: str, value: Any) -> Any:
+        """``value`` (a SciPy sparse matrix, or as a NumPy array) if its dtype is real."""
+        if not sp.issparse(value):
+            try:
+                value = np.asarray(value)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"LPForm: {name} is not a numeric array: {exc}") from None
+        if value.dtype.kind not in "biuf":
+            raise TypeError(
+                f"LPForm: {name} must hold real numbers (bool, integer or float dtype), "
+                f"got dtype {value.dtype}"
+            )
+        return value
+
+    @classmethod
+    def _check_entries(cls, name: str, values: np.ndarray) -> None:
+        """Reject NaN, and every infinity but the one :data:`_INFINITY_ALLOWED` gives ``name``."""
+        if np.isnan(values).any():
+            raise ValueError(f"LPForm: {name} contains NaN; LP data must be real numbers")
+        allowed, meaning = cls._INFINITY_ALLOWED.get(name, (0.0, ""))
+        bad = values[np.isinf(values) & (values != allowed)]
+        if bad.size:
+            rule = f"only {allowed:+} ({meaning}) is allowed" if meaning else "it must be finite"
+            raise ValueError(f"LPForm: {name} contains {bad[0]:+}; {rule}")
 
     @property
     def instance_shape(self) -> tuple[int, ...]:

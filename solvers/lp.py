@@ -16,6 +16,15 @@ returns ``y = x[y_index]``. The solver is chosen from the form:
   to integers for CP-SAT itself). The relative MIP gap is set to 0 so that the optimum is
   exact, not within the default 1e-4.
 
+Scaling. GLOP's and the MIP solvers' tolerances are absolute, so ``c`` is handed to them as
+``c / 2^e``, with ``e`` from ``max|c| = m·2^e``, ``m ∈ [1/2, 1)``: the scaled objective has
+``max|c / 2^e| ∈ [1/2, 1)``. Since ``argmax ⟨c, x⟩ = argmax ⟨c/σ, x⟩`` for every ``σ > 0``,
+the optimum set is unchanged, and a power of two keeps the division exact in floating point
+(bar underflow of entries below ``2^-1022·2^e``, negligible next to ``max|c|``). ``θ`` is
+scaled the same way before it is scattered onto the variables, so sums of entries that
+share a variable cannot overflow. An all-zero ``c`` is passed as it is (any feasible point
+is optimal).
+
 Where the polytope is declared integral or the variable is required to be integral, the
 solution entry is checked to be integral (within ``1e-6`` relative) and rounded, so ``y``
 has exactly integral entries; anything else is a solver failure and raises.
@@ -31,6 +40,7 @@ Reference: Schrijver, *Theory of Linear and Integer Programming* (1986), ch. 8 a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -63,6 +73,15 @@ def _create_solver(mip: bool) -> tuple[pywraplp.Solver, str]:
         if solver is not None:
             return solver, name
     raise RuntimeError(f"lp: none of the OR-Tools solvers {names} is available in this build")
+
+
+def _unit_scale(v: np.ndarray) -> np.ndarray:
+    """``v / 2^e`` with ``max|v| = m·2^e``, ``m ∈ [1/2, 1)``, so ``max|v / 2^e| ∈ [1/2, 1)``;
+    an all-zero or empty ``v`` is returned unchanged. Exact for normal floats."""
+    top = float(np.max(np.abs(v))) if v.size else 0.0
+    if top == 0.0:
+        return v
+    return np.ldexp(v, -math.frexp(top)[1])
 
 
 class _Model:
@@ -105,7 +124,7 @@ class _Model:
         theta = np.asarray(theta_instance, dtype=np.float64)
         if theta.size and not np.isfinite(theta).all():
             raise SolverInputError(f"{self.problem}: θ contains NaN or inf")
-        c = self.form.objective_vector(theta)
+        c = _unit_scale(self.form.objective_vector(_unit_scale(theta)))
         objective = self.solver.Objective()
         for var, coef in zip(self.vars, c):
             objective.SetCoefficient(var, float(coef))
@@ -273,19 +292,22 @@ def _form_from_pieces(
         y_index = np.arange(n_y).reshape(y_shape)
     elif y_shape is not None and np.shape(y_index) != tuple(np.atleast_1d(y_shape)):
         raise ValueError(f"lp: y_index has shape {np.shape(y_index)}, y_shape says {y_shape}")
-    return LPForm(
-        n_vars=n_vars,
-        y_index=y_index,
-        A_eq=None if A_eq is None else sp.csr_matrix(A_eq),
-        b_eq=b_eq,
-        A_ub=None if A_ub is None else sp.csr_matrix(A_ub),
-        b_ub=b_ub,
-        lower=lower,
-        upper=upper,
-        integrality=integrality,
-        integral_polytope=integral_polytope,
-        description=description or "user-given linear program",
-    )
+    try:
+        return LPForm(
+            n_vars=n_vars,
+            y_index=y_index,
+            A_eq=A_eq,
+            b_eq=b_eq,
+            A_ub=A_ub,
+            b_ub=b_ub,
+            lower=lower,
+            upper=upper,
+            integrality=integrality,
+            integral_polytope=integral_polytope,
+            description=description or "user-given linear program",
+        )
+    except (TypeError, ValueError) as exc:  # LPForm's checks of dtypes, NaN and inf
+        raise type(exc)(f"lp: {exc}") from exc
 
 
 class LPBackedSolver(Solver):

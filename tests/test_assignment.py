@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from solvers.base import SolverInputError
 NUMBA = solvers.get("assignment")
 SCIPY = solvers.get("assignment", "scipy")
 ORTOOLS = solvers.get("assignment", "ortools")
+LP = solvers.get("assignment", "lp")
 
 
 @st.composite
@@ -125,6 +128,37 @@ def test_ortools_scale_is_exact_power_of_two_for_integers():
     assert assignment.ortools_scale(np.zeros((2, 3)), 3) == 1.0
 
 
+@pytest.mark.parametrize("size", [1, 3, 10, 100, 300, 2**20])
+def test_ortools_scale_is_the_largest_admissible_power_of_two(size):
+    """``s = 2^k`` is the largest with ``max|θ|·s <= L`` (exact rational check), capped at
+    ``2^1023``, for ``max|θ|`` from the smallest subnormal to the largest float."""
+    bound = Fraction(min(2.0**52, 2.0**58 / float(size + 1) ** 2))
+    rng = np.random.default_rng(size)
+    tops = [math.ldexp(rng.uniform(0.5, 1.0), int(e)) for e in rng.integers(-1073, 1025, 300)]
+    tops += [5e-324, 1e-300, 2.0**-971, float(bound), float(bound) * (1 + 2**-52), 1.7e308]
+    for top in tops:
+        scale = assignment.ortools_scale(np.array([[-top, top / 3]]), size)
+        assert math.isfinite(scale) and math.frexp(scale)[0] == 0.5, (top, scale)
+        assert Fraction(top) * Fraction(scale) <= bound, (top, scale)
+        assert scale == 2.0**1023 or Fraction(top) * Fraction(2 * scale) > bound, (top, scale)
+
+
+@pytest.mark.parametrize("magnitude", [1e-300, 2.0**-1000, 1e-295, 1e-290, 1e-250])
+def test_ortools_tiny_scores(magnitude):
+    """Scores far below 1e-292 used to overflow ``L / max|θ|`` in the scale computation."""
+    y = ORTOOLS.solve(np.array([[1.0, 0.0], [0.0, 1.0]]) * magnitude)
+    np.testing.assert_array_equal(y, np.eye(2))
+    theta = np.random.default_rng(4).normal(size=(3, 4, 5)) * magnitude
+    y = ORTOOLS.solve(theta)
+    assert_feasible(y)
+    opt = SCIPY.objective(theta, SCIPY.solve(theta))
+    got = ORTOOLS.objective(theta, y)
+    tol = 1e-12 * magnitude  # summation order
+    for b in range(theta.shape[0]):
+        step = 1.0 / assignment.ortools_scale(theta[b], 5)
+        assert opt[b] - 4 * step - tol <= got[b] <= opt[b] + tol
+
+
 def test_ortools_large_integers_exact():
     """Integers up to the documented bound L = 2^58/(N+1)² are solved exactly."""
     rng = np.random.default_rng(1)
@@ -152,7 +186,7 @@ def test_contract(solver):
     check_bad_inputs(solver, theta)
 
 
-@pytest.mark.parametrize("solver", [NUMBA, SCIPY, ORTOOLS], ids=lambda s: s.backend)
+@pytest.mark.parametrize("solver", [NUMBA, SCIPY, ORTOOLS, LP], ids=lambda s: s.backend)
 def test_degenerate_shapes(solver):
     assert np.array_equal(solver.solve(np.array([[5.0]])), [[1.0]])
     theta = np.array([[[1.0, 4.0, 4.0, -2.0]]])  # 1 × m: best column (a tie)
@@ -161,11 +195,13 @@ def test_degenerate_shapes(solver):
     assert solver.objective(theta, y)[0] == 4.0
     y = solver.solve(np.zeros((2, 0, 3)))  # no rows: the empty assignment
     assert y.shape == (2, 0, 3)
+    assert solver.solve(np.zeros((0, 3))).shape == (0, 3)  # one instance without rows
+    assert solver.solve(np.zeros((0, 0))).shape == (0, 0)
     y = solver.solve(np.zeros((2, 2, 2)))  # all ties
     assert_feasible(y)
 
 
-@pytest.mark.parametrize("solver", [NUMBA, SCIPY, ORTOOLS], ids=lambda s: s.backend)
+@pytest.mark.parametrize("solver", [NUMBA, SCIPY, ORTOOLS, LP], ids=lambda s: s.backend)
 def test_bad_shapes(solver):
     with pytest.raises(SolverInputError, match="assignment.*n <= m"):
         solver.solve(np.zeros((2, 4, 3)))

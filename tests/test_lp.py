@@ -342,3 +342,164 @@ def test_lp_backed_caches_form_per_shape():
     lp.solve(np.ones((3, 4)))
     lp.solve(np.ones((1, 5)))
     assert sorted(lp._forms) == [(4,), (5,)]
+
+
+# -- objective scaling: absolute solver tolerances must not see the magnitude of θ ------
+
+
+SCALES = [1e-300, 1e-12, 1e-6, 1.0, 1e6, 1e12, 1e30, 1e200]
+
+
+def _grid_dag():
+    from solvers.shortest_path_graph import grid_dag
+
+    return grid_dag(3, 3)
+
+
+#: problem -> (solver parameters, instance shape, sign of θ: -1 where θ = -costs <= 0)
+SCALE_CASES = {
+    "argmax": (dict, (5,), 1),
+    "top_k": (lambda: {"k": 2}, (6,), 1),
+    "ranking": (dict, (5,), 1),
+    "assignment": (dict, (3, 4), 1),
+    "spanning_tree": (lambda: {"n_nodes": 4}, (6,), 1),
+    "knapsack": (lambda: {"weights": WEIGHTS, "capacity": CAPACITY}, (5,), 1),
+    "shortest_path": (dict, (3, 4), -1),
+    "shortest_path_graph": (_grid_dag, (len(_grid_dag()["edges"]),), -1),
+}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("problem", sorted(SCALE_CASES))
+def test_lp_backend_is_scale_invariant(problem, scale):
+    """y*(σθ) = y*(θ) for σ > 0: the lp backend reaches the default backend's optimum."""
+    params, shape, sign = SCALE_CASES[problem]
+    reference = solvers.get(problem, **params())
+    lp = solvers.get(problem, backend="lp", **params())
+    theta = np.random.default_rng(7).normal(size=(3, *shape))
+    if sign < 0:
+        theta = -(np.abs(theta) + 0.1)
+    theta = theta * scale
+    y = lp.solve(theta)
+    assert_integral(y)
+    best = reference.objective(theta, reference.solve(theta))
+    np.testing.assert_allclose(lp.objective(theta, y), best, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float32])
+@pytest.mark.parametrize("problem", sorted(SCALE_CASES))
+def test_lp_backend_at_the_range_of_the_dtype(problem, dtype):
+    """int64 θ up to ±2^62 and float32 θ up to ±3e38 (its largest value is 3.4e38)."""
+    params, shape, sign = SCALE_CASES[problem]
+    reference = solvers.get(problem, **params())
+    lp = solvers.get(problem, backend="lp", **params())
+    rng = np.random.default_rng(11)
+    if dtype == np.int64:
+        theta = rng.integers(-(2**62), 2**62, size=(3, *shape), dtype=np.int64)
+    else:
+        theta = (rng.uniform(-1.0, 1.0, size=(3, *shape)) * 3e38).astype(np.float32)
+    if sign < 0:
+        theta = -np.abs(theta)
+    y = lp.solve(theta)
+    best = reference.objective(theta, reference.solve(theta))
+    np.testing.assert_allclose(lp.objective(theta, y), best, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("problem", "params", "theta", "expected"),
+    [
+        ("argmax", {}, np.array([1.0, 3.0, 2.0]) * 1e-12, [0, 1, 0]),
+        ("argmax", {}, np.array([1.0, 3.0, 2.0]) * 1e30, [0, 1, 0]),
+        ("ranking", {}, np.array([1, 3, 2], dtype=np.int64) * 2**61, [1, 3, 2]),
+        ("argmax", {}, np.array([1, 3, 2], dtype=np.float32) * np.float32(1e38), [0, 1, 0]),
+        ("top_k", {"k": 1}, np.array([1e-9, 3e-9, 2e-9]), [0, 1, 0]),
+        ("spanning_tree", {"n_nodes": 3}, np.array([1e-9, -1e-9, 2e-9]), [1, 0, 1]),
+    ],
+)
+def test_lp_backend_tiny_and_huge_theta(problem, params, theta, expected):
+    y = solvers.get(problem, backend="lp", **params).solve(theta)
+    np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_user_lp_and_mip_are_scale_invariant(scale):
+    """A user's MIP (knapsack, SCIP) and integral LP (Birkhoff, GLOP) against brute force."""
+    rng = np.random.default_rng(3)
+    theta = rng.uniform(0.2, 2.0, size=(3, 5)) * scale
+    subsets = np.array(list(itertools.product((0.0, 1.0), repeat=5)))
+    subsets = subsets[subsets @ WEIGHTS <= CAPACITY]
+    y = knapsack_solver().solve(theta)
+    np.testing.assert_allclose((theta * y).sum(-1), (theta @ subsets.T).max(-1), rtol=1e-12)
+    theta = rng.normal(size=(3, 3, 3)) * scale
+    perms = np.array([np.eye(3)[list(p)] for p in itertools.permutations(range(3))])
+    y = LPSolver(assignment_form(3)).solve(theta)
+    best = np.einsum("bij,pij->bp", theta, perms).max(-1)
+    np.testing.assert_allclose((theta * y).sum((-2, -1)), best, rtol=1e-12)
+
+
+def test_all_zero_theta_gives_a_feasible_point():
+    y = solvers.get("argmax", backend="lp").solve(np.zeros((2, 4)))
+    assert_integral(y)
+    np.testing.assert_array_equal(y.sum(-1), [1.0, 1.0])
+    y = knapsack_solver().solve(np.zeros(5))
+    assert y @ WEIGHTS <= CAPACITY
+
+
+# -- constraint data: dtypes, NaN and infinities ------------------------------------------
+
+
+BASE_PIECES = dict(A_eq=[[1.0, 1.0]], b_eq=[1.0], A_ub=[[1.0, 0.0]], b_ub=[1.0], upper=[1, 1])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("A_eq", [[1.0, np.nan]], "A_eq contains NaN"),
+        ("A_eq", sp.csr_matrix(np.array([[1.0, np.nan]])), "A_eq contains NaN"),
+        ("b_eq", [np.nan], "b_eq contains NaN"),
+        ("A_ub", [[np.nan, 0.0]], "A_ub contains NaN"),
+        ("b_ub", [np.nan], "b_ub contains NaN"),
+        ("lower", [0.0, np.nan], "lower contains NaN"),
+        ("upper", [np.nan, 1.0], "upper contains NaN"),
+        ("A_eq", [[1.0, np.inf]], r"A_eq contains \+inf; it must be finite"),
+        ("A_ub", [[-np.inf, 0.0]], "A_ub contains -inf; it must be finite"),
+        ("b_eq", [np.inf], r"b_eq contains \+inf; it must be finite"),
+        ("b_ub", [-np.inf], r"b_ub contains -inf; only \+inf"),
+        ("lower", [np.inf, 0.0], r"lower contains \+inf; only -inf"),
+        ("upper", [1.0, -np.inf], r"upper contains -inf; only \+inf"),
+    ],
+)
+def test_nan_and_meaningless_infinities_are_rejected(name, value, message):
+    with pytest.raises(ValueError, match=f"lp: LPForm: {message}"):
+        solvers.get("lp", **{**BASE_PIECES, name: value})
+    with pytest.raises(ValueError, match=f"^LPForm: {message}"):
+        LPForm(n_vars=2, y_index=[0, 1], **{**BASE_PIECES, name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "dtype"),
+    [
+        ("A_eq", [["a", "b"]], "<U1"),
+        ("A_ub", [[1.0, None]], "object"),
+        ("b_eq", [1j], "complex128"),
+        ("upper", ["1", "1"], "<U1"),
+    ],
+)
+def test_non_numeric_constraint_data_is_a_type_error(name, value, dtype):
+    with pytest.raises(TypeError, match=f"lp: LPForm: {name} must hold real numbers.*{dtype}"):
+        solvers.get("lp", **{**BASE_PIECES, name: value})
+
+
+def test_meaningful_infinities_stay_allowed():
+    """``lower = -inf`` / ``upper = +inf`` (free variables) and ``b_ub = +inf`` (idle row)."""
+    solver = solvers.get(
+        "lp",
+        A_eq=[[1.0, -1.0, 0.0]],
+        b_eq=[0.0],
+        A_ub=[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+        b_ub=[2.0, np.inf],
+        lower=[-np.inf, -np.inf, 0.0],
+        upper=[np.inf, np.inf, 3.0],
+    )
+    np.testing.assert_array_equal(solver.solve(np.array([1.0, 1.0, 1.0])), [2.0, 2.0, 3.0])
+    np.testing.assert_array_equal(solver.form.b_ub, [2.0, np.inf])
