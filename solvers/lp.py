@@ -270,7 +270,12 @@ def _form_from_pieces(
     sizes = {}
     for name, mat in (("A_eq", A_eq), ("A_ub", A_ub)):
         if mat is not None:
-            shape = np.shape(mat) if not sp.issparse(mat) else mat.shape
+            try:
+                shape = np.shape(mat) if not sp.issparse(mat) else mat.shape
+            except ValueError as exc:  # a ragged list of rows
+                raise ValueError(
+                    f"lp: {name} must be a 2-D matrix with rows of equal length"
+                ) from exc
             if len(shape) != 2:
                 raise ValueError(f"lp: {name} must be a 2-D matrix, got shape {shape}")
             sizes[name] = shape[1]

@@ -503,3 +503,8 @@ def test_meaningful_infinities_stay_allowed():
     )
     np.testing.assert_array_equal(solver.solve(np.array([1.0, 1.0, 1.0])), [2.0, 2.0, 3.0])
     np.testing.assert_array_equal(solver.form.b_ub, [2.0, np.inf])
+
+
+def test_ragged_constraint_rows_are_named():
+    with pytest.raises(ValueError, match="lp: A_eq must be a 2-D matrix with rows of equal length"):
+        solvers.get("lp", A_eq=[[1.0, 1.0], [1.0]], b_eq=[1.0, 1.0], upper=[1, 1])
