@@ -93,7 +93,7 @@ class SquaredLoss(nn.Module):
         target = as_target(y, x, self.solver.problem)
         y_eps = self.perturbed(x, **side)
         values = (y_eps - target).pow(2).reshape(*batch_shape, math.prod(event_shape)).sum(-1)
-        return reduce(values, self.reduction)
+        return reduce(values, self.reduction, self.solver.problem)
 
 
 # -- registration ---------------------------------------------------------------------------

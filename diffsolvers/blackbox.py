@@ -202,4 +202,4 @@ class HammingLoss(nn.Module):
         y_hat = self.layer(x, **side)
         diff = target * (1 - y_hat) + (1 - target) * y_hat
         values = diff.reshape(*batch_shape, n_entries).mean(-1)
-        return reduce(values, self.reduction)
+        return reduce(values, self.reduction, self.solver.problem)

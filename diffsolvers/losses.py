@@ -69,14 +69,14 @@ __all__ = ["FenchelYoungLoss", "reduce", "regret", "normalized_regret", "decisio
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+def reduce(values: torch.Tensor, reduction: str, problem: str = "loss") -> torch.Tensor:
     """Apply ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``) to per-instance values.
 
     The mean of an empty batch is refused (``ValueError``) rather than returned as NaN; its
     sum is 0 and ``"none"`` returns the empty values."""
     if reduction == "mean":
         if values.numel() == 0:
-            raise ValueError("reduction='mean' over an empty batch (no instances)")
+            raise ValueError(f"{problem}: reduction='mean' over an empty batch (no instances)")
         return values.mean()
     if reduction == "sum":
         return values.sum()
@@ -146,7 +146,7 @@ class FenchelYoungLoss(nn.Module):
         target = y.reshape(s.theta.shape)
         flat = theta.reshape(s.theta.shape)
         values = value_with_grad(flat, s.values(target), s.value_grad(target))
-        return reduce(values.reshape(s.batch_shape), self.reduction)
+        return reduce(values.reshape(s.batch_shape), self.reduction, self.solver.problem)
 
 
 def _per_instance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,7 @@ class SPOPlusLoss(nn.Module):
             y_t = as_target(y_true, theta_hat, problem, "true solution").reshape(flat.shape)
         diff = y_q - y_t
         values = value_with_grad(flat, (q * diff).sum(-1), 2 * diff)
-        return reduce(values.reshape(batch.batch_shape), self.reduction)
+        return reduce(values.reshape(batch.batch_shape), self.reduction, self.solver.problem)
 
 
 class TwoStageLoss(nn.Module):
@@ -118,4 +118,4 @@ class TwoStageLoss(nn.Module):
         theta = costs_to_theta(as_target(costs, theta_hat, problem, "true costs"), "costs")
         n_entries = math.prod(event_shape)
         values = (theta_hat - theta).pow(2).reshape(*batch_shape, n_entries).mean(-1)
-        return reduce(values, self.reduction)
+        return reduce(values, self.reduction, self.solver.problem)
