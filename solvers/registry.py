@@ -54,7 +54,7 @@ def register(
     and (unless ``lp_backend=False``) an ``"lp"`` backend is derived from it.
     """
     _check_name(problem, "problem")
-    _check_name(backend, "backend")
+    _check_name(backend, "backend", problem)
     _FACTORIES.setdefault(problem, {})[backend] = factory
     _INFOS.setdefault(problem, {})[backend] = SolverInfo(problem, backend, description, default)
     if default or problem not in _DEFAULTS:
@@ -93,10 +93,13 @@ def backends(problem: str) -> list[str]:
     return sorted(_FACTORIES[problem])
 
 
-def _check_name(name: Any, what: str) -> None:
+def _check_name(name: Any, what: str, problem: str | None = None) -> None:
     """Names are strings; anything else (a list, say) is a ``TypeError``, not a lookup."""
     if not isinstance(name, str):
-        raise TypeError(f"the {what} name must be a string, got {type(name).__name__} {name!r}")
+        where = f"{problem}: " if problem is not None else ""
+        raise TypeError(
+            f"{where}the {what} name must be a string, got {type(name).__name__} {name!r}"
+        )
 
 
 def _check_problem(problem: str) -> None:
@@ -117,7 +120,7 @@ def get(problem: str, backend: str | None = None, **params: Any) -> Solver:
     _check_problem(problem)
     if backend is None:
         backend = _DEFAULTS[problem]
-    _check_name(backend, "backend")
+    _check_name(backend, "backend", problem)
     if backend not in _FACTORIES[problem]:
         raise ValueError(
             f"unknown backend {backend!r} for problem {problem!r}; "

@@ -144,11 +144,11 @@ def test_names_must_be_strings(name, scratch_registry):
             call()
     if name is None:  # backend=None means the default backend
         return
-    for call in (
-        lambda: solvers.get("argmax", backend=name),
-        lambda: solvers.register("toy", name, ArgmaxSolver, "toy"),
+    for problem, call in (
+        ("argmax", lambda: solvers.get("argmax", backend=name)),
+        ("toy", lambda: solvers.register("toy", name, ArgmaxSolver, "toy")),
     ):
-        with pytest.raises(TypeError, match="the backend name must be a string"):
+        with pytest.raises(TypeError, match=f"{problem}: the backend name must be a string"):
             call()
 
 
