@@ -32,7 +32,13 @@ from ._assignment_kernels import assign_batch, assign_single
 from .base import LPForm, Solver, SolverInputError
 from .registry import register
 
-__all__ = ["AssignmentSolver", "ScipyAssignment", "OrtoolsAssignment", "ortools_scale"]
+__all__ = [
+    "AssignmentSolver",
+    "ScipyAssignment",
+    "OrtoolsAssignment",
+    "ortools_exponent",
+    "ortools_scale",
+]
 
 #: Largest admissible |θ|·(n+1): potentials stay far from float64 overflow (~1.8e308).
 _MAX_ABS = 1e300
@@ -116,44 +122,49 @@ class ScipyAssignment(AssignmentSolver):
 _ORTOOLS_BUDGET = 2.0**58
 
 
-def ortools_scale(theta: np.ndarray, size: int) -> float:
-    """The power of two ``s`` by which one instance ``θ`` is multiplied before rounding.
+def ortools_exponent(theta: np.ndarray, size: int) -> int:
+    """The exponent ``k`` of the power of two ``2^k`` by which one instance ``θ`` is
+    multiplied (with :func:`numpy.ldexp`, exact) before rounding.
 
-    ``s`` is the largest power of two with ``max|θ|·s <= L = min(2^52, 2^58 / (size+1)²)``
-    (``size`` is the side of the padded square problem), capped at ``2^1023``, the largest
-    finite one. A power of two keeps the multiplication exact in floating point, so integer
-    ``θ`` (and any ``θ`` with few binary digits) is passed to OR-Tools without rounding as
-    long as it fits. All-zero ``θ`` gives ``s = 1``.
+    ``2^k`` is the largest power of two with ``max|θ|·2^k <= L = min(2^52, 2^58 /
+    (size+1)²)`` (``size`` is the side of the padded square problem). A power of two keeps
+    the scaling exact in floating point, so integer ``θ`` (and any ``θ`` with few binary
+    digits) is passed to OR-Tools without rounding as long as it fits. All-zero ``θ`` gives
+    ``k = 0``.
 
     With ``max|θ| = m_θ·2^e_θ`` and ``L = m_L·2^e_L`` (``m ∈ [1/2, 1)``, from
-    :func:`math.frexp`), ``s = 2^k`` with ``k = e_L - e_θ`` if ``m_θ <= m_L``, else
-    ``k = e_L - e_θ - 1``. The quotient ``L / max|θ|``, which overflows for tiny ``θ``, is
-    never formed. The cap binds only for ``max|θ| <= L·2^-1024`` (at most ``2^-972 ≈
-    2.5e-293``): there ``s·max|θ| < L``, so the rounding step ``1/s = 2^-1023`` is coarser
-    relative to ``θ`` than above, and scores with ``|θ_ij| <= 2^-1024`` round to zero.
+    :func:`math.frexp`), ``k = e_L - e_θ`` if ``m_θ <= m_L``, else ``k = e_L - e_θ - 1``.
+    The quotient ``L / max|θ|``, which overflows for tiny ``θ``, is never formed, and ``k``
+    may exceed 1023 (subnormal ``θ``): ``np.ldexp(θ, k)`` is still exact there.
     """
     bound = min(2.0**52, _ORTOOLS_BUDGET / float(size + 1) ** 2)
     top = float(np.max(np.abs(theta))) if theta.size else 0.0
     if top == 0.0:
-        return 1.0
+        return 0
     m_top, e_top = math.frexp(top)
     m_bound, e_bound = math.frexp(bound)
-    k = e_bound - e_top - (m_top > m_bound)
-    return math.ldexp(1.0, min(k, np.finfo(np.float64).maxexp - 1))
+    return e_bound - e_top - (m_top > m_bound)
+
+
+def ortools_scale(theta: np.ndarray, size: int) -> float:
+    """``2^k`` for the exponent ``k`` of :func:`ortools_exponent`, as a float: capped at
+    ``2^1023``, the largest finite power of two (the solver itself scales with the exponent,
+    so the cap never limits it)."""
+    return math.ldexp(1.0, min(ortools_exponent(theta, size), np.finfo(np.float64).maxexp - 1))
 
 
 class OrtoolsAssignment(AssignmentSolver):
     """OR-Tools ``SimpleLinearSumAssignment`` on integer costs ``round(-θ·s)``.
 
     Scaling and precision. OR-Tools takes int64 costs, so each instance is scaled by the
-    power of two ``s`` of :func:`ortools_scale` and rounded: ``c_ij = -round(s·θ_ij)``.
+    power of two ``s = 2^k`` of :func:`ortools_exponent` and rounded: ``c_ij = -round(s·θ_ij)``.
     Each entry moves by at most ``δ/2`` in ``θ`` units, with the rounding step ``δ = 1/s``,
     so every assignment's score moves by at most ``n·δ/2``. The returned assignment is
     optimal for the rounded scores, hence its true score is within ``n·δ`` of the optimum:
     ``⟨θ, y⟩ >= max_y' ⟨θ, y'⟩ - n/s``. Since ``s`` is the largest power of two within the
     bound ``L = min(2^52, 2^58/(N+1)²)``, ``δ < 2·max|θ|/L``: about ``2e-15·max|θ|`` at
-    N = 10 and ``4e-13·max|θ|`` at N = 100 (for ``max|θ|`` above about ``2.5e-293``; below,
-    ``s`` is capped at ``2^1023``, so ``δ = 2^-1023``, see :func:`ortools_scale`). Integer
+    N = 10 and ``4e-13·max|θ|`` at N = 100, whatever the magnitude of θ (subnormal
+    included: ``s = 2^k`` is applied with :func:`numpy.ldexp`). Integer
     ``θ`` with ``max|θ| <= L`` is solved exactly (then ``s >= 1`` and ``s·θ`` is an exact
     integer).
 
@@ -174,16 +185,16 @@ class OrtoolsAssignment(AssignmentSolver):
         heads = np.tile(np.arange(m), m)
         for b in range(b_size):
             inst = theta[b].astype(np.float64)
-            scale = ortools_scale(inst, m)
+            exponent = ortools_exponent(inst, m)
             costs = np.zeros((m, m), dtype=np.int64)
-            costs[:n] = -np.rint(inst * scale).astype(np.int64)
+            costs[:n] = -np.rint(np.ldexp(inst, exponent)).astype(np.int64)
             lsa = SimpleLinearSumAssignment()
             lsa.add_arcs_with_cost(tails, heads, costs.ravel())
             status = lsa.solve()
             if status == lsa.POSSIBLE_OVERFLOW:
                 raise SolverInputError(
                     f"assignment (ortools): integer costs overflow for instance {b} "
-                    f"(n={n}, m={m}, scale={scale:g}); use the numba or scipy backend"
+                    f"(n={n}, m={m}, scale=2^{exponent}); use the numba or scipy backend"
                 )
             if status != lsa.OPTIMAL:
                 raise SolverInputError(

@@ -159,6 +159,15 @@ def test_ortools_tiny_scores(magnitude):
         assert opt[b] - 4 * step - tol <= got[b] <= opt[b] + tol
 
 
+def test_ortools_subnormal_scores_are_solved_exactly():
+    """Integer multiples of the smallest subnormal, scaled with ``ldexp`` (``k > 1023``),
+    become exact integers: the OR-Tools optimum equals SciPy's exactly."""
+    rng = np.random.default_rng(5)
+    theta = rng.integers(-1000, 1000, size=(6, 5, 7)) * 5e-324
+    assert assignment.ortools_exponent(theta[0], 7) > 1023
+    assert_same_objective(ORTOOLS, SCIPY, theta)
+
+
 def test_ortools_large_integers_exact():
     """Integers up to the documented bound L = 2^58/(N+1)² are solved exactly."""
     rng = np.random.default_rng(1)
