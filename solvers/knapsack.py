@@ -158,7 +158,8 @@ class _KnapsackBase(Solver):
         batch (which returns before any instance is solved)."""
         arr = self.validate(theta)
         weights = side.get("weights", self.weights)
-        if weights is not None:
+        capacity = side.get("capacity", self.capacity)
+        if weights is not None and capacity is not None:  # a missing one is named later
             n_weights = np.shape(weights)[-1] if np.ndim(weights) else None
             if n_weights is not None and n_weights != arr.shape[-1]:
                 raise SolverInputError(
