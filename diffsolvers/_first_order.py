@@ -2,11 +2,14 @@
 
 The perturbation, blackbox and I-MLE backward passes return a first-order estimate computed
 from stored samples; differentiating that estimate again (``create_graph=True`` followed by
-a second backward, as a Hessian-vector product does) would silently give zero or a wrong
-value, because the samples do not depend on θ in the graph. :func:`first_order_only` makes
-such a second backward raise instead. Unlike :func:`torch.autograd.function.once_differentiable`
-it also marks the gradient when the incoming gradient is a constant (a loss's ``1``), the
-common case.
+a second backward, as a Hessian-vector product or a meta-gradient does) would silently give
+zero or a wrong value, because the samples do not depend on θ in the graph and the blackbox
+and I-MLE estimates are not differentiable in the incoming gradient either.
+:func:`first_order_only` makes such a second backward raise instead. Unlike
+:func:`torch.autograd.function.once_differentiable` it also guards the gradient when the
+incoming gradient is a constant (a loss's ``1``), the common case: the guard hangs on θ and
+on every incoming gradient that requires grad, so a second backward towards any of them
+meets it.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ __all__ = ["first_order_only"]
 
 
 class _SecondOrderError(torch.autograd.Function):
-    """Identity forward; its backward raises (the gradient it guards is first-order only)."""
+    """A copy of its first input; its backward raises (the gradient it guards is first-order
+    only). The other inputs only tie it into the graph."""
 
     @staticmethod
-    def forward(ctx, t, anchor, name):
+    def forward(ctx, t, name, *anchors):
         ctx.name = name
-        return t.view_as(t)
+        return t.clone()
 
     @staticmethod
     def backward(ctx, grad):
@@ -36,26 +40,31 @@ class _SecondOrderError(torch.autograd.Function):
         )
 
 
-def first_order_only(backward: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate an autograd ``Function.backward`` whose result must not be differentiated.
+def first_order_only(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate an autograd ``Function.backward`` whose result must not be differentiated;
+    ``name`` (e.g. ``"the blackbox gradient"``) appears in the error.
 
     The Function must save its differentiable input θ first (``ctx.save_for_backward(θ,
-    ...)``, not detached): the guard node hangs on it, so a second backward towards θ (or
-    anything θ came from) passes through the guard and raises."""
-    name = backward.__qualname__.split(".")[0].lstrip("_")
+    ...)``, not detached). With ``create_graph=False`` (ordinary training) the wrapper only
+    adds a ``torch.no_grad`` block around the backward."""
 
-    @functools.wraps(backward)
-    def wrapper(ctx, *grads):
-        with torch.no_grad():
-            out = backward(ctx, *grads)
-        if not torch.is_grad_enabled():
-            return out
-        anchor = ctx.saved_tensors[0]
-        outputs = out if isinstance(out, tuple) else (out,)
-        marked = tuple(
-            _SecondOrderError.apply(o, anchor, name) if isinstance(o, torch.Tensor) else o
-            for o in outputs
-        )
-        return marked if isinstance(out, tuple) else marked[0]
+    def decorate(backward: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(backward)
+        def wrapper(ctx, *grads):
+            with torch.no_grad():
+                out = backward(ctx, *grads)
+            if not torch.is_grad_enabled():
+                return out
+            anchors = (ctx.saved_tensors[0],) + tuple(
+                g for g in grads if isinstance(g, torch.Tensor) and g.requires_grad
+            )
+            outputs = out if isinstance(out, tuple) else (out,)
+            guarded = tuple(
+                _SecondOrderError.apply(o, name, *anchors) if isinstance(o, torch.Tensor) else o
+                for o in outputs
+            )
+            return guarded if isinstance(out, tuple) else guarded[0]
 
-    return wrapper
+        return wrapper
+
+    return decorate

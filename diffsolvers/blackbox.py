@@ -83,13 +83,14 @@ class FlatBatch:
     def problem(self) -> str:
         return getattr(self.solver, "problem", type(self.solver).__name__)
 
-    def solve(self, theta: torch.Tensor) -> torch.Tensor:
-        """``y*`` of every stacked copy (no gradient), with ``theta``'s shape."""
+    def solve(self, theta: torch.Tensor, what: str = "θ") -> torch.Tensor:
+        """``y*`` of every stacked copy (no gradient), with ``theta``'s shape; ``what``
+        names ``theta`` in the error if it holds NaN or inf (an overflow, say)."""
         reps = theta.numel() // (self.n * self.d) if self.n * self.d else 1
         problem = self.problem
         with torch.no_grad():
             t = theta.detach()
-            check_finite(t, f"{problem}: θ (after interpolation or perturbation)")
+            check_finite(t, f"{problem}: {what}")
             side_np = _tile_side(self.side, self.batch_shape, reps, problem)
             y = _bridge.solve(self.solver, t.reshape(-1, *self.event_shape), side_np)
         return y.reshape(theta.shape)
@@ -119,11 +120,11 @@ class _BlackboxFn(torch.autograd.Function):
         return y
 
     @staticmethod
-    @first_order_only
+    @first_order_only("the blackbox gradient")
     def backward(ctx, grad_out):
         theta, y = ctx.saved_tensors
         check_finite(grad_out, f"{ctx.batch.problem}: the incoming gradient ∂L/∂y")
-        y_p = ctx.batch.solve(theta - ctx.lambda_ * grad_out)
+        y_p = ctx.batch.solve(theta - ctx.lambda_ * grad_out, what="θ - λ·∂L/∂y")
         return (y - y_p) / ctx.lambda_, None, None
 
 

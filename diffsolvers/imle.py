@@ -118,11 +118,11 @@ class _IMLEFn(torch.autograd.Function):
         return ys.mean(0)
 
     @staticmethod
-    @first_order_only
+    @first_order_only("the I-MLE gradient")
     def backward(ctx, grad_out):
         theta, ys, eps = ctx.saved_tensors
         check_finite(grad_out, f"{ctx.batch.problem}: the incoming gradient ∂L/∂y")
-        ys_target = ctx.batch.solve(theta + eps - ctx.lambda_ * grad_out)
+        ys_target = ctx.batch.solve(theta + eps - ctx.lambda_ * grad_out, what="θ + ε - λ·∂L/∂y")
         return (ys - ys_target).mean(0) / ctx.lambda_, None, None, None, None
 
 
@@ -202,5 +202,5 @@ class IMLELayer(nn.Module):
             )
         else:
             eps = torch.zeros((1, batch.n, batch.d), device=theta.device, dtype=theta.dtype)
-        ys = batch.solve(flat.detach() + eps)
+        ys = batch.solve(flat.detach() + eps, what="θ + ε")
         return _IMLEFn.apply(flat, ys, eps, batch, self.lambda_).reshape(theta.shape)

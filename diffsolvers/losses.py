@@ -191,6 +191,7 @@ def decision_regret(
     pass ``c[None]`` for a single instance). Returns the normalised regret (a scalar) or,
     with ``normalized=False``, the per-instance regrets, shape ``(B,)``.
     """
+    costs_pred, costs_true = _common_float(costs_pred, costs_true)
     check_prediction(costs_pred, solver)
     if costs_pred.ndim != solver.event_ndim + 1:
         raise ValueError(
@@ -201,9 +202,21 @@ def decision_regret(
     costs_true = as_target(costs_true, costs_pred, solver.problem, "true costs")
     with torch.no_grad():
         flat_side = {k: _bridge.to_numpy(v) for k, v in side.items()}
-        y_pred = _bridge.solve(solver, costs_to_theta(costs_pred.detach()), flat_side)
-        y_true = _bridge.solve(solver, costs_to_theta(costs_true.detach()), flat_side)
-        c = costs_true.detach().to(y_pred.dtype)
+        y_pred = _bridge.solve(solver, costs_to_theta(costs_pred), flat_side)
+        y_true = _bridge.solve(solver, costs_to_theta(costs_true), flat_side)
         if normalized:
-            return normalized_regret(y_pred, y_true, c)
-        return regret(y_pred, y_true, c)
+            return normalized_regret(y_pred, y_true, costs_true)
+        return regret(y_pred, y_true, costs_true)
+
+
+def _common_float(a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two metric inputs, detached, in their promoted dtype (float64 if both are integral),
+    on ``a``'s device."""
+    a = torch.as_tensor(a).detach()
+    b = torch.as_tensor(b).detach()
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    if dtype.is_complex:
+        raise TypeError(f"decision_regret: the costs must be real, got {a.dtype} and {b.dtype}")
+    if not dtype.is_floating_point:
+        dtype = torch.float64
+    return a.to(dtype), b.to(device=a.device, dtype=dtype)

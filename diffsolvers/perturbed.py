@@ -189,7 +189,7 @@ class _PerturbedArgmaxFn(torch.autograd.Function):
         return ys.mean(0)
 
     @staticmethod
-    @first_order_only
+    @first_order_only("the perturbed optimizer's Jacobian estimate")
     def backward(ctx, grad_out):
         theta, ys, score, y_base = ctx.saved_tensors
         diff = ys if y_base is None else ys - y_base
@@ -201,8 +201,24 @@ class _PerturbedArgmaxFn(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
-class _ValueFn(torch.autograd.Function):
-    """A per-instance value whose θ-gradient was computed with the same samples."""
+class _ExactValueFn(torch.autograd.Function):
+    """A per-instance value with a given θ-gradient that is exact and locally constant in θ
+    (a piecewise-linear loss such as SPO+): its backward is linear in the incoming gradient
+    and has zero θ-derivative, so a second backward through it is exact too."""
+
+    @staticmethod
+    def forward(ctx, theta, values, grad):
+        ctx.save_for_backward(grad)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (grad,) = ctx.saved_tensors
+        return grad_out.unsqueeze(-1) * grad, None, None
+
+
+class _SampledValueFn(torch.autograd.Function):
+    """A per-instance value whose θ-gradient was estimated with the same random samples."""
 
     @staticmethod
     def forward(ctx, theta, values, grad):
@@ -210,15 +226,21 @@ class _ValueFn(torch.autograd.Function):
         return values
 
     @staticmethod
-    @first_order_only
+    @first_order_only("the gradient estimate of a perturbed loss or max")
     def backward(ctx, grad_out):
         _, grad = ctx.saved_tensors
         return grad_out.unsqueeze(-1) * grad, None, None
 
 
-def value_with_grad(theta: torch.Tensor, values: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Attach ``grad`` (N, D) as the θ-gradient of ``values`` (N,); ``θ`` is (N, D)."""
-    return _ValueFn.apply(theta, values, grad)
+def value_with_grad(
+    theta: torch.Tensor, values: torch.Tensor, grad: torch.Tensor, *, sampled: bool = True
+) -> torch.Tensor:
+    """Attach ``grad`` (N, D) as the θ-gradient of ``values`` (N,); ``θ`` is (N, D).
+
+    ``sampled=True`` (a Monte Carlo estimate) refuses second derivatives; ``sampled=False``
+    declares ``grad`` exact and locally constant in θ (its second derivative is then 0)."""
+    fn = _SampledValueFn if sampled else _ExactValueFn
+    return fn.apply(theta, values, grad)
 
 
 class PerturbedOptimizer(nn.Module):

@@ -86,13 +86,13 @@ class SPOPlusLoss(nn.Module):
         theta = theta.reshape(flat.shape)
         q = 2 * flat.detach() - theta
         if y_true is None:
-            both = batch.solve(torch.stack([q, theta]))
+            both = batch.solve(torch.stack([q, theta]), what="2θ̂ - θ and the true θ")
             y_q, y_t = both[0], both[1]
         else:
-            y_q = batch.solve(q)
+            y_q = batch.solve(q, what="2θ̂ - θ")
             y_t = as_target(y_true, theta_hat, problem, "true solution").reshape(flat.shape)
         diff = y_q - y_t
-        values = value_with_grad(flat, (q * diff).sum(-1), 2 * diff)
+        values = value_with_grad(flat, (q * diff).sum(-1), 2 * diff, sampled=False)
         return reduce(values.reshape(batch.batch_shape), self.reduction, self.solver.problem)
 
 

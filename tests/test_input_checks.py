@@ -172,6 +172,56 @@ def test_double_backward_is_refused_rather_than_wrong(method):
         torch.autograd.grad((grad * torch.randn_like(grad)).sum(), x)
 
 
+@pytest.mark.parametrize("method", ["perturbed", "perturbed_multiplicative", "blackbox", "imle"])
+def test_a_second_derivative_towards_a_later_parameter_is_refused_too(method):
+    # w acts after the layer: the second derivative reaches w through ∂L/∂y.
+    _, layer = _build(method)
+    theta = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad((w * layer(theta)).sum(), theta, create_graph=True)
+    with pytest.raises(RuntimeError, match="gives first derivatives only"):
+        torch.autograd.grad(grad.pow(2).sum() + (w**2).sum(), w)
+
+
+@pytest.mark.parametrize("method", ["perturbed", "fenchel_young", "blackbox", "imle"])
+def test_the_guarded_gradient_is_an_ordinary_tensor(method):
+    x = torch.rand(2, 4, requires_grad=True)
+    out = _call(method, x + 0.5)
+    (grad,) = torch.autograd.grad((out * torch.arange(4.0)).sum(), x, create_graph=True)
+    assert grad.dtype == x.dtype and grad.shape == x.shape
+    grad.clamp_(-0.1, 0.1)  # in place, as first-order meta-learning loops do
+
+
+def test_the_guard_names_the_estimator():
+    _, loss = _build("fenchel_young")
+    x = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(
+        loss(x, torch.eye(3, dtype=torch.float64)[:2]), x, create_graph=True
+    )
+    with pytest.raises(RuntimeError, match="the gradient estimate of a perturbed loss or max"):
+        torch.autograd.grad(grad.sum(), x)
+
+
+def test_spo_plus_keeps_its_exact_second_derivative():
+    # SPO+ is piecewise linear and deterministic: its Hessian is 0 almost everywhere.
+    spo = diffsolvers.loss("argmax", method="spo_plus", reduction="sum")
+    gen = torch.Generator().manual_seed(0)
+    c = torch.rand(3, 5, dtype=torch.float64, generator=gen)
+    x = torch.rand(3, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda x: spo(x, c), (x,))
+    v = torch.randn(3, 5, dtype=torch.float64, generator=gen)
+    (grad,) = torch.autograd.grad(spo(x, c) + 0.5 * (x**2).sum(), x, create_graph=True)
+    (hvp,) = torch.autograd.grad((grad * v).sum(), x)
+    torch.testing.assert_close(hvp, v)
+
+
+def test_an_spo_plus_overflow_names_the_scores_that_overflowed():
+    spo = diffsolvers.loss("argmax", method="spo_plus")
+    x = torch.tensor([[6e4, 1.0, 2.0]], dtype=torch.float16)
+    with pytest.raises(ValueError, match="argmax: 2θ̂ - θ and the true θ contains inf"):
+        spo(x, torch.tensor([[-6e4, 1.0, 2.0]], dtype=torch.float16))
+
+
 @pytest.mark.parametrize("method", ["blackbox", "imle"])
 def test_a_nan_upstream_gradient_is_named_not_blamed_on_theta(method):
     _, layer = _build(method)
@@ -271,6 +321,19 @@ def test_decision_regret_needs_the_batch_axis_and_agrees_with_one_instance():
     assert one.shape == (1,)
     assert one.item() == pytest.approx(((y_pred - y_true) * c_true).sum().item(), abs=1e-6)
     assert one.item() >= 0
+
+
+def test_decision_regret_is_a_metric_of_any_real_costs():
+    argmax = solvers.get("argmax")
+    c_pred = torch.tensor([[3, 1, 2], [0, 5, 1]])
+    c_true = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 0.5]], dtype=torch.float64)
+    # decisions: argmin of the predicted costs = items 1 and 0; true best: 0 and 2
+    expected = torch.tensor([2.0 - 1.0, 4.0 - 0.5], dtype=torch.float64)
+    got = diffsolvers.decision_regret(argmax, c_pred, c_true.requires_grad_(), normalized=False)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected)
+    with pytest.raises(TypeError, match="decision_regret: the costs must be real"):
+        diffsolvers.decision_regret(argmax, c_pred * (1 + 1j), c_true.detach())
 
 
 def test_regret_helpers_refuse_nan_costs():
