@@ -22,6 +22,7 @@ __all__ = [
     "check_count",
     "check_flag",
     "check_generator",
+    "check_float",
     "check_prediction",
     "check_finite",
     "as_target",
@@ -71,14 +72,10 @@ def _problem(solver: Solver) -> str:
     return getattr(solver, "problem", type(solver).__name__)
 
 
-def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
-    """Check a model's prediction ``x`` for ``solver``; return (batch shape, instance shape).
-
-    ``x`` must be a real floating-point tensor on a real device (not ``meta``), with at
-    least ``solver.event_ndim`` axes, non-empty instances of the solver's fixed instance
-    shape (where it has one) and finite entries. An empty batch is allowed (layers return
-    an empty result, losses refuse a mean over it).
-    """
+def check_float(x: Any, solver: Solver) -> None:
+    """The cheap part of :func:`check_prediction` (no pass over the values): ``x`` is a real
+    floating-point tensor on a real device. Enough before a sign flip whose result is then
+    checked in full."""
     problem = _problem(solver)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{problem}: the prediction must be a torch.Tensor, got {type(x).__name__}")
@@ -88,6 +85,18 @@ def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
         )
     if x.device.type == "meta":
         raise ValueError(f"{problem}: the prediction is on the meta device (it holds no values)")
+
+
+def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
+    """Check a model's prediction ``x`` for ``solver``; return (batch shape, instance shape).
+
+    ``x`` must be a real floating-point tensor on a real device (not ``meta``), with at
+    least ``solver.event_ndim`` axes, non-empty instances of the solver's fixed instance
+    shape (where it has one) and finite entries. An empty batch is allowed (layers return
+    an empty result, losses refuse a mean over it).
+    """
+    problem = _problem(solver)
+    check_float(x, solver)
     event_ndim = solver.event_ndim
     if x.ndim < event_ndim:
         raise ValueError(

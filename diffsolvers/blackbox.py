@@ -47,7 +47,14 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
-from ._checks import as_target, check_choice, check_finite, check_positive, check_prediction
+from ._checks import (
+    as_target,
+    check_choice,
+    check_finite,
+    check_float,
+    check_positive,
+    check_prediction,
+)
 from ._first_order import first_order_only
 from .losses import reduce
 from .perturbed import _tile_side, costs_to_theta
@@ -152,7 +159,7 @@ class BlackboxLayer(nn.Module):
         return f"solver={self.solver!r}, lambda_={self.lambda_}, inputs={self.inputs!r}"
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ itself is checked in full by flat_batch
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
         return _BlackboxFn.apply(flat, batch, self.lambda_).reshape(theta.shape)

@@ -40,7 +40,7 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import check_choice, check_prediction
+from ._checks import check_choice, check_float
 from .blackbox import flat_batch
 from .perturbed import costs_to_theta
 
@@ -98,7 +98,7 @@ class IdentityLayer(nn.Module):
         return f"solver={self.solver!r}, projection={self.projection!r}, inputs={self.inputs!r}"
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ itself is checked in full by flat_batch
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
         return _IdentityFn.apply(project(flat, self.projection), batch).reshape(theta.shape)

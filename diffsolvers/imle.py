@@ -45,9 +45,9 @@ from ._checks import (
     check_count,
     check_finite,
     check_flag,
+    check_float,
     check_generator,
     check_positive,
-    check_prediction,
 )
 from ._first_order import first_order_only
 from .blackbox import flat_batch
@@ -189,7 +189,7 @@ class IMLELayer(nn.Module):
         return self._generators[key]
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ itself is checked in full by flat_batch
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
         if self.training or not self.map_in_eval:

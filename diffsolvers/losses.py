@@ -60,7 +60,7 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
-from ._checks import as_target, check_finite, check_prediction
+from ._checks import as_target, check_finite, check_float, check_prediction
 from .noise import Noise
 from .perturbed import PerturbedOptimizer, costs_to_theta, value_with_grad
 
@@ -139,7 +139,7 @@ class FenchelYoungLoss(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ itself is checked in full by perturb_and_solve
         theta = costs_to_theta(x, self.perturbed.inputs)
         y = as_target(y, theta, self.solver.problem)
         s = self.perturbed.sample(x, base=False, **side)

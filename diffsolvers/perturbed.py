@@ -48,7 +48,14 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
-from ._checks import check_count, check_flag, check_generator, check_positive, check_prediction
+from ._checks import (
+    check_count,
+    check_flag,
+    check_float,
+    check_generator,
+    check_positive,
+    check_prediction,
+)
 from ._first_order import first_order_only
 from .noise import Noise, get_noise
 
@@ -329,7 +336,7 @@ class PerturbedOptimizer(nn.Module):
 
     def sample(self, x: torch.Tensor, *, base: bool | None = None, **side: Any) -> PerturbedSamples:
         """Draw and solve the perturbations of θ (from ``x``); see :func:`perturb_and_solve`."""
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ itself is checked in full by perturb_and_solve
         theta = costs_to_theta(x, self.inputs)
         return perturb_and_solve(
             self.solver,
@@ -344,7 +351,7 @@ class PerturbedOptimizer(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ itself is checked in full by perturb_and_solve
         theta = costs_to_theta(x, self.inputs)
         s = perturb_and_solve(
             self.solver,

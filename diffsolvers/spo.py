@@ -41,7 +41,7 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import as_target, check_choice, check_prediction
+from ._checks import as_target, check_choice, check_float, check_prediction
 from .blackbox import flat_batch
 from .losses import reduce
 from .perturbed import costs_to_theta, value_with_grad
@@ -78,7 +78,7 @@ class SPOPlusLoss(nn.Module):
         y_true: torch.Tensor | None = None,
         **side: Any,
     ) -> torch.Tensor:
-        check_prediction(x, self.solver)
+        check_float(x, self.solver)  # θ̂ itself is checked in full by flat_batch
         theta_hat = costs_to_theta(x, self.inputs)
         problem = self.solver.problem
         theta = costs_to_theta(as_target(costs, theta_hat, problem, "true costs"), "costs")
