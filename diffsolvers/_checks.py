@@ -25,6 +25,7 @@ __all__ = [
     "check_float",
     "check_prediction",
     "check_finite",
+    "all_finite",
     "as_target",
 ]
 
@@ -120,12 +121,26 @@ def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
     return batch_shape, event_shape
 
 
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether ``t`` holds no NaN and no infinity.
+
+    For float32/float64 through ``aminmax`` (NaN propagates to both ends and an infinity
+    shows at one), several times faster than ``isfinite(t).all()`` on CPU and one host sync
+    on a GPU; other dtypes through ``isfinite``.
+    """
+    with torch.no_grad():
+        if not t.numel() or not (t.is_floating_point() or t.is_complex()):
+            return True
+        if t.dtype in (torch.float32, torch.float64):
+            return bool(torch.isfinite(torch.stack(torch.aminmax(t))).all())
+        return bool(torch.isfinite(t).all())
+
+
 def check_finite(t: torch.Tensor, what: str) -> None:
     """``ValueError`` naming ``what`` if ``t`` holds a NaN or an infinity."""
-    with torch.no_grad():
-        if t.numel() and not torch.isfinite(t).all():
-            bad = "NaN" if torch.isnan(t).any() else "inf"
-            raise ValueError(f"{what} contains {bad}; all entries must be finite")
+    if not all_finite(t):
+        bad = "NaN" if torch.isnan(t).any() else "inf"
+        raise ValueError(f"{what} contains {bad}; all entries must be finite")
 
 
 def as_target(y: Any, like: torch.Tensor, problem: str, what: str = "target y") -> torch.Tensor:

@@ -49,6 +49,7 @@ from solvers.base import Solver
 
 from . import _bridge
 from ._checks import (
+    all_finite,
     check_count,
     check_flag,
     check_float,
@@ -169,7 +170,7 @@ def perturb_and_solve(
         else:
             weights = torch.exp(sigma * z - noise.log_mgf(sigma))
             theta_p = th * weights
-        if theta_p.numel() and not torch.isfinite(theta_p).all():
+        if not all_finite(theta_p):
             raise ValueError(
                 f"{problem}: the perturbed scores overflow {th.dtype} (θ is finite, but its "
                 f"largest entry {th.abs().max().item():.3g} perturbed by sigma={sigma} is not);"
