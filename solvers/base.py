@@ -293,7 +293,7 @@ class Solver(ABC):
         arr = self.validate(theta)
         batch_shape = arr.shape[: arr.ndim - self.event_ndim]
         event_shape = arr.shape[arr.ndim - self.event_ndim :]
-        side = self._check_side(side, batch_shape)
+        side = self._check_side(side, batch_shape, event_shape)
         n_batch = math.prod(batch_shape)  # not -1: instances may have zero entries
         flat = np.ascontiguousarray(arr.reshape((n_batch, *event_shape)))
         flat_side = {k: v.reshape((n_batch, *v.shape[len(batch_shape) :])) for k, v in side.items()}
@@ -328,8 +328,11 @@ class Solver(ABC):
     def _solve_batch(self, theta: np.ndarray, **side: np.ndarray) -> np.ndarray:
         """Solve a validated, C-contiguous ``(B, *instance_shape)`` batch (``B >= 1``)."""
 
-    def _check_side(self, side: dict[str, Any], batch_shape: tuple[int, ...]) -> dict:
-        """Check per-instance side data; the default accepts none."""
+    def _check_side(
+        self, side: dict[str, Any], batch_shape: tuple[int, ...], event_shape: tuple[int, ...]
+    ) -> dict:
+        """Check per-instance side data against θ's batch and instance shapes (checked even
+        for an empty batch); the default accepts none."""
         unknown = set(side) - set(self.side_inputs)
         if unknown:
             allowed = ", ".join(self.side_inputs) or "none"

@@ -120,13 +120,16 @@ class _KnapsackBase(Solver):
             raise SolverInputError(f"knapsack: capacity must be >= 0, got minimum {c.min()}")
         return c
 
-    def _check_side(self, side: dict[str, Any], batch_shape: tuple[int, ...]) -> dict:
-        """Validate weights and capacity and broadcast them over θ's batch axes.
+    def _check_side(
+        self, side: dict[str, Any], batch_shape: tuple[int, ...], event_shape: tuple[int, ...]
+    ) -> dict:
+        """Validate weights and capacity (one weight per item of θ) and broadcast them over
+        θ's batch axes.
 
         Returns float64 ``weights`` of shape ``(*batch, n)`` and ``capacity`` of shape
         ``(*batch,)``, the true (unrounded) values.
         """
-        side = super()._check_side(side, batch_shape)
+        side = super()._check_side(side, batch_shape, event_shape)
         weights = side.get("weights", self.weights)
         capacity = side.get("capacity", self.capacity)
         if weights is None or capacity is None:
@@ -138,6 +141,10 @@ class _KnapsackBase(Solver):
         w = self._check_weights(weights)
         c = self._check_capacity(capacity)
         n = w.shape[-1]
+        if n != event_shape[-1]:
+            raise SolverInputError(
+                f"knapsack: θ has {event_shape[-1]} items per instance but weights have {n}"
+            )
         if w.shape not in ((n,), (*batch_shape, n)):
             raise SolverInputError(
                 f"knapsack: weights must have shape (n,) or (*batch, n) = {(*batch_shape, n)} "
@@ -153,27 +160,11 @@ class _KnapsackBase(Solver):
             "capacity": np.broadcast_to(c, batch_shape),
         }
 
-    def solve(self, theta: Any, **side: Any) -> np.ndarray:
-        """``y*(θ)``; also checks that the weights have θ's item count, even for an empty
-        batch (which returns before any instance is solved)."""
-        arr = self.validate(theta)
-        weights = side.get("weights", self.weights)
-        capacity = side.get("capacity", self.capacity)
-        if weights is not None and capacity is not None:  # a missing one is named later
-            n_weights = np.shape(weights)[-1] if np.ndim(weights) else None
-            if n_weights is not None and n_weights != arr.shape[-1]:
-                raise SolverInputError(
-                    f"knapsack: θ has {arr.shape[-1]} items per instance but weights have "
-                    f"{n_weights}"
-                )
-        return super().solve(arr, **side)
-
-    __call__ = solve
-
     def _integer_instance(
-        self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray
+        self, weights: np.ndarray, capacity: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Integer weights ``⌈s·w⌉`` (capped at ``C'+1``) and capacity ``C'``.
+        """Integer weights ``⌈s·w⌉`` (capped at ``C'+1``) and capacity ``C'``, for weights
+        already checked against θ by :meth:`_check_side`.
 
         ``C' = min(⌊s·C⌋, Σ_i ⌈s·w_i⌉)``: a capacity above the total weight packs every
         item, as the total does, so a huge capacity is not an error. Weights above ``C'``
@@ -181,11 +172,6 @@ class _KnapsackBase(Solver):
         sum of the capped weights must stay below ``2^62`` (the kernels add weights in
         int64); otherwise :class:`SolverInputError`.
         """
-        if weights.shape != theta.shape:
-            raise SolverInputError(
-                f"knapsack: θ has {theta.shape[1]} items per instance but weights have "
-                f"{weights.shape[-1]}"
-            )
         s = 1.0 if self.weight_scale is None else self.weight_scale
         w = _snap(weights * s, np.ceil)
         c = np.minimum(_snap(capacity * s, np.floor), w.sum(axis=1))
@@ -265,7 +251,7 @@ class KnapsackNumbaSolver(_KnapsackBase):
         self.max_table_size = int(max_table_size)
 
     def _solve_batch(self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray):
-        w, c = self._integer_instance(theta, weights, capacity)
+        w, c = self._integer_instance(weights, capacity)
         n = theta.shape[1]
         # θ-independent bound on the table the kernel builds: none when every item fits,
         # else capacity capped at the total weight
@@ -298,7 +284,7 @@ class KnapsackORToolsSolver(_KnapsackBase):
     def _solve_batch(self, theta: np.ndarray, weights: np.ndarray, capacity: np.ndarray):
         from ortools.algorithms.python import knapsack_solver
 
-        w, c = self._integer_instance(theta, weights, capacity)
+        w, c = self._integer_instance(weights, capacity)
         y = np.zeros(theta.shape, dtype=np.float64)
         solver = knapsack_solver.KnapsackSolver(
             knapsack_solver.SolverType.KNAPSACK_MULTIDIMENSION_BRANCH_AND_BOUND_SOLVER,

@@ -342,8 +342,10 @@ class LPBackedSolver(Solver):
     def validate(self, theta: Any) -> np.ndarray:
         return self.base.validate(theta)
 
-    def _check_side(self, side: dict[str, Any], batch_shape: tuple[int, ...]) -> dict:
-        return self.base._check_side(side, batch_shape)
+    def _check_side(
+        self, side: dict[str, Any], batch_shape: tuple[int, ...], event_shape: tuple[int, ...]
+    ) -> dict:
+        return self.base._check_side(side, batch_shape, event_shape)
 
     def lp_form(self, shape: Any = None, **side: Any) -> LPForm:
         return self.base.lp_form(shape=shape, **side)

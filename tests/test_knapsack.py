@@ -262,7 +262,7 @@ def test_the_packing_does_not_depend_on_the_scale_of_the_values(backend, scale):
         assert t @ yb == brute_force_best(t, w, c)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "lp"])
 def test_item_count_mismatch_is_caught_for_an_empty_batch_too(backend):
     solver = solvers.get("knapsack", backend=backend, weights=[1, 2, 3], capacity=3)
     for theta in (np.ones((0, 4)), np.ones((2, 4))):
