@@ -27,6 +27,7 @@ __all__ = [
     "check_finite",
     "all_finite",
     "as_target",
+    "problem_name",
 ]
 
 
@@ -69,7 +70,8 @@ def check_generator(generator: Any) -> torch.Generator | None:
     return generator
 
 
-def _problem(solver: Solver) -> str:
+def problem_name(solver: Solver) -> str:
+    """The solver's problem name, for messages (its class name if it has none)."""
     return getattr(solver, "problem", type(solver).__name__)
 
 
@@ -77,7 +79,7 @@ def check_float(x: Any, solver: Solver) -> None:
     """The cheap part of :func:`check_prediction` (no pass over the values): ``x`` is a real
     floating-point tensor on a real device. Enough before a sign flip whose result is then
     checked in full."""
-    problem = _problem(solver)
+    problem = problem_name(solver)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{problem}: the prediction must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -96,7 +98,7 @@ def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
     shape (where it has one) and finite entries. An empty batch is allowed (layers return
     an empty result, losses refuse a mean over it).
     """
-    problem = _problem(solver)
+    problem = problem_name(solver)
     check_float(x, solver)
     event_ndim = solver.event_ndim
     if x.ndim < event_ndim:
@@ -162,7 +164,7 @@ def as_target(y: Any, like: torch.Tensor, problem: str, what: str = "target y") 
             t = torch.as_tensor(np.asarray(y))
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"{problem}: the {what} could not be read as a tensor: {exc}") from exc
-    if t.is_complex() or not (t.is_floating_point() or t.dtype == torch.bool or _integral(t)):
+    if t.is_complex():
         raise TypeError(f"{problem}: the {what} must hold real numbers, got {t.dtype}")
     if t.device.type == "meta":
         raise ValueError(f"{problem}: the {what} is on the meta device (it holds no values)")
@@ -174,7 +176,3 @@ def as_target(y: Any, like: torch.Tensor, problem: str, what: str = "target y") 
     t = t.to(device=like.device, dtype=like.dtype)
     check_finite(t, f"{problem}: the {what}")
     return t
-
-
-def _integral(t: torch.Tensor) -> bool:
-    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool

@@ -29,7 +29,7 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import as_target, check_choice, check_prediction
+from ._checks import as_target, check_choice
 from .blackbox import BlackboxLayer, HammingLoss
 from .identity import IdentityLayer
 from .imle import IMLELayer
@@ -89,10 +89,11 @@ class SquaredLoss(nn.Module):
         return self.perturbed.solver
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
-        batch_shape, event_shape = check_prediction(x, self.solver)
-        target = as_target(y, x, self.solver.problem)
-        y_eps = self.perturbed(x, **side)
-        values = (y_eps - target).pow(2).reshape(*batch_shape, math.prod(event_shape)).sum(-1)
+        y_eps = self.perturbed(x, **side)  # checks x in full
+        target = as_target(y, y_eps, self.solver.problem)
+        cut = y_eps.ndim - self.solver.event_ndim
+        n_entries = math.prod(y_eps.shape[cut:])
+        values = (y_eps - target).pow(2).reshape(*y_eps.shape[:cut], n_entries).sum(-1)
         return reduce(values, self.reduction, self.solver.problem)
 
 

@@ -54,6 +54,7 @@ from ._checks import (
     check_float,
     check_positive,
     check_prediction,
+    problem_name,
 )
 from ._first_order import first_order_only
 from .losses import reduce
@@ -88,7 +89,7 @@ class FlatBatch:
 
     @property
     def problem(self) -> str:
-        return getattr(self.solver, "problem", type(self.solver).__name__)
+        return problem_name(self.solver)
 
     def solve(self, theta: torch.Tensor, what: str = "θ") -> torch.Tensor:
         """``y*`` of every stacked copy (no gradient), with ``theta``'s shape; ``what``
@@ -203,11 +204,12 @@ class HammingLoss(nn.Module):
         return self.layer.solver
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
-        batch_shape, event_shape = check_prediction(x, self.solver)
-        n_entries = math.prod(event_shape)
-        target = as_target(y, x, self.solver.problem)
-        self.layer.lambda_ = self.lambda_ * n_entries
+        check_float(x, self.solver)  # the layer checks x in full
+        n_entries = math.prod(x.shape[x.ndim - self.solver.event_ndim :])
+        self.layer.lambda_ = self.lambda_ * max(n_entries, 1)
         y_hat = self.layer(x, **side)
+        batch_shape = y_hat.shape[: y_hat.ndim - self.solver.event_ndim]
+        target = as_target(y, y_hat, self.solver.problem)
         diff = target * (1 - y_hat) + (1 - target) * y_hat
         values = diff.reshape(*batch_shape, n_entries).mean(-1)
         return reduce(values, self.reduction, self.solver.problem)

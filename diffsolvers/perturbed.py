@@ -56,6 +56,7 @@ from ._checks import (
     check_generator,
     check_positive,
     check_prediction,
+    problem_name,
 )
 from ._first_order import first_order_only
 from .noise import Noise, get_noise
@@ -158,7 +159,7 @@ def perturb_and_solve(
     ONE solver call. No gradient is recorded. ``θ`` is checked as a prediction
     (:func:`~diffsolvers._checks.check_prediction`); perturbed scores that overflow the
     dtype raise a ``ValueError`` that says so."""
-    problem = getattr(solver, "problem", type(solver).__name__)
+    problem = problem_name(solver)
     batch_shape, event_shape = check_prediction(theta, solver)
     n, d = math.prod(batch_shape), math.prod(event_shape)
     with torch.no_grad():
@@ -216,28 +217,21 @@ class _ExactValueFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, theta, values, grad):
-        ctx.save_for_backward(grad)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (grad,) = ctx.saved_tensors
-        return grad_out.unsqueeze(-1) * grad, None, None
-
-
-class _SampledValueFn(torch.autograd.Function):
-    """A per-instance value whose θ-gradient was estimated with the same random samples."""
-
-    @staticmethod
-    def forward(ctx, theta, values, grad):
         ctx.save_for_backward(theta, grad)
         return values
 
     @staticmethod
-    @first_order_only("the gradient estimate of a perturbed loss or max")
     def backward(ctx, grad_out):
         _, grad = ctx.saved_tensors
         return grad_out.unsqueeze(-1) * grad, None, None
+
+
+class _SampledValueFn(_ExactValueFn):
+    """The same, for a θ-gradient estimated from random samples: first derivatives only."""
+
+    backward = staticmethod(
+        first_order_only("the gradient estimate of a perturbed loss or max")(_ExactValueFn.backward)
+    )
 
 
 def value_with_grad(
