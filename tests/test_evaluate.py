@@ -48,6 +48,7 @@ def test_a_scaled_copy_of_the_true_costs_has_the_true_ratios_and_no_spread():
     np.testing.assert_allclose(profile["predicted_ratio"], STORED_COSTS / STORED_COSTS[0])
     np.testing.assert_allclose(profile["predicted_sd"], 0.0, atol=1e-12)
     assert sum(profile["cells"]) == true.numel()
+    assert profile["scale"] == pytest.approx(3.5 * STORED_COSTS[0])
 
 
 def test_the_profile_matches_an_independent_grouping_of_the_cells():
@@ -61,6 +62,10 @@ def test_the_profile_matches_an_independent_grouping_of_the_cells():
     np.testing.assert_allclose(profile["predicted_ratio"], [g.mean() / base for g in groups])
     np.testing.assert_allclose(profile["predicted_sd"], [g.std() / base for g in groups])
     assert profile["cells"] == [g.size for g in groups]
+    assert profile["scale"] == pytest.approx(base)
+    tenfold = cost_profile(10.0 * predicted.float(), true.float())
+    assert tenfold["scale"] == pytest.approx(10.0 * base)
+    np.testing.assert_allclose(tenfold["predicted_ratio"], profile["predicted_ratio"], rtol=1e-6)
 
 
 def test_the_profile_has_one_entry_per_class_present():
@@ -105,6 +110,9 @@ def test_the_mean_profile_averages_ratios_and_spreads_over_runs():
         np.testing.assert_allclose(mean[key], np.add(*(p[key] for p in profiles)) / 2)
     assert mean["cells"] == [2 * n for n in profiles[0]["cells"]]
     assert mean["true_cost"] == profiles[0]["true_cost"]
+    assert mean["scale"] == pytest.approx((profiles[0]["scale"] + profiles[1]["scale"]) / 2)
+    saved_before_scales = {k: v for k, v in profiles[1].items() if k != "scale"}
+    assert "scale" not in mean_profile([profiles[0], saved_before_scales])
     assert mean_profile([profiles[0], None]) is None
     assert mean_profile([]) is None
     without_rock = cost_profile(true[true < 9], true[true < 9])
@@ -232,6 +240,8 @@ def test_cli_evaluate_prints_the_table_and_writes_files(finished_run, tmp_path, 
     assert ratio_columns and float(rows[0][ratio_columns[0]]) == pytest.approx(1.0)
     saved = json.loads(prefix.with_suffix(".json").read_text())
     assert saved["runs"][0]["cost_profile"] == recorded["test_cost_profile"]
+    assert float(rows[0]["scale"]) == pytest.approx(recorded["test_cost_profile"]["scale"])
+    assert "| scale" in printed and f"{recorded['test_cost_profile']['scale']:.3g}" in printed
 
     assert cli_main(["evaluate", "warcraft", str(out), "--cells", "path"]) == 0
     assert "over the cells on the true paths" in capsys.readouterr().out

@@ -6,7 +6,9 @@ mean and the standard deviation of the predicted costs ``ĉ`` over the class's c
 divided by the mean predicted cost of the cheapest class, beside the true ratio
 ``c / c_min``. The division makes models comparable whatever the scale they learnt: the
 optimal path of ``ĉ`` does not change when ``ĉ`` is multiplied by a positive number, and
-decision-focused losses fix that scale only loosely.
+decision-focused losses fix that scale only loosely. The scale itself, the mean predicted
+cost of the cheapest class, is kept beside the ratios: additive noise of size ``σ`` acts
+relative to it.
 
 What it shows: a regression on the true costs (``two_stage``) is asked for every cell's
 cost, so it recovers both the ratios and small within-class spreads. A decision-focused loss
@@ -56,7 +58,8 @@ def cost_profile(
     mask of the same shape, keeps only the cells it marks (default: all). True costs are
     grouped after rounding to ``decimals`` (the data store them as float16: 7.6992 is
     class 7.7). Returns ``{"true_cost", "true_ratio", "predicted_ratio", "predicted_sd",
-    "cells"}``, one entry per class in increasing true cost; or ``None`` when the true costs
+    "cells"}``, one entry per class in increasing true cost, and ``"scale"``, the mean
+    predicted cost of the cheapest class (the divisor); or ``None`` when the true costs
     take more than :data:`MAX_CLASSES` values (they are then not classes) or the cheapest
     class's mean predicted cost is zero (there is no ratio to form).
     """
@@ -90,6 +93,7 @@ def cost_profile(
         "predicted_ratio": (means / base).tolist(),
         "predicted_sd": (sds / abs(base)).tolist(),
         "cells": [g.size for g in groups],
+        "scale": float(base),
     }
 
 
@@ -103,8 +107,8 @@ def mean_profile(
     profiles: Sequence[dict[str, list[float]] | None],
 ) -> dict[str, list[float]] | None:
     """The mean of several runs' profiles over the same classes (e.g. over seeds): mean
-    ratio and mean within-class spread per class; ``None`` if any is missing or the runs
-    saw different classes."""
+    ratio and mean within-class spread per class, and the mean scale where every profile
+    records one; ``None`` if any is missing or the runs saw different classes."""
     if not profiles or any(p is None for p in profiles):
         return None
     classes = profiles[0]["true_cost"]
@@ -115,6 +119,8 @@ def mean_profile(
     for key in ("predicted_ratio", "predicted_sd"):
         out[key] = np.mean([p[key] for p in profiles], axis=0).tolist()
     out["cells"] = np.sum([p["cells"] for p in profiles], axis=0).astype(int).tolist()
+    if all("scale" in p for p in profiles):  # profiles saved before it was recorded lack it
+        out["scale"] = float(np.mean([p["scale"] for p in profiles]))
     return out
 
 

@@ -134,13 +134,24 @@ def _cell_mask(cells: str, paths: torch.Tensor) -> torch.Tensor | None:
 
 
 def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
-    """One flat CSV row: the run, its metrics, and ``ratio_<c>`` / ``sd_<c>`` per class."""
+    """One flat CSV row: the run, its metrics, the scale of its costs (mean predicted cost of
+    the cheapest class) and ``ratio_<c>`` / ``sd_<c>`` per class."""
     keys = ("run", "method", "seed", "epoch", "split", "n", "data_root", "cells")
     row = {k: result[k] for k in keys}
     row.update(result["metrics"])
+    row["scale"] = _scale(result["cost_profile"])
     for c, ratio, sd in per_class(result["cost_profile"]):
         row[f"ratio_{c:g}"], row[f"sd_{c:g}"] = ratio, sd
     return row
+
+
+def _scale(profile: dict[str, Any] | None) -> float | None:
+    """The mean predicted cost of the cheapest class (``None`` without a profile)."""
+    return None if profile is None else profile.get("scale")
+
+
+def _format_scale(scale: float | None) -> str:
+    return "—" if scale is None else f"{scale:.3g}"
 
 
 def evaluate_runs(
@@ -166,7 +177,7 @@ def evaluate_runs(
         for note in result["notes"]:
             print(f"note: {note}", file=sys.stderr)
     levels = profile_levels([r["cost_profile"] for r in results])
-    header = ["run", "method", "seed", "optimal %", "exact %", "regret %"]
+    header = ["run", "method", "seed", "optimal %", "exact %", "regret %", "scale"]
     header += [class_label(level) for level in levels]
     table = []
     for r in results:
@@ -179,17 +190,19 @@ def evaluate_runs(
                 f"{100 * m['optimal']:.1f}",
                 f"{100 * m['exact']:.1f}",
                 f"{100 * m['regret']:.2f}",
+                _format_scale(_scale(r["cost_profile"])),
                 *profile_cells(r["cost_profile"], levels),
             ]
         )
     if levels:
-        table.append(["true costs", "", "", "", "", "", *true_ratio_cells(levels)])
+        true_row = ["true costs", "", "", "", "", "", f"{levels[0]:g}"]
+        table.append(true_row + true_ratio_cells(levels))
     text = format_table(header, table)
     where = {r["data_root"] for r in results}
     print(
         f"\n{split} split ({results[0]['n']} maps) of {', '.join(sorted(where))}; per class: "
-        "predicted cost ÷ mean predicted cost of the cheapest class, mean ± sd over "
-        f"{CELLS_WORDS[cells]}\n\n"
+        "predicted cost ÷ mean predicted cost of the cheapest class (the scale column), "
+        f"mean ± sd over {CELLS_WORDS[cells]}\n\n"
         f"{text}\n"
     )
     if out is not None:
