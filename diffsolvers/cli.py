@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=1, help="runs trained at once, one process each (e.g. on a GPU)"
     )
     cw.add_argument("--out", default=None, help="output folder (default runs/compare_warcraft<k>)")
+    cw.add_argument(
+        "--reference",
+        default=None,
+        metavar="METHOD",
+        help="also print each method's test results minus METHOD's, paired by seed (mean ± sd, "
+        "95%% t-interval, seeds at or above)",
+    )
     _add_warcraft_options(cw, epochs=50)
 
     cs = compare_sub.add_parser("synthetic", help="linear models on a synthetic problem")
@@ -260,7 +267,8 @@ def _run(args: argparse.Namespace) -> int:
 
         base = _warcraft_config(args, args.methods[0], 0)
         out = args.out or f"runs/compare_warcraft{args.k}"
-        compare_warcraft(args.methods, list(range(args.seeds)), out, base, jobs=args.jobs)
+        seeds = list(range(args.seeds))
+        compare_warcraft(args.methods, seeds, out, base, jobs=args.jobs, reference=args.reference)
         return 0
     if args.command == "compare" and args.task == "synthetic":
         from .experiments.compare import compare_synthetic

@@ -292,6 +292,20 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
     assert "finished earlier: skipped" in text and "different devices" not in text
     assert again["table"] == result["table"]
     assert [r["devices"] for r in again["rows"]] == ["cpu", "cpu"]
+    assert again["paired"] is None and "Paired by seed" not in text
+
+    paired = compare_warcraft(methods, [0], tmp_path, TINY, reference="two_stage")
+    text = capsys.readouterr().out
+    assert "Paired by seed against two_stage" in text and "fenchel_young" in paired["paired_table"]
+    fy, two_stage = (
+        json.loads((tmp_path / m / "seed0" / "metrics.json").read_text()) for m in methods
+    )
+    difference = paired["paired"]["optimal"]["fenchel_young"]
+    assert difference["mean"] == pytest.approx(fy["test"]["optimal"] - two_stage["test"]["optimal"])
+    assert difference["low"] is None  # one seed: no interval
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["paired"]["reference"] == "two_stage"
+    assert summary["paired_table"] == paired["paired_table"]
 
     finished = tmp_path / "two_stage" / "seed0" / "metrics.json"
     moved = json.loads(finished.read_text()) | {"device": "cuda:0"}
@@ -433,6 +447,8 @@ def test_compare_checks_names_before_training(tmp_path, monkeypatch):
         compare_warcraft(["two_stage", "no_such_method"], [0], tmp_path, TINY)
     with pytest.raises(ValueError, match="at least one seed"):
         compare_warcraft(["two_stage"], [], tmp_path, TINY)
+    with pytest.raises(ValueError, match="reference method 'blackbox' is not among"):
+        compare_warcraft(["two_stage", "identity"], [0], tmp_path, TINY, reference="blackbox")
     base = SyntheticConfig()
     with pytest.raises(ValueError, match="unknown synthetic problem"):
         compare_synthetic("tsp", ["two_stage"], [1], [0], tmp_path, base)
@@ -472,6 +488,10 @@ def test_cli_train_and_errors(tmp_path, capsys):
     bad[bad.index("--data") + 1] = str(tmp_path / "nowhere")
     assert cli_main(bad) == 2
     assert "nowhere" in capsys.readouterr().err
+    reference = ["compare", "warcraft", "--methods", "two_stage", "--reference", "blackbox"]
+    assert cli_main(reference + ["--out", str(tmp_path / "cmp")]) == 2
+    assert "reference method 'blackbox' is not among" in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()
 
 
 def test_cli_passes_projection_and_augmentation_to_the_run(tmp_path):

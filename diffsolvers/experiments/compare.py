@@ -5,8 +5,10 @@ into ``OUT/<method>/seed<s>/`` (a finished run, one with ``metrics.json``, is ne
 an interrupted one resumes from its checkpoint), then writes ``summary.csv``,
 ``summary.json`` and ``validation_curves.png`` into ``OUT`` and prints a table of test
 metrics as mean ± sd over seeds, with a note when the runs trained on different devices
-(their timing columns then compare machines too), and a table of the methods' test cost
-profiles (:mod:`.cost_profile`, means over seeds) when every run recorded one.
+(their timing columns then compare machines too), a table of the methods' test cost
+profiles (:mod:`.cost_profile`, means over seeds) when every run recorded one, and, given
+a ``reference`` method, each method's paired differences to it over the seeds
+(:mod:`.paired`).
 
 ``compare_synthetic`` does the same for linear models on a synthetic problem across
 polynomial degrees (``regret_vs_degree.png``).
@@ -35,6 +37,7 @@ from .cost_profile import (
     true_ratio_cells,
 )
 from .objectives import make_objective
+from .paired import format_paired, paired_differences
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
 from .warcraft import (
@@ -145,6 +148,7 @@ def compare_warcraft(
     base: WarcraftConfig,
     *,
     jobs: int = 1,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """Train each method with each seed (skipping finished runs); summarise and plot.
 
@@ -158,11 +162,20 @@ def compare_warcraft(
     own copy of the data; without ``base.threads``, the cores are shared out among them;
     progress bars are off and a line is printed as each run ends). Worth it on a GPU, whose
     small Warcraft steps leave it idle between the CPU's turns, and on many cores.
+
+    ``reference`` (one of ``methods``) adds a table of every other method's test
+    optimal-cost share and regret minus the reference's, paired by seed: mean ± sd, a 95%
+    t-interval and the number of seeds at or above (:func:`.paired.paired_differences`).
     """
     if not seeds:
         raise ValueError("compare needs at least one seed")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if reference is not None and reference not in methods:
+        raise ValueError(
+            f"reference method {reference!r} is not among the compared methods "
+            f"({', '.join(methods)})"
+        )
     out = Path(out)
     configs = {}
     for method in methods:
@@ -242,6 +255,13 @@ def compare_warcraft(
             f"note: the runs trained on different devices ({where}), so s/epoch and solver % "
             "compare machines as well as methods\n"
         )
+    paired, paired_text = _paired(runs, reference) if reference is not None else (None, None)
+    if paired_text is not None:
+        print(
+            f"Paired by seed against {reference}: this method's test value minus {reference}'s "
+            "at the same seed (mean ± sd over seeds), the 95% t-interval of the mean "
+            f"difference, and the seeds at or above {reference}\n\n{paired_text}\n"
+        )
     profiles = {m: mean_profile([r.get("test_cost_profile") for r in rs]) for m, rs in runs.items()}
     profile_text = _profile_table(profiles)
     if profile_text is None:
@@ -262,11 +282,44 @@ def compare_warcraft(
             "table": text,
             "cost_profiles": profiles,
             "profile_table": profile_text,
+            "paired": paired,
+            "paired_table": paired_text,
         },
         out / "summary.json",
     )
     _plot_curves(runs, out / "validation_curves.png")
-    return {"rows": rows, "table": text, "runs": runs, "profile_table": profile_text}
+    return {
+        "rows": rows,
+        "table": text,
+        "runs": runs,
+        "profile_table": profile_text,
+        "paired": paired,
+        "paired_table": paired_text,
+    }
+
+
+def _paired(
+    runs: dict[str, list[dict[str, Any]]], reference: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Paired differences of the test optimal-cost share and regret to ``reference``, and
+    their table (``None`` when there is no other method)."""
+    if len(runs) < 2:
+        return None, None
+    by_metric = {
+        key: paired_differences(
+            {m: [r["test"][key] for r in rs] for m, rs in runs.items()}, reference
+        )
+        for key in ("optimal", "regret")
+    }
+    header = [
+        "method",
+        f"Δ optimal-cost paths % vs {reference}",
+        "95% interval",
+        "seeds at or above",
+        "Δ regret %",
+    ]
+    table = format_table(header, format_paired(by_metric["optimal"], by_metric["regret"]))
+    return {"reference": reference, **by_metric}, table
 
 
 def _profile_table(profiles: dict[str, dict[str, list[float]] | None]) -> str | None:
