@@ -319,6 +319,36 @@ def test_compare_warcraft_table_files_and_resume(tmp_path, monkeypatch, capsys):
     assert [r["devices"] for r in mixed["rows"]] == ["cpu", "cuda:0"]
 
 
+def test_runs_of_one_seed_start_from_the_same_weights_and_batches_whatever_the_method(
+    tmp_path, monkeypatch
+):
+    """What pairs runs by seed (``compare --reference``): every method at a seed starts from
+    the same CNN weights and sees the same batches."""
+    starts, batches = {}, {}
+
+    class RecordingCNN(WarcraftCNN):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            starts[method] = {k: v.clone() for k, v in self.state_dict().items()}
+
+        def forward(self, x):
+            if self.training:
+                batches.setdefault(method, []).append(x.clone())
+            return super().forward(x)
+
+    monkeypatch.setattr(warcraft_module, "WarcraftCNN", RecordingCNN)
+    for method in ("fenchel_young", "blackbox", "two_stage"):
+        train_warcraft(dataclasses.replace(TINY, method=method, seed=3), tmp_path / method)
+    reference = starts.pop("fenchel_young")
+    for state in starts.values():
+        assert state.keys() == reference.keys()
+        assert all(torch.equal(state[k], reference[k]) for k in reference)
+    first = batches.pop("fenchel_young")
+    for seen in batches.values():
+        assert len(seen) == len(first) == 2
+        assert all(torch.equal(a, b) for a, b in zip(seen, first))
+
+
 def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):
     import shutil
 
