@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--n-samples", type=int, default=10)
     cs.add_argument("--lambda", dest="lambda_", type=float, default=10.0)
     cs.add_argument("--out", default=None, help="output folder (default runs/compare_<problem>)")
+    cs.add_argument(
+        "--reference",
+        default=None,
+        metavar="METHOD",
+        help="also print each method's regret minus METHOD's per degree, paired by seed",
+    )
 
     ev = sub.add_parser(
         "evaluate", help="evaluate saved runs again (other data, other split); cost per class"
@@ -287,7 +293,10 @@ def _run(args: argparse.Namespace) -> int:
             },
         )
         out = args.out or f"runs/compare_{args.problem}"
-        compare_synthetic(args.problem, args.methods, args.deg, list(range(args.seeds)), out, base)
+        seeds = list(range(args.seeds))
+        compare_synthetic(
+            args.problem, args.methods, args.deg, seeds, out, base, reference=args.reference
+        )
         return 0
     if args.command == "evaluate":
         from .experiments.evaluate import evaluate_runs

@@ -659,3 +659,32 @@ def test_compare_synthetic_tiny_and_resume(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
     again = compare_synthetic("shortest_path_graph", methods, degrees, [0, 1], tmp_path, base)
     assert again["table"] == result["table"]
+    assert again["paired"] is None
+
+    paired = compare_synthetic(
+        "shortest_path_graph", methods, degrees, [0, 1], tmp_path, base, reference="two_stage"
+    )
+    text = capsys.readouterr().out
+    assert "Paired by seed against two_stage" in text and "[" in paired["paired_table"]
+    for deg in degrees:
+        runs = {
+            m: [
+                json.loads(
+                    (
+                        tmp_path / "runs" / f"shortest_path_graph_{m}_deg{deg}_seed{s}.json"
+                    ).read_text()
+                )["final_regret"]
+                for s in (0, 1)
+            ]
+            for m in methods
+        }
+        difference = paired["paired"][deg]["fenchel_young"]
+        expected = np.subtract(runs["fenchel_young"], runs["two_stage"])
+        np.testing.assert_allclose(difference["differences"], expected)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["paired"]["reference"] == "two_stage"
+    assert summary["paired_table"] == paired["paired_table"]
+    with pytest.raises(ValueError, match="reference method 'spo_plus' is not among"):
+        compare_synthetic(
+            "shortest_path_graph", methods, degrees, [0], tmp_path, base, reference="spo_plus"
+        )

@@ -171,11 +171,7 @@ def compare_warcraft(
         raise ValueError("compare needs at least one seed")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    if reference is not None and reference not in methods:
-        raise ValueError(
-            f"reference method {reference!r} is not among the compared methods "
-            f"({', '.join(methods)})"
-        )
+    _check_reference(reference, methods)
     out = Path(out)
     configs = {}
     for method in methods:
@@ -369,14 +365,18 @@ def compare_synthetic(
     out: str | Path,
     base: SyntheticConfig,
     progress: bool = True,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """Normalised test regret per (method, degree), mean ± sd over seeds; skips finished runs.
 
     Names, degrees and finished runs are checked before any training, as in
-    :func:`compare_warcraft`.
+    :func:`compare_warcraft`. ``reference`` (one of ``methods``) adds a table of every other
+    method's regret minus the reference's per degree, paired by seed (a seed fixes the data
+    and the initial weights): mean ± sd and the 95% t-interval (:mod:`.paired`).
     """
     if not seeds or not degrees:
         raise ValueError("compare needs at least one seed and one degree")
+    _check_reference(reference, methods)
     out = Path(out)
     for deg in degrees:  # unknown problem, bad degree: ValueError
         params = make_synthetic(problem, n=1, deg=deg).solver_params
@@ -424,12 +424,49 @@ def compare_synthetic(
     text = format_table(["method"] + [f"deg {d}" for d in degrees], table)
     print(f"\n{problem}: normalised test regret % (mean ± sd over {len(seeds)} seeds)\n\n{text}\n")
     write_csv(rows, out / "summary.csv")
+    paired, paired_text = None, None
+    if reference is not None and len(methods) > 1:
+        paired = {
+            deg: paired_differences({m: results[(m, deg)] for m in methods}, reference)
+            for deg in degrees
+        }
+        others = [m for m in methods if m != reference]
+        paired_rows = [[m] + [_paired_cell(paired[d][m]) for d in degrees] for m in others]
+        paired_text = format_table(["method"] + [f"deg {d}" for d in degrees], paired_rows)
+        print(
+            f"Paired by seed against {reference}: normalised test regret % minus {reference}'s "
+            "at the same seed and degree, mean ± sd [95% t-interval]; below zero is better\n\n"
+            f"{paired_text}\n"
+        )
     write_json(
-        {"problem": problem, "config": base.to_dict(), "rows": rows, "table": text},
+        {
+            "problem": problem,
+            "config": base.to_dict(),
+            "rows": rows,
+            "table": text,
+            "paired": None if paired is None else {"reference": reference, "by_degree": paired},
+            "paired_table": paired_text,
+        },
         out / "summary.json",
     )
     _plot_degrees(problem, methods, degrees, results, out / "regret_vs_degree.png")
-    return {"rows": rows, "table": text}
+    return {"rows": rows, "table": text, "paired": paired, "paired_table": paired_text}
+
+
+def _check_reference(reference: str | None, methods: Sequence[str]) -> None:
+    if reference is not None and reference not in methods:
+        raise ValueError(
+            f"reference method {reference!r} is not among the compared methods "
+            f"({', '.join(methods)})"
+        )
+
+
+def _paired_cell(d: dict[str, Any]) -> str:
+    """``"+0.12 ± 0.03 [+0.05, +0.19]"`` (percentages) for one paired difference."""
+    cell = f"{100 * d['mean']:+.2f} ± {100 * d['sd']:.2f}"
+    if d["low"] is not None:
+        cell += f" [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
+    return cell
 
 
 def _plot_degrees(problem, methods, degrees, results, path: Path) -> None:
