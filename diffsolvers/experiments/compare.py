@@ -37,7 +37,13 @@ from .cost_profile import (
     true_ratio_cells,
 )
 from .objectives import make_objective
-from .paired import format_paired, paired_differences
+from .paired import (
+    check_reference,
+    format_difference,
+    format_interval,
+    format_paired,
+    paired_differences,
+)
 from .runner import write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
 from .warcraft import (
@@ -171,7 +177,7 @@ def compare_warcraft(
         raise ValueError("compare needs at least one seed")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    _check_reference(reference, methods)
+    check_reference(reference, methods)
     out = Path(out)
     configs = {}
     for method in methods:
@@ -376,7 +382,7 @@ def compare_synthetic(
     """
     if not seeds or not degrees:
         raise ValueError("compare needs at least one seed and one degree")
-    _check_reference(reference, methods)
+    check_reference(reference, methods)
     out = Path(out)
     for deg in degrees:  # unknown problem, bad degree: ValueError
         params = make_synthetic(problem, n=1, deg=deg).solver_params
@@ -453,20 +459,9 @@ def compare_synthetic(
     return {"rows": rows, "table": text, "paired": paired, "paired_table": paired_text}
 
 
-def _check_reference(reference: str | None, methods: Sequence[str]) -> None:
-    if reference is not None and reference not in methods:
-        raise ValueError(
-            f"reference method {reference!r} is not among the compared methods "
-            f"({', '.join(methods)})"
-        )
-
-
 def _paired_cell(d: dict[str, Any]) -> str:
     """``"+0.12 ± 0.03 [+0.05, +0.19]"`` (percentages) for one paired difference."""
-    cell = f"{100 * d['mean']:+.2f} ± {100 * d['sd']:.2f}"
-    if d["low"] is not None:
-        cell += f" [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]"
-    return cell
+    return f"{format_difference(d, 2)} {format_interval(d, 2)}"
 
 
 def _plot_degrees(problem, methods, degrees, results, path: Path) -> None:

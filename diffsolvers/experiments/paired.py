@@ -1,9 +1,10 @@
 """Paired differences between methods over seeds: is one method at or above another?
 
-In a comparison every method trains with the same seeds, and a seed fixes the CNN's initial
-weights and the order of the training batches (:func:`.warcraft.train_warcraft` seeds
-both before anything else draws random numbers). The runs of two methods with the same
-seed therefore form a pair, and the per-seed differences
+In a comparison every method trains with the same seeds, and a seed fixes what the runs
+share: on Warcraft the CNN's initial weights and the order of the training batches
+(:func:`.warcraft.train_warcraft`), on a synthetic problem the data and the initial weights
+(:func:`.synthetic.train_synthetic`). The runs of two methods with the same seed therefore
+form a pair, and the per-seed differences
 
     d_s = v(method, s) − v(reference, s)
 
@@ -26,7 +27,22 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["paired_differences", "format_paired"]
+__all__ = [
+    "check_reference",
+    "paired_differences",
+    "format_difference",
+    "format_interval",
+    "format_paired",
+]
+
+
+def check_reference(reference: str | None, methods: Sequence[str]) -> None:
+    """``ValueError`` unless ``reference`` is ``None`` or one of ``methods``."""
+    if reference is not None and reference not in methods:
+        raise ValueError(
+            f"reference method {reference!r} is not among the compared methods "
+            f"({', '.join(methods)})"
+        )
 
 
 def paired_differences(
@@ -41,11 +57,7 @@ def paired_differences(
     "seeds", "differences"}}``; with a single seed ``sd`` is 0 and the interval bounds are
     ``None`` (no spread to estimate).
     """
-    if reference not in values:
-        raise ValueError(
-            f"reference method {reference!r} is not among the compared methods "
-            f"({', '.join(values)})"
-        )
+    check_reference(reference, list(values))
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     base = np.asarray(values[reference], dtype=np.float64)
@@ -78,23 +90,31 @@ def paired_differences(
     return out
 
 
+def format_difference(d: Mapping[str, Any], digits: int = 1) -> str:
+    """``"+2.0 ± 1.0"``: a paired difference (fractions) as mean ± sd in percent."""
+    return f"{100 * d['mean']:+.{digits}f} ± {100 * d['sd']:.{digits}f}"
+
+
+def format_interval(d: Mapping[str, Any], digits: int = 1) -> str:
+    """``"[-0.5, +4.5]"``: its interval in percent, or ``"—"`` without one (one seed)."""
+    if d["low"] is None:
+        return "—"
+    return f"[{100 * d['low']:+.{digits}f}, {100 * d['high']:+.{digits}f}]"
+
+
 def format_paired(
     optimal: Mapping[str, Mapping[str, Any]],
     regret: Mapping[str, Mapping[str, Any]],
 ) -> list[list[str]]:
     """Table rows (method, Δ optimal-cost % ± sd, its interval, seeds at or above, Δ regret
     % ± sd) from :func:`paired_differences` of the optimal-cost and regret fractions."""
-    rows = []
-    for method, d in optimal.items():
-        interval = "—" if d["low"] is None else f"[{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
-        r = regret[method]
-        rows.append(
-            [
-                method,
-                f"{100 * d['mean']:+.1f} ± {100 * d['sd']:.1f}",
-                interval,
-                f"{d['at_or_above']} of {d['seeds']}",
-                f"{100 * r['mean']:+.2f} ± {100 * r['sd']:.2f}",
-            ]
-        )
-    return rows
+    return [
+        [
+            method,
+            format_difference(d),
+            format_interval(d),
+            f"{d['at_or_above']} of {d['seeds']}",
+            format_difference(regret[method], digits=2),
+        ]
+        for method, d in optimal.items()
+    ]
