@@ -18,6 +18,7 @@ from . import (
     spanning_tree,  # noqa: F401  (registers spanning_tree)
 )
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
+from .optimal_paths import count_optimal_paths
 from .registry import available, backends, default_backend, get, problems, register
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "available",
     "backends",
     "costs_to_theta",
+    "count_optimal_paths",
     "default_backend",
     "get",
     "problems",

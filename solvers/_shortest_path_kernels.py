@@ -380,3 +380,76 @@ def graph_dijkstra_serial(costs, n_nodes, out_ptr, out_edge, heads, tails, sourc
     for b in range(costs.shape[0]):
         graph_dijkstra(costs[b], n_nodes, out_ptr, out_edge, heads, tails, source, target, y[b])
     return y
+
+
+@njit(cache=True)
+def grid_distances(cost, moves):
+    """Dijkstra distances from ``(0, 0)`` on a vertex-weighted grid: ``dist(v)`` is the least
+    sum of the costs of a path's cells, both ends included (``cost >= 0``, flat row-major)."""
+    h, w = cost.shape
+    n = h * w
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, dtype=np.bool_)
+    hd = np.empty(moves.shape[0] * n + 1)  # a cell is pushed at most once per neighbour
+    hi = np.empty(moves.shape[0] * n + 1, dtype=np.int64)
+    dist[0] = cost[0, 0]
+    _sift_up(hd, hi, 0, dist[0], 0)
+    size = 1
+    while size > 0:
+        d = hd[0]
+        u = hi[0]
+        size = _pop_root(hd, hi, size)
+        if done[u]:
+            continue
+        done[u] = True
+        r = u // w
+        c = u - r * w
+        for m in range(moves.shape[0]):
+            rr = r + moves[m, 0]
+            cc = c + moves[m, 1]
+            if 0 <= rr < h and 0 <= cc < w:
+                v = rr * w + cc
+                nd = d + cost[rr, cc]
+                if nd < dist[v]:
+                    dist[v] = nd
+                    _sift_up(hd, hi, size, nd, v)
+                    size += 1
+    return dist
+
+
+@njit(cache=True)
+def grid_optimal_path_count(cost, moves, rtol):
+    """Number of optimal ``(0, 0) → (H-1, W-1)`` paths of one grid (costs ``> 0``), as a
+    float64: paths counted along the tight moves ``|dist(u) + c(v) - dist(v)| <= rtol·dist(v)``
+    in increasing distance, ``N(source) = 1``, ``N(v) = Σ_{tight u → v} N(u)``."""
+    h, w = cost.shape
+    dist = grid_distances(cost, moves)
+    order = np.argsort(dist)
+    count = np.zeros(h * w)
+    count[0] = 1.0
+    for idx in range(h * w):
+        v = order[idx]
+        if v == 0:
+            continue
+        r = v // w
+        c = v - r * w
+        total = 0.0
+        for m in range(moves.shape[0]):
+            rr = r + moves[m, 0]
+            cc = c + moves[m, 1]
+            if 0 <= rr < h and 0 <= cc < w:
+                u = rr * w + cc
+                # dist(u) < dist(v) holds for every tight u (c(v) > 0): u comes earlier.
+                if dist[u] < dist[v] and abs(dist[u] + cost[r, c] - dist[v]) <= rtol * dist[v]:
+                    total += count[u]
+        count[v] = total
+    return count[h * w - 1]
+
+
+@njit(parallel=True, cache=True)
+def grid_optimal_path_counts(costs, moves, rtol):
+    """:func:`grid_optimal_path_count` of each grid of a ``(B, H, W)`` batch."""
+    out = np.empty(costs.shape[0])
+    for b in prange(costs.shape[0]):
+        out[b] = grid_optimal_path_count(costs[b], moves, rtol)
+    return out

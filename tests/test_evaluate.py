@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import solvers
 from diffsolvers.cli import main as cli_main
 from diffsolvers.datasets.warcraft import train_channel_stats
 from diffsolvers.datasets.warcraft_generator import CLASS_COSTS
@@ -25,8 +26,8 @@ from diffsolvers.experiments.cost_profile import (
     cost_profile,
     mean_profile,
 )
-from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs
-from diffsolvers.experiments.warcraft import WarcraftConfig, train_warcraft
+from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs, label_ambiguity
+from diffsolvers.experiments.warcraft import WarcraftConfig, solve_paths, train_warcraft
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")
 
@@ -128,6 +129,37 @@ def test_class_labels_name_the_warcraft_terrains():
         "9.2 rock",
     ]
     assert class_label(3.0) == "3"
+
+
+# -- the ambiguity of the labels --------------------------------------------------------------
+def test_label_ambiguity_counts_ties_and_the_matches_on_tied_maps():
+    # Map 0: equal costs on a 2×3 grid, two optimal paths; map 1: the middle column dear
+    # except (1, 1), one optimal path; map 2: all equal on 2×3 again.
+    costs = torch.ones(3, 2, 3, dtype=torch.float64)
+    costs[1, 0, 1] = 5.0
+    paths = solve_paths(solvers.get("shortest_path"), costs, torch.float64)
+    other = paths.clone()
+    via_top = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    via_bottom = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], dtype=torch.float64)
+    other[0] = via_bottom if torch.equal(paths[0], via_top) else via_top  # the other optimum
+    assert (other[0] * costs[0]).sum() == (paths[0] * costs[0]).sum()
+    assert not torch.equal(other[0], paths[0])
+    ambiguity = label_ambiguity(costs, paths, other)
+    assert ambiguity["unique"] == pytest.approx(1 / 3)
+    assert (ambiguity["median_paths"], ambiguity["max_paths"]) == (2.0, 2.0)
+    assert ambiguity["exact_tied"] == pytest.approx(0.5)  # map 2 matches, map 0 does not
+    assert label_ambiguity(costs[1:2], paths[1:2], paths[1:2])["exact_tied"] is None
+
+
+def test_label_ambiguity_of_the_sample_matches_the_counting_function():
+    costs = torch.from_numpy(np.load(Path(SAMPLE) / "12x12" / "test_vertex_weights.npy"))
+    paths = torch.from_numpy(np.load(Path(SAMPLE) / "12x12" / "test_shortest_paths.npy"))
+    counts = solvers.count_optimal_paths(costs.double().numpy())
+    ambiguity = label_ambiguity(costs.float(), paths.float(), paths.float())
+    assert ambiguity["unique"] == pytest.approx(float(np.mean(counts == 1)))
+    assert ambiguity["max_paths"] == counts.max()
+    if (counts > 1).any():
+        assert ambiguity["exact_tied"] == 1.0  # the labels match themselves
 
 
 # -- evaluating saved runs ---------------------------------------------------------------------
@@ -242,6 +274,9 @@ def test_cli_evaluate_prints_the_table_and_writes_files(finished_run, tmp_path, 
     assert saved["runs"][0]["cost_profile"] == recorded["test_cost_profile"]
     assert float(rows[0]["scale"]) == pytest.approx(recorded["test_cost_profile"]["scale"])
     assert "| scale" in printed and f"{recorded['test_cost_profile']['scale']:.3g}" in printed
+    unique = saved["runs"][0]["labels"]["unique"]
+    assert f"{100 * unique:.1f}% of the maps have a single optimal path" in printed
+    assert "| exact % tied" in printed and "exact_tied" in rows[0]
 
     assert cli_main(["evaluate", "warcraft", str(out), "--cells", "path"]) == 0
     assert "over the cells on the true paths" in capsys.readouterr().out

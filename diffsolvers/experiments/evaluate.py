@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import solvers
@@ -41,7 +42,7 @@ from .cost_profile import (
 from .runner import set_threads, write_csv, write_json
 from .warcraft import data_signature, evaluate, split_tensors
 
-__all__ = ["evaluate_run", "evaluate_runs", "SPLITS", "PROFILE_CELLS"]
+__all__ = ["evaluate_run", "evaluate_runs", "label_ambiguity", "SPLITS", "PROFILE_CELLS"]
 
 SPLITS = ("train", "val", "test")
 #: Which cells a profile covers (every cell, those on the true path, or the others), in words.
@@ -106,7 +107,8 @@ def evaluate_run(
 
     model = WarcraftCNN(k, channels_last=bool(config.get("channels_last", True)))
     model.load_state_dict(state["model"])
-    metrics, c_hat, _ = evaluate(model, solvers.get("shortest_path"), images, costs, paths)
+    metrics, c_hat, y_hat = evaluate(model, solvers.get("shortest_path"), images, costs, paths)
+    labels = label_ambiguity(costs, paths, y_hat)
     same_data = state.get("data_signature") == data_signature(root, k)
     if not same_data and state.get("data_signature") is not None:
         notes.append(f"{run_dir} did not train on {root}: these figures measure a transfer")
@@ -121,9 +123,32 @@ def evaluate_run(
         "split": split,
         "n": int(images.shape[0]),
         "metrics": metrics,
+        "labels": labels,
         "cells": cells,
         "cost_profile": cost_profile(c_hat, costs, _cell_mask(cells, paths)),
         "notes": notes,
+    }
+
+
+def label_ambiguity(
+    costs: torch.Tensor, paths: torch.Tensor, y_hat: torch.Tensor
+) -> dict[str, float | None]:
+    """How ambiguous a split's labels are, and how often predictions match them anyway.
+
+    ``unique`` is the share of maps with a single optimal path
+    (:func:`solvers.count_optimal_paths`); ``median_paths`` and ``max_paths`` the number of
+    optimal paths. ``exact_tied`` is the share of exact matches among the maps with several
+    optimal paths (``None`` when there are none): there a prediction of optimal cost matches
+    the label only if the model also reproduces the label's tie-breaking.
+    """
+    counts = solvers.count_optimal_paths(costs.double().numpy())
+    tied = torch.from_numpy(counts > 1)
+    exact = (paths - y_hat).abs().flatten(1).sum(1) < 0.5
+    return {
+        "unique": float((~tied).double().mean()),
+        "median_paths": float(np.median(counts)),
+        "max_paths": float(counts.max()),
+        "exact_tied": float(exact[tied].double().mean()) if bool(tied.any()) else None,
     }
 
 
@@ -139,6 +164,7 @@ def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
     keys = ("run", "method", "seed", "epoch", "split", "n", "data_root", "cells")
     row = {k: result[k] for k in keys}
     row.update(result["metrics"])
+    row["exact_tied"] = result["labels"]["exact_tied"]
     row["scale"] = _scale(result["cost_profile"])
     for c, ratio, sd in per_class(result["cost_profile"]):
         row[f"ratio_{c:g}"], row[f"sd_{c:g}"] = ratio, sd
@@ -148,6 +174,10 @@ def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
 def _scale(profile: dict[str, Any] | None) -> float | None:
     """The mean predicted cost of the cheapest class (``None`` without a profile)."""
     return None if profile is None else profile.get("scale")
+
+
+def _format_share(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.1f}"
 
 
 def _format_scale(scale: float | None) -> str:
@@ -177,7 +207,8 @@ def evaluate_runs(
         for note in result["notes"]:
             print(f"note: {note}", file=sys.stderr)
     levels = profile_levels([r["cost_profile"] for r in results])
-    header = ["run", "method", "seed", "optimal %", "exact %", "regret %", "scale"]
+    header = ["run", "method", "seed", "optimal %", "exact %", "exact % tied", "regret %"]
+    header += ["scale"]
     header += [class_label(level) for level in levels]
     table = []
     for r in results:
@@ -189,20 +220,25 @@ def evaluate_runs(
                 str(r["seed"]),
                 f"{100 * m['optimal']:.1f}",
                 f"{100 * m['exact']:.1f}",
+                _format_share(r["labels"]["exact_tied"]),
                 f"{100 * m['regret']:.2f}",
                 _format_scale(_scale(r["cost_profile"])),
                 *profile_cells(r["cost_profile"], levels),
             ]
         )
     if levels:
-        true_row = ["true costs", "", "", "", "", "", f"{levels[0]:g}"]
+        true_row = ["true costs", "", "", "", "", "", "", f"{levels[0]:g}"]
         table.append(true_row + true_ratio_cells(levels))
     text = format_table(header, table)
     where = {r["data_root"] for r in results}
+    labels = results[0]["labels"]
     print(
-        f"\n{split} split ({results[0]['n']} maps) of {', '.join(sorted(where))}; per class: "
-        "predicted cost ÷ mean predicted cost of the cheapest class (the scale column), "
-        f"mean ± sd over {CELLS_WORDS[cells]}\n\n"
+        f"\n{split} split ({results[0]['n']} maps) of {', '.join(sorted(where))}: "
+        f"{100 * labels['unique']:.1f}% of the maps have a single optimal path (median "
+        f"{labels['median_paths']:.0f}, at most {labels['max_paths']:.0f}); 'exact % tied' is "
+        "the exact matches on the others, where matching the label means reproducing its "
+        "tie-breaking. Per class: predicted cost ÷ mean predicted cost of the cheapest class "
+        f"(the scale column), mean ± sd over {CELLS_WORDS[cells]}\n\n"
         f"{text}\n"
     )
     if out is not None:
