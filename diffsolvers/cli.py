@@ -83,6 +83,13 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
         help="train on random end-preserving symmetries of the maps (transpose, 180° "
         "rotation; paths re-solved)",
     )
+    p.add_argument(
+        "--ties",
+        default="reference",
+        choices=("reference", "random"),
+        help="which optimal path a training label is on maps with several: the stored one "
+        "(the reference Dijkstra's tie-breaking, default) or one drawn at random",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
     p.add_argument(
         "--device",
@@ -242,6 +249,7 @@ def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
         threads=args.threads,
         progress=not args.no_progress,
         augment=args.augment,
+        ties=args.ties,
         device=args.device,
     )
 

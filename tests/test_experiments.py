@@ -33,6 +33,7 @@ from diffsolvers.experiments.warcraft import (
     evaluate,
     load_data,
     path_metrics,
+    random_tie_paths,
     resolve_device,
     train_warcraft,
 )
@@ -223,6 +224,57 @@ def test_training_with_augmentation_runs_and_is_a_different_run(tmp_path):
     assert res["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
     with pytest.raises(RunAlreadyExists, match="augment: True → False"):
         train_warcraft(TINY, tmp_path / "aug", resume=True)
+
+
+def test_random_tie_paths_are_optimal_and_random_among_the_ties():
+    rng = np.random.default_rng(0)
+    stored = [float(np.float16(v)) for v in (0.8, 1.2, 5.3, 7.7, 9.2)]
+    costs = torch.from_numpy(rng.choice(stored, size=(300, 8, 8)))
+    solver = solvers.get("shortest_path")
+    reference = torch.from_numpy(solver.solve(-costs.numpy()))
+    jitter = torch.from_numpy(rng.uniform(size=tuple(costs.shape)))
+    drawn = random_tie_paths(solver, costs, jitter, torch.float64)
+    assert torch.equal((costs * drawn).sum((1, 2)), (costs * reference).sum((1, 2)))
+    same = (drawn == reference).flatten(1).all(1).numpy()
+    counts = solvers.count_optimal_paths(costs.numpy())
+    assert same[counts == 1].all()  # a unique optimum is the label whatever the jitter
+    assert not same[counts > 1].all()  # on tied maps some labels change
+    # Two optimal paths on a 2×3 grid of equal costs: each is drawn about half the time.
+    flat = torch.ones(1, 2, 3, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    draws = [torch.rand(1, 2, 3, generator=g, dtype=torch.float64) for _ in range(400)]
+    via_top = sum(int(random_tie_paths(solver, flat, j, torch.float64)[0, 0, 1]) for j in draws)
+    assert 160 < via_top < 240
+    # A path 5e-8 dearer than the optimum is within the jitter: refused, not returned.
+    near = flat.clone()
+    near[0, 0, 1] += 5e-8
+    push = torch.zeros(1, 2, 3, dtype=torch.float64)
+    push[0, 1, 1] = 1.0
+    with pytest.raises(ValueError, match="not optimal"):
+        random_tie_paths(solver, near, push, torch.float64)
+
+
+def test_training_with_random_ties_relabels_the_train_split_only(tmp_path, monkeypatch):
+    calls = []
+
+    def spy(solver, costs, jitter, dtype):
+        calls.append(costs.shape[0])
+        return random_tie_paths(solver, costs, jitter, dtype)
+
+    monkeypatch.setattr(warcraft_module, "random_tie_paths", spy)
+    config = dataclasses.replace(TINY, ties="random")
+    res = train_warcraft(config, tmp_path / "random")
+    assert calls == [TINY.n_train]  # the train split, once; val and test keep their labels
+    plain = train_warcraft(TINY, tmp_path / "plain")
+    assert res["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
+    with pytest.raises(RunAlreadyExists, match="ties: 'random' → 'reference'"):
+        train_warcraft(TINY, tmp_path / "random", resume=True)
+    augmented = dataclasses.replace(config, augment=True)
+    train_warcraft(augmented, tmp_path / "augmented")
+    assert calls[1] == TINY.n_train and calls[2:] == [20, 20]  # then each augmented batch
+    with pytest.raises(ValueError, match="unknown ties 'first'"):
+        train_warcraft(dataclasses.replace(TINY, ties="first"), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_short_training_beats_the_untrained_model():
@@ -533,6 +585,11 @@ def test_cli_passes_projection_and_augmentation_to_the_run(tmp_path):
     args = build_parser().parse_args([*base, "--projection", "normalize", "--augment"])
     config = _warcraft_config(args, "identity", 0)
     assert config.method_options["projection"] == "normalize" and config.augment is True
+    assert config.ties == "reference"
+    random_ties = _warcraft_config(build_parser().parse_args([*base, "--ties", "random"]), "x", 0)
+    assert random_ties.ties == "random"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--ties", "first"])
     out = tmp_path / "run"
     cli = [*base, "--projection", "normalize", "--epochs", "1", "--batch-size", "20"]
     cli += ["--threads", "1", "--no-progress", "--out", str(out)]

@@ -98,6 +98,10 @@ class WarcraftConfig:
     #: Train on a random one of the four end-preserving symmetries of each map
     #: (:func:`~diffsolvers.datasets.warcraft.random_symmetry`), paths re-solved.
     augment: bool = False
+    #: Which optimal path a training label is when a map has several: ``"reference"`` (the
+    #: stored labels, the reference Dijkstra's tie-breaking) or ``"random"`` (re-solved with
+    #: ties broken at random, :func:`random_tie_paths`; validation and test labels unchanged).
+    ties: str = "reference"
     #: Where the CNN runs: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
     #: available). Data stay on the CPU (batches are moved); solvers always run on the CPU.
     device: str = "cpu"
@@ -250,6 +254,36 @@ def solve_paths(solver: solvers.Solver, costs: torch.Tensor, dtype: torch.dtype)
     return torch.from_numpy(y).to(dtype)
 
 
+#: Largest cost added to a cell to break ties at random (:func:`random_tie_paths`). Summed
+#: over a path it stays far below the smallest gap between distinct path costs of the
+#: float16-stored Warcraft costs (about 4e-4), so the path found is still optimal.
+TIE_JITTER = 1e-7
+TIE_CHOICES = ("reference", "random")
+
+
+def random_tie_paths(
+    solver: solvers.Solver, costs: torch.Tensor, jitter: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """An optimal path of each map, ties among optimal paths broken at random.
+
+    The solver's path on ``costs + TIE_JITTER · jitter`` (``jitter`` uniform on [0, 1), one
+    value per cell): among the paths of optimal cost it picks the one of least jitter, a
+    random one, where the stored labels always pick the same one by the reference
+    Dijkstra's rule. Raises ``ValueError`` if a path found is not optimal for ``costs``
+    (costs whose distinct path costs lie closer than the jitter).
+    """
+    c = costs.detach().double().cpu()
+    y = solve_paths(solver, c + TIE_JITTER * jitter.double().cpu(), torch.float64)
+    found = (c * y).flatten(1).sum(1)
+    best = (c * solve_paths(solver, c, torch.float64)).flatten(1).sum(1)
+    if not torch.allclose(found, best, rtol=1e-9, atol=0.0):
+        raise ValueError(
+            "ties=random: a jittered path is not optimal (path costs closer than "
+            f"{TIE_JITTER:g} per cell); these costs cannot have their ties broken this way"
+        )
+    return y.to(dtype)
+
+
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module,
@@ -312,6 +346,8 @@ def train_warcraft(
     out = Path(out)
     # Built first: an unknown method fails before any data is loaded or folder made.
     objective = make_objective("shortest_path", config.method, method_options=config.method_options)
+    if config.ties not in TIE_CHOICES:
+        raise ValueError(f"unknown ties {config.ties!r}; use one of {', '.join(TIE_CHOICES)}")
     device = resolve_device(config.device)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
@@ -325,6 +361,10 @@ def train_warcraft(
     splits, root, normalization = load_data(config)
     signature = data_signature(root, config.k)
     train_x, train_c, train_y = splits["train"]
+    eval_solver = solvers.get("shortest_path")
+    if config.ties == "random":
+        jitter = np.random.default_rng(config.seed).uniform(size=tuple(train_c.shape))
+        train_y = random_tie_paths(eval_solver, train_c, torch.from_numpy(jitter), train_y.dtype)
     if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
         train_x = train_x.to(device)
         splits["train"] = ()  # no second copy of the images in host memory
@@ -335,7 +375,6 @@ def train_warcraft(
         optimizer, milestones=list(config.milestones), gamma=0.1
     )
     clock = SolverClock().attach(objective)
-    eval_solver = solvers.get("shortest_path")
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -376,7 +415,11 @@ def train_warcraft(
                     xb, cb, yb = train_x[idx], train_c[idx], train_y[idx]
                     if config.augment:
                         xb, cb = random_symmetry(xb, cb, generator=shuffle)
-                        yb = solve_paths(eval_solver, cb, yb.dtype)
+                        if config.ties == "random":
+                            jitter = torch.rand(cb.shape, generator=shuffle, dtype=torch.float64)
+                            yb = random_tie_paths(eval_solver, cb, jitter, yb.dtype)
+                        else:
+                            yb = solve_paths(eval_solver, cb, yb.dtype)
                     xb, cb, yb = (t.to(device) for t in (xb, cb, yb))
                 with sw("step"):
                     c_hat = model(xb)
