@@ -363,7 +363,7 @@ def train_warcraft(
     signature = data_signature(root, config.k)
     train_x, train_c, train_y = splits["train"]
     eval_solver = solvers.get("shortest_path")
-    if config.ties == "random":
+    if config.ties == "random" and not config.augment:  # augmented batches are relabelled
         jitter = np.random.default_rng(config.seed).uniform(size=tuple(train_c.shape))
         train_y = random_tie_paths(eval_solver, train_c, torch.from_numpy(jitter), train_y.dtype)
     if device.type == "cuda":  # batches are then gathered (and augmented) on the GPU
