@@ -24,7 +24,11 @@ from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
 from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
 from diffsolvers.experiments import compare as compare_module
 from diffsolvers.experiments import warcraft as warcraft_module
-from diffsolvers.experiments.compare import compare_synthetic, compare_warcraft
+from diffsolvers.experiments.compare import (
+    compare_synthetic,
+    compare_warcraft,
+    validation_curve,
+)
 from diffsolvers.experiments.objectives import hamming_loss
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
 from diffsolvers.experiments.warcraft import (
@@ -275,6 +279,20 @@ def test_training_with_random_ties_relabels_the_train_split_only(tmp_path, monke
     with pytest.raises(ValueError, match="unknown ties 'first'"):
         train_warcraft(dataclasses.replace(TINY, ties="first"), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_validation_curve_is_the_mean_and_sd_over_runs_cut_to_the_shortest():
+    runs = [
+        [{"val_optimal": v} for v in (0.5, 0.7, 0.9)],
+        [{"val_optimal": v} for v in (0.7, 0.9)],
+    ]
+    epochs, mean, sd = validation_curve(runs)
+    np.testing.assert_array_equal(epochs, [1, 2])
+    np.testing.assert_allclose(mean, [60.0, 80.0])
+    np.testing.assert_allclose(sd, [np.sqrt(200.0), np.sqrt(200.0)])  # ddof = 1
+    epochs, mean, sd = validation_curve(runs[:1])
+    np.testing.assert_allclose(mean, [50.0, 70.0, 90.0])
+    assert sd is None and epochs.tolist() == [1, 2, 3]
 
 
 def test_short_training_beats_the_untrained_model():

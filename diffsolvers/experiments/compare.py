@@ -334,6 +334,18 @@ def _profile_table(profiles: dict[str, dict[str, list[float]] | None]) -> str | 
     return format_table(["method", *(class_label(c) for c in levels)], rows)
 
 
+def validation_curve(
+    histories: Sequence[Sequence[dict[str, Any]]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Epochs, mean and sd (``None`` for one run) of the validation optimal-cost share (%)
+    over runs' histories, cut to the shortest run."""
+    curves = [[100 * h["val_optimal"] for h in history] for history in histories]
+    length = min(len(c) for c in curves)
+    values = np.array([c[:length] for c in curves])
+    sd = values.std(0, ddof=1) if len(curves) > 1 else None
+    return np.arange(1, length + 1), values.mean(0), sd
+
+
 def _plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
     import matplotlib
 
@@ -342,16 +354,12 @@ def _plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for method, results in runs.items():
-        curves = [[100 * h["val_optimal"] for h in r["history"]] for r in results if r["history"]]
-        if not curves:
+        histories = [r["history"] for r in results if r["history"]]
+        if not histories:
             continue
-        length = min(len(c) for c in curves)
-        arr = np.array([c[:length] for c in curves])
-        epochs = np.arange(1, length + 1)
-        mean = arr.mean(0)
+        epochs, mean, sd = validation_curve(histories)
         ax.plot(epochs, mean, marker=".", label=method)
-        if arr.shape[0] > 1:
-            sd = arr.std(0, ddof=1)
+        if sd is not None:
             ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
     ax.set(xlabel="epoch", ylabel="validation paths with optimal cost (%)")
     ax.set_title("Warcraft: validation curves (mean ± sd over seeds)")

@@ -9,9 +9,9 @@ Rebuilds ``warcraft12_ties.png`` from finished ``diffsolvers train warcraft`` ru
         --out docs/figures/warcraft12_ties.png
 
 (the README gives the command with every run of its figure). A group is ``LABEL=RUN[,RUN]``
-(split at the last ``=``);
-groups with more than one run get a band of ± one sd over their runs; groups whose label
-starts with the same word share a colour, stored labels dashed.
+(split at the last ``=``); groups with more than one run get a band of ± one sd over their
+runs; groups whose labels agree up to the first comma share a colour, and a label that
+says "stored" is dashed.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
+from diffsolvers.experiments.compare import validation_curve
 
 
-def _curve(folder: Path) -> list[float]:
+def _history(folder: Path) -> list[dict]:
     path = folder / "metrics.json"
     if not path.is_file():
         raise SystemExit(f"{folder}: no metrics.json (not a finished run)")
     history = json.loads(path.read_text()).get("history") or []
     if not history:
         raise SystemExit(f"{folder}: no validation history")
-    return [100 * row["val_optimal"] for row in history]
+    return history
 
 
 def _group(text: str) -> tuple[str, list[Path]]:
@@ -55,19 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     colours: dict[str, str] = {}
     for label, runs in args.groups:
-        curves = [_curve(run) for run in runs]
-        length = min(len(c) for c in curves)
-        values = np.array([c[:length] for c in curves])
-        epochs = np.arange(1, length + 1)
-        mean = values.mean(0)
+        epochs, mean, sd = validation_curve([_history(run) for run in runs])
         family = label.split(",")[0]
         style = "--" if "stored" in label else "-"
         (line,) = ax.plot(
             epochs, mean, style, color=colours.get(family), label=f"{label} ({len(runs)})"
         )
         colours.setdefault(family, line.get_color())
-        if len(runs) > 1:
-            sd = values.std(0, ddof=1)
+        if sd is not None:
             ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.15, color=line.get_color())
     ax.set(xlabel="epoch", ylabel="validation paths with optimal cost (%)", title=args.title)
     ax.grid(alpha=0.3)
