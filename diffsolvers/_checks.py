@@ -17,6 +17,8 @@ import torch
 from solvers.base import Solver, SolverInputError
 
 __all__ = [
+    "REDUCTIONS",
+    "INPUTS",
     "check_choice",
     "check_positive",
     "check_count",
@@ -29,6 +31,12 @@ __all__ = [
     "as_target",
     "problem_name",
 ]
+
+
+#: The ``reduction`` options of every loss: over the batch axes, or none.
+REDUCTIONS = ("mean", "sum", "none")
+#: What a layer's input means: scores θ (maximised) or costs ĉ (minimised, θ = -ĉ).
+INPUTS = ("scores", "costs")
 
 
 def check_choice(name: str, value: Any, choices: tuple) -> None:

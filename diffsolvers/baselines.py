@@ -29,7 +29,7 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import as_target, check_choice
+from ._checks import REDUCTIONS, as_target, check_choice
 from .blackbox import BlackboxLayer, HammingLoss
 from .identity import IdentityLayer
 from .imle import IMLELayer
@@ -70,7 +70,7 @@ class SquaredLoss(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice("reduction", reduction, ("mean", "sum", "none"))
+        check_choice("reduction", reduction, REDUCTIONS)
         self.perturbed = PerturbedOptimizer(
             solver,
             sigma=sigma,

@@ -48,6 +48,8 @@ from solvers.base import Solver
 
 from . import _bridge
 from ._checks import (
+    INPUTS,
+    REDUCTIONS,
     as_target,
     check_choice,
     check_finite,
@@ -61,9 +63,6 @@ from .losses import reduce
 from .perturbed import _tile_side, costs_to_theta
 
 __all__ = ["BlackboxLayer", "HammingLoss", "FlatBatch", "flat_batch", "check_choice", "as_target"]
-
-_INPUTS = ("scores", "costs")
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 @dataclass
@@ -151,7 +150,7 @@ class BlackboxLayer(nn.Module):
 
     def __init__(self, solver: Solver, lambda_: float = 10.0, inputs: str = "scores") -> None:
         super().__init__()
-        check_choice("inputs", inputs, _INPUTS)
+        check_choice("inputs", inputs, INPUTS)
         self.solver = solver
         self.lambda_ = check_positive("lambda_", lambda_)
         self.inputs = inputs
@@ -194,7 +193,7 @@ class HammingLoss(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.lambda_ = check_positive("lambda_", lambda_)
         self.layer = BlackboxLayer(solver, lambda_=lambda_, inputs=inputs)
         self.reduction = reduction

@@ -40,7 +40,7 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import check_choice, check_float
+from ._checks import INPUTS, check_choice, check_float
 from .blackbox import flat_batch
 from .perturbed import costs_to_theta
 
@@ -89,7 +89,7 @@ class IdentityLayer(nn.Module):
     ) -> None:
         super().__init__()
         check_choice("projection", projection, PROJECTIONS)
-        check_choice("inputs", inputs, ("scores", "costs"))
+        check_choice("inputs", inputs, INPUTS)
         self.solver = solver
         self.projection = projection
         self.inputs = inputs

@@ -41,6 +41,7 @@ from torch import nn
 from solvers.base import Solver
 
 from ._checks import (
+    INPUTS,
     check_choice,
     check_count,
     check_finite,
@@ -154,7 +155,7 @@ class IMLELayer(nn.Module):
         inputs: str = "scores",
     ) -> None:
         super().__init__()
-        check_choice("inputs", inputs, ("scores", "costs"))
+        check_choice("inputs", inputs, INPUTS)
         n_samples = check_count("n_samples", n_samples)
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")

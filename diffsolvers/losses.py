@@ -60,13 +60,18 @@ from torch import nn
 from solvers.base import Solver
 
 from . import _bridge
-from ._checks import as_target, check_finite, check_float, check_prediction
+from ._checks import (
+    REDUCTIONS,
+    as_target,
+    check_choice,
+    check_finite,
+    check_float,
+    check_prediction,
+)
 from .noise import Noise
 from .perturbed import PerturbedOptimizer, costs_to_theta, value_with_grad
 
 __all__ = ["FenchelYoungLoss", "reduce", "regret", "normalized_regret", "decision_regret"]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def reduce(values: torch.Tensor, reduction: str, problem: str = "loss") -> torch.Tensor:
@@ -74,15 +79,14 @@ def reduce(values: torch.Tensor, reduction: str, problem: str = "loss") -> torch
 
     The mean of an empty batch is refused (``ValueError``) rather than returned as NaN; its
     sum is 0 and ``"none"`` returns the empty values."""
+    check_choice("reduction", reduction, REDUCTIONS)
     if reduction == "mean":
         if values.numel() == 0:
             raise ValueError(f"{problem}: reduction='mean' over an empty batch (no instances)")
         return values.mean()
     if reduction == "sum":
         return values.sum()
-    if reduction == "none":
-        return values
-    raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
+    return values
 
 
 class FenchelYoungLoss(nn.Module):
@@ -113,10 +117,7 @@ class FenchelYoungLoss(nn.Module):
         reduction: str = "mean",
     ) -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(
-                f"reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}"
-            )
+        check_choice("reduction", reduction, REDUCTIONS)
         self.perturbed = PerturbedOptimizer(
             solver,
             sigma=sigma,

@@ -49,7 +49,9 @@ from solvers.base import Solver
 
 from . import _bridge
 from ._checks import (
+    INPUTS,
     all_finite,
+    check_choice,
     check_count,
     check_flag,
     check_float,
@@ -70,7 +72,6 @@ __all__ = [
 ]
 
 _MODES = ("additive", "multiplicative")
-_INPUTS = ("scores", "costs")
 
 
 def costs_to_theta(x: torch.Tensor, inputs: str = "costs") -> torch.Tensor:
@@ -80,9 +81,8 @@ def costs_to_theta(x: torch.Tensor, inputs: str = "costs") -> torch.Tensor:
     """
     if inputs == "costs":
         return -x
-    if inputs == "scores":
-        return x
-    raise ValueError(f"inputs must be one of {', '.join(_INPUTS)}, got {inputs!r}")
+    check_choice("inputs", inputs, INPUTS)
+    return x
 
 
 @dataclass
@@ -286,10 +286,8 @@ class PerturbedOptimizer(nn.Module):
             raise TypeError(f"solver must be a solvers.Solver, got {type(solver).__name__}")
         sigma = check_positive("sigma", sigma)
         n_samples = check_count("n_samples", n_samples)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
-        if inputs not in _INPUTS:
-            raise ValueError(f"inputs must be one of {', '.join(_INPUTS)}, got {inputs!r}")
+        check_choice("mode", mode, _MODES)
+        check_choice("inputs", inputs, INPUTS)
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.solver = solver

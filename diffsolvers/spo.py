@@ -41,14 +41,12 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import as_target, check_choice, check_float, check_prediction
+from ._checks import INPUTS, REDUCTIONS, as_target, check_choice, check_float, check_prediction
 from .blackbox import flat_batch
 from .losses import reduce
 from .perturbed import costs_to_theta, value_with_grad
 
 __all__ = ["SPOPlusLoss", "TwoStageLoss"]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 class SPOPlusLoss(nn.Module):
@@ -65,8 +63,8 @@ class SPOPlusLoss(nn.Module):
 
     def __init__(self, solver: Solver, inputs: str = "scores", reduction: str = "mean") -> None:
         super().__init__()
-        check_choice("inputs", inputs, ("scores", "costs"))
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("inputs", inputs, INPUTS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.solver = solver
         self.inputs = inputs
         self.reduction = reduction
@@ -105,8 +103,8 @@ class TwoStageLoss(nn.Module):
 
     def __init__(self, solver: Solver, inputs: str = "scores", reduction: str = "mean") -> None:
         super().__init__()
-        check_choice("inputs", inputs, ("scores", "costs"))
-        check_choice("reduction", reduction, _REDUCTIONS)
+        check_choice("inputs", inputs, INPUTS)
+        check_choice("reduction", reduction, REDUCTIONS)
         self.solver = solver
         self.inputs = inputs
         self.reduction = reduction
