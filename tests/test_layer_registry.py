@@ -98,6 +98,29 @@ def test_loss_reductions(problem, method):
     torch.testing.assert_close(total, none.sum())
 
 
+# A bad value for each option that is a choice among names, and the choices' message.
+BAD_CHOICES = {
+    "reduction": ("avg", "reduction must be one of mean, sum, none, got 'avg'"),
+    "inputs": ("logits", "inputs must be one of scores, costs, got 'logits'"),
+    "mode": ("both", "mode must be one of additive, multiplicative, got 'both'"),
+}
+
+
+@pytest.mark.parametrize(
+    "method",
+    [m for m in registry.methods() if set(BAD_CHOICES) & set(registry.method_info(m).options)],
+)
+def test_bad_choice_options_are_named(method):
+    info = registry.method_info(method)
+    declared = [name for name in BAD_CHOICES if name in info.options]
+    problem = next(p for p, m in PAIRS if m == method)
+    build = diffsolvers.layer if info.kind == "layer" else diffsolvers.loss
+    for name in declared:
+        value, message = BAD_CHOICES[name]
+        with pytest.raises(ValueError, match=message):
+            build(problem, method=method, **CASES[problem].params(), **{name: value})
+
+
 def test_unknown_names_list_valid_ones():
     with pytest.raises(ValueError, match="available problems: .*shortest_path"):
         diffsolvers.layer("no_such_problem")
