@@ -257,13 +257,14 @@ def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .datasets.warcraft import WarcraftDataError
+    from .experiments.runner import RunInUse
     from .experiments.warcraft import RunAlreadyExists
 
     try:
         return _run(args)
     except KeyboardInterrupt:
         return 130
-    except (RunAlreadyExists, WarcraftDataError, FileNotFoundError, ValueError) as exc:
+    except (RunAlreadyExists, RunInUse, WarcraftDataError, FileNotFoundError, ValueError) as exc:
         print(f"diffsolvers: error: {exc}", file=sys.stderr)
         return 2
 

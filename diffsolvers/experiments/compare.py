@@ -20,6 +20,8 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -44,7 +46,7 @@ from .paired import (
     format_paired,
     paired_differences,
 )
-from .runner import write_csv, write_json
+from .runner import RunInUse, run_holder, write_csv, write_json
 from .synthetic import SyntheticConfig, train_synthetic
 from .warcraft import (
     WarcraftConfig,
@@ -56,7 +58,13 @@ from .warcraft import (
     train_warcraft,
 )
 
-__all__ = ["compare_warcraft", "compare_synthetic", "mean_sd", "format_table"]
+__all__ = [
+    "compare_warcraft",
+    "compare_synthetic",
+    "mean_sd",
+    "format_table",
+    "exit_with_parent",
+]
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -99,7 +107,12 @@ def _train_in_processes(
     threads = max(1, _usable_cores() // jobs)
     results = {}
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         futures = {}
         for method, seed in keys:
@@ -124,6 +137,26 @@ def _train_in_processes(
         raise
     pool.shutdown(wait=True)
     return results
+
+
+def exit_with_parent(parent_pid: int, interval: float = 2.0) -> None:
+    """Worker initializer: end this worker process once the comparison that started it
+    (``parent_pid``) is gone.
+
+    Ctrl-C reaches the workers with their parent, but a parent ended by a signal it does
+    not pass on (``kill``, a closed terminal, a job scheduler) would leave them training,
+    unseen, into the run folders, and a later call would then train the same runs again
+    beside them. A daemon thread checks every ``interval`` seconds whether this process has
+    been handed to another parent, and exits it if so; an unfinished run resumes from its
+    last per-epoch checkpoint on the next call.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _usable_cores() -> int:
@@ -162,7 +195,8 @@ def compare_warcraft(
     unknown method raises ``ValueError``, and a folder holding a run of another
     configuration, or a finished run trained on other data than is found now (see
     :func:`.warcraft.data_signature`), raises :class:`RunAlreadyExists`, so that results of
-    different configurations or data are never mixed in one table.
+    different configurations or data are never mixed in one table; a run still to train
+    that another process is training now raises :class:`.runner.RunInUse`.
 
     ``jobs > 1`` trains that many runs at once, each in its own process (each holds its
     own copy of the data; without ``base.threads``, the cores are shared out among them;
@@ -192,6 +226,9 @@ def compare_warcraft(
         if (done := load_results(out / key[0] / f"seed{key[1]}")) is not None
     }
     pending = [key for key in configs if key not in results]
+    busy = [str(e) for m, sd in pending if (e := run_holder(out / m / f"seed{sd}")) is not None]
+    if busy:
+        raise RunInUse("\n".join(busy))
     # The data: generated now only if some run still has to train; every run folder that
     # recorded its data (finished, or with a config) must have used the data found now.
     root = base.data or existing_warcraft_data(base.k)

@@ -10,8 +10,13 @@ import csv
 import json
 import os
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,9 @@ from torch import nn
 from solvers.base import Solver
 
 __all__ = [
+    "RunInUse",
+    "run_lock",
+    "run_holder",
     "SolverClock",
     "atomic_save",
     "write_json",
@@ -28,6 +36,64 @@ __all__ = [
     "set_threads",
     "Stopwatch",
 ]
+
+
+LOCK_NAME = ".lock"
+
+
+class RunInUse(RuntimeError):
+    """Another process is training the same run folder right now."""
+
+
+def _in_use(out: Path, pid: str) -> RunInUse:
+    who = f"process {pid}" if pid else "another process"
+    return RunInUse(
+        f"{out} is being trained by {who}: wait for it to finish, or stop it; two processes "
+        "training one run folder would overwrite each other's checkpoint and metrics"
+    )
+
+
+@contextmanager
+def run_lock(out: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run folder ``out`` (which must exist) while training it.
+
+    A second process that tries to train the same folder at the same time (two ``compare``
+    calls on one ``--out``, or a worker left running by a stopped one) gets
+    :class:`RunInUse` instead of racing the first on ``checkpoint.pt`` and ``metrics.csv``.
+    The lock is an ``flock`` on ``out/.lock``, which holds the holder's process id; the OS
+    releases it when the holder exits, however it exits, so no stale lock is ever left.
+    Where ``fcntl`` is missing (Windows) no lock is taken.
+    """
+    if fcntl is None:
+        yield
+        return
+    out = Path(out)
+    with open(out / LOCK_NAME, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise _in_use(out, fh.read().strip()) from None
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_holder(out: str | Path) -> RunInUse | None:
+    """The :class:`RunInUse` error :func:`run_lock` would raise on ``out`` now, or ``None``
+    (a probe: the lock is not kept)."""
+    out = Path(out)
+    if fcntl is None or not (out / LOCK_NAME).exists():
+        return None
+    with suppress(RunInUse), run_lock(out):
+        return None
+    with open(out / LOCK_NAME) as fh:
+        return _in_use(out, fh.read().strip())
 
 
 class SolverClock:

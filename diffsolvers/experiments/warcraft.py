@@ -45,7 +45,15 @@ from ..datasets.warcraft_generator import ensure_warcraft_data
 from ..models import WarcraftCNN
 from .cost_profile import cost_profile
 from .objectives import make_objective
-from .runner import SolverClock, Stopwatch, atomic_save, set_threads, write_csv, write_json
+from .runner import (
+    SolverClock,
+    Stopwatch,
+    atomic_save,
+    run_lock,
+    set_threads,
+    write_csv,
+    write_json,
+)
 
 __all__ = [
     "WarcraftConfig",
@@ -357,6 +365,15 @@ def train_warcraft(
             "continue it, or choose another output folder"
         )
     out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        return _train_locked(config, out, objective, device)
+
+
+def _train_locked(
+    config: WarcraftConfig, out: Path, objective: torch.nn.Module, device: torch.device
+) -> dict[str, Any]:
+    """The body of :func:`train_warcraft`, run while this process holds the folder's lock."""
+    ckpt_path = out / "checkpoint.pt"
     set_threads(config.threads)
     torch.manual_seed(config.seed)
     splits, root, normalization = load_data(config)
