@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from diffsolvers.cli import main as cli_main
+from diffsolvers.experiments import runner
 from diffsolvers.experiments.compare import compare_warcraft
 from diffsolvers.experiments.runner import RunInUse, run_holder, run_lock
 from diffsolvers.experiments.warcraft import WarcraftConfig, train_warcraft
@@ -73,6 +75,17 @@ def test_a_second_holder_is_refused_and_the_lock_is_released_after(tmp_path):
     assert run_holder(tmp_path) is None
     with run_lock(tmp_path):  # free again
         pass
+
+
+def test_a_file_system_without_locks_trains_unlocked_with_a_warning(tmp_path, monkeypatch):
+    def no_locks(fh, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(runner.fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match="cannot be locked.*No locks available"):
+        with run_lock(tmp_path):
+            entered = True
+    assert entered
 
 
 def test_the_os_releases_the_lock_of_a_killed_holder(tmp_path):

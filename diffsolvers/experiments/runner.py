@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import time
+import warnings
 
 try:
     import fcntl
@@ -62,7 +63,8 @@ def run_lock(out: str | Path) -> Iterator[None]:
     :class:`RunInUse` instead of racing the first on ``checkpoint.pt`` and ``metrics.csv``.
     The lock is an ``flock`` on ``out/.lock``, which holds the holder's process id; the OS
     releases it when the holder exits, however it exits, so no stale lock is ever left.
-    Where ``fcntl`` is missing (Windows) no lock is taken.
+    Where ``fcntl`` is missing (Windows) no lock is taken, and where the file system refuses
+    locks a warning says so and the run trains unlocked.
     """
     if fcntl is None:
         yield
@@ -74,6 +76,10 @@ def run_lock(out: str | Path) -> Iterator[None]:
         except BlockingIOError:
             fh.seek(0)
             raise _in_use(out, fh.read().strip()) from None
+        except OSError as exc:  # a file system without locks (some network mounts)
+            warnings.warn(f"{out} cannot be locked ({exc}); training it unlocked", stacklevel=3)
+            yield
+            return
         try:
             fh.seek(0)
             fh.truncate()
