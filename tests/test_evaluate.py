@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from warcraft_cases import SAMPLE
 
 import solvers
 from diffsolvers.cli import main as cli_main
@@ -28,8 +29,6 @@ from diffsolvers.experiments.cost_profile import (
 )
 from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs, label_ambiguity
 from diffsolvers.experiments.warcraft import WarcraftConfig, solve_paths, train_warcraft
-
-SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")
 
 #: The class costs as the data store them (float16: 0.7998, 1.2002, 5.3008, 7.6992, 9.2031).
 STORED_COSTS = CLASS_COSTS.astype(np.float16).astype(np.float64)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from warcraft_cases import SAMPLE, TINY
 
 import solvers
 from diffsolvers.cli import main as cli_main
@@ -33,7 +34,6 @@ from diffsolvers.experiments.objectives import hamming_loss
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
 from diffsolvers.experiments.warcraft import (
     RunAlreadyExists,
-    WarcraftConfig,
     evaluate,
     load_data,
     path_metrics,
@@ -42,20 +42,6 @@ from diffsolvers.experiments.warcraft import (
     train_warcraft,
 )
 from diffsolvers.models import WarcraftCNN
-
-SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")
-
-TINY = WarcraftConfig(
-    epochs=1,
-    batch_size=20,
-    milestones=(1,),
-    data=SAMPLE,
-    n_train=40,
-    n_val=10,
-    n_test=10,
-    threads=1,
-    progress=False,
-)
 
 #: Each symmetry of ``random_symmetry`` on one ``(..., n, n)`` grid.
 SYMMETRY_MAPS = {

@@ -11,27 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from warcraft_cases import SAMPLE, TINY
 
 from diffsolvers.cli import main as cli_main
 from diffsolvers.experiments import runner
 from diffsolvers.experiments.compare import compare_warcraft
 from diffsolvers.experiments.runner import RunInUse, run_holder, run_lock
-from diffsolvers.experiments.warcraft import WarcraftConfig, train_warcraft
+from diffsolvers.experiments.warcraft import train_warcraft
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="run folders are locked with flock")
-
-SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")
-TINY = WarcraftConfig(
-    epochs=1,
-    batch_size=20,
-    milestones=(1,),
-    data=SAMPLE,
-    n_train=40,
-    n_val=10,
-    n_test=10,
-    threads=1,
-    progress=False,
-)
 
 
 def _gone(pid: int) -> bool:
