@@ -11,13 +11,8 @@ import json
 import os
 import time
 import warnings
-
-try:
-    import fcntl
-except ImportError:  # Windows: runs are not locked
-    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +20,11 @@ import torch
 from torch import nn
 
 from solvers.base import Solver
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "RunInUse",
@@ -96,10 +96,11 @@ def run_holder(out: str | Path) -> RunInUse | None:
     out = Path(out)
     if fcntl is None or not (out / LOCK_NAME).exists():
         return None
-    with suppress(RunInUse), run_lock(out):
-        return None
-    with open(out / LOCK_NAME) as fh:
-        return _in_use(out, fh.read().strip())
+    try:
+        with run_lock(out):
+            return None
+    except RunInUse as exc:
+        return exc
 
 
 class SolverClock:
