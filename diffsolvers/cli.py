@@ -23,8 +23,44 @@ def _int_list(text: str) -> list[int]:
     return [int(t) for t in text.split(",") if t.strip()]
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _str_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``(default: …)`` to every option of ``parser`` and its subcommands whose help
+    does not state its default already (lists shown comma-separated, as typed)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _show_defaults(sub)
+            continue
+        default = action.default
+        if not action.option_strings or default in (None, False, argparse.SUPPRESS):
+            continue
+        if action.help and "default" in action.help:
+            continue
+        if isinstance(default, (list, tuple)):
+            default = ",".join(str(d) for d in default)
+        shown = f"default: {default}".replace("%", "%%")
+        action.help = f"{action.help} ({shown})" if action.help else shown
+
+
+def _add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch and Numba threads (default: all cores; 1 on a busy, shared machine: "
+        "README, Threads)",
+    )
 
 
 def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
@@ -90,7 +126,7 @@ def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
         help="which optimal path a training label is on maps with several: the stored one "
         "(the reference Dijkstra's tie-breaking, default) or one drawn at random",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
+    _add_threads(p)
     p.add_argument(
         "--device",
         default="cpu",
@@ -153,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--n-samples", type=int, default=10)
     cs.add_argument("--lambda", dest="lambda_", type=float, default=10.0)
     cs.add_argument("--out", default=None, help="output folder (default runs/compare_<problem>)")
+    _add_threads(cs)
     cs.add_argument(
         "--reference",
         default=None,
@@ -186,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="cells the cost profile covers: all, those on the true paths, or the others",
     )
     ew.add_argument("--out", default=None, help="write OUT.csv and OUT.json")
-    ew.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
+    _add_threads(ew)
 
     gen = sub.add_parser("generate", help="generate Warcraft maps in the real on-disk format")
     gen_sub = gen.add_subparsers(dest="task", required=True)
@@ -210,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=6)
     demo.add_argument("--n-train", type=int, default=4000)
     demo.add_argument("--out", default="runs/demo")
+    _add_threads(demo)
+    _show_defaults(parser)
     return parser
 
 
@@ -301,6 +340,9 @@ def _run(args: argparse.Namespace) -> int:
                 "lambda_": args.lambda_,
             },
         )
+        from .experiments.runner import set_threads
+
+        set_threads(args.threads)
         out = args.out or f"runs/compare_{args.problem}"
         seeds = list(range(args.seeds))
         compare_synthetic(
@@ -343,6 +385,7 @@ def _run(args: argparse.Namespace) -> int:
             n_train=args.n_train,
             n_val=500,
             n_test=1000,
+            threads=args.threads,
         )
         compare_warcraft(args.methods, [0], args.out, base)
         return 0

@@ -624,6 +624,14 @@ def test_synthetic_generators_are_deterministic_and_solvable(problem):
         assert set(np.unique(y)) <= {0.0, 1.0}
 
 
+def test_synthetic_same_seed_other_size_repeats_the_first_rows():
+    # documented in make_synthetic: why train and test must come from one draw
+    small = make_synthetic("knapsack", n=20, seed=3)
+    large = make_synthetic("knapsack", n=50, seed=3)
+    np.testing.assert_array_equal(small.x, large.x[:20])
+    np.testing.assert_array_equal(small.solver_params["weights"], large.solver_params["weights"])
+
+
 def test_synthetic_shapes():
     shapes = {
         "shortest_path_graph": (40,),
@@ -749,3 +757,40 @@ def test_compare_synthetic_tiny_and_resume(tmp_path, monkeypatch, capsys):
         compare_synthetic(
             "shortest_path_graph", methods, degrees, [0], tmp_path, base, reference="spo_plus"
         )
+
+
+def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_path, capsys):
+    import numba
+    import torch
+
+    from diffsolvers.cli import build_parser
+
+    commands = [
+        ["train", "warcraft"],
+        ["compare", "warcraft"],
+        ["compare", "synthetic"],
+        ["evaluate", "warcraft", "runs/x"],
+        ["demo"],
+    ]
+    for command in commands:
+        assert build_parser().parse_args([*command, "--threads", "1"]).threads == 1
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*command, "--threads", "0"])
+        assert "must be at least 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "synthetic", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "default: 1,2,4,6" in shown and "default: fenchel_young,spo_plus" in shown
+    assert "default: all cores" in shown
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        argv = ["compare", "synthetic", "--problem", "ranking", "--deg", "1"]
+        argv += ["--methods", "two_stage", "--seeds", "1", "--n-train", "20", "--n-test", "10"]
+        argv += ["--epochs", "1", "--threads", "1", "--out", str(tmp_path / "cmp")]
+        assert cli_main(argv) == 0
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
+    assert "two_stage" in capsys.readouterr().out
