@@ -2,7 +2,7 @@
 
     >>> import diffsolvers
     >>> layer = diffsolvers.layer("shortest_path", method="perturbed", sigma=0.5, n_samples=10)
-    >>> loss = diffsolvers.loss("knapsack", weights=w, capacity=20, sigma=0.1)
+    >>> loss = diffsolvers.loss("knapsack", weights=[3, 4, 5, 6], capacity=10, sigma=0.1)
 
 ``layer(problem, method, **options)`` and ``loss(problem, method, **options)`` build the
 solver with :func:`solvers.get` and wrap it with a *method*. The options are split in two:

@@ -4,9 +4,11 @@
   ICLR 2020) or generated data in the same format;
 * :func:`generate_warcraft` / :func:`ensure_warcraft_data` write such data procedurally.
 
-The synthetic contextual problems live in :mod:`diffsolvers.datasets.synthetic`.
+* :func:`make_synthetic` draws the synthetic contextual problems of
+  :mod:`diffsolvers.datasets.synthetic` (PyEPO-style features and costs).
 """
 
+from .synthetic import SYNTHETIC_PROBLEMS, SyntheticProblem, make_synthetic
 from .warcraft import (
     PUBLISHED_MEAN,
     PUBLISHED_STD,
@@ -42,6 +44,8 @@ __all__ = [
     "CLASS_NAMES",
     "PUBLISHED_MEAN",
     "PUBLISHED_STD",
+    "SYNTHETIC_PROBLEMS",
+    "SyntheticProblem",
     "WarcraftDataError",
     "WarcraftShortestPath",
     "default_data_root",
@@ -50,6 +54,7 @@ __all__ = [
     "generate_maps",
     "generate_warcraft",
     "load_split",
+    "make_synthetic",
     "read_info",
     "train_channel_stats",
 ]

@@ -139,9 +139,11 @@ def make_synthetic(
 ) -> SyntheticProblem:
     """Generate ``n`` feature/cost pairs for ``problem`` (see :data:`SYNTHETIC_PROBLEMS`).
 
-    The random map ``B`` and the problem structure (knapsack weights) depend on ``seed``
-    only, so train and test sets drawn with the same seed and different sizes share them
-    only if drawn together: draw one set and split it.
+    ``seed`` fixes the random map ``B``, the problem structure (knapsack weights) and the
+    sequence of features: two calls with the same seed and different ``n`` share ``B`` and
+    their first ``min(n)`` rows of ``x``, so a test set drawn that way overlaps the training
+    set. Draw train and test in one call and split it (as ``compare synthetic`` does); a
+    different seed gives a different ``B``, hence a different problem.
     """
     if problem not in SYNTHETIC_PROBLEMS:
         raise ValueError(
