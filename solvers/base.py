@@ -31,6 +31,7 @@ __all__ = [
     "SolverInputError",
     "costs_to_theta",
     "theta_to_costs",
+    "as_array",
     "as_theta",
 ]
 
@@ -52,6 +53,42 @@ def theta_to_costs(theta: np.ndarray) -> np.ndarray:
     return -np.asarray(theta)
 
 
+def as_array(value: Any, name: str, problem: str = "solver") -> np.ndarray:
+    """``value`` as a plain :class:`numpy.ndarray`: the conversion every input goes through
+    before it is checked.
+
+    NumPy subclasses would slip past the checks (a masked array's ``min`` and ``max`` skip
+    its masked entries, NaN included; an ``np.matrix`` stays 2-D under ``reshape``), so
+    they are viewed as plain arrays, and a masked array with masked entries raises
+    :class:`SolverInputError` (the solvers have no notion of a missing entry). A tensor
+    that requires grad (NumPy's conversion raises ``RuntimeError``; torch is not imported
+    here) and anything else NumPy cannot convert raise :class:`TypeError` naming ``name``.
+    """
+    if type(value) is np.ndarray:
+        return value
+    if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
+        raise SolverInputError(
+            f"{problem}: {name} is a masked array with masked entries "
+            f"({np.ma.count_masked(value)} of {value.size}); the solvers ignore masks, so fill "
+            f"them first ({name}.filled(value))"
+        )
+    try:
+        return np.asarray(value)
+    except RuntimeError as exc:
+        if getattr(value, "requires_grad", False) or "requires grad" in str(exc):
+            raise TypeError(
+                f"{problem}: {name} is a tensor that requires grad; the solvers take NumPy "
+                f"data and do not track gradients, so pass {name}.detach()"
+            ) from None
+        raise TypeError(
+            f"{problem}: {name} could not be converted to a NumPy array: {exc}"
+        ) from exc
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{problem}: {name} could not be converted to a NumPy array: {exc}"
+        ) from exc
+
+
 def as_theta(
     theta: Any,
     event_ndim: int,
@@ -62,18 +99,14 @@ def as_theta(
 ) -> np.ndarray:
     """Validate ``θ`` and return it as a float array (float32 and float64 kept, else float64).
 
-    Raises :class:`TypeError` for non-numeric dtypes (object, complex, string) and
-    :class:`SolverInputError` for too few axes, a wrong instance shape, NaN or inf.
+    ``θ`` is first made a plain array by :func:`as_array` (subclasses stripped, tensors
+    that require grad refused). Raises :class:`TypeError` for non-numeric dtypes (object,
+    complex, string) and :class:`SolverInputError` for too few axes, a wrong instance
+    shape, NaN or inf.
     Integer and boolean input is converted to float64. ``check_finite=False`` leaves the
     NaN / inf check to a caller that scans ``θ`` anyway (see :func:`check_finite_range`).
     """
-    if isinstance(theta, np.ndarray):
-        arr = theta
-    else:
-        try:
-            arr = np.asarray(theta)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{problem}: θ could not be converted to a NumPy array: {exc}") from exc
+    arr = as_array(theta, "θ", problem)
     kind = arr.dtype.kind
     if kind in "biu":
         arr = arr.astype(np.float64)
@@ -128,8 +161,10 @@ class LPForm:
     ``integral_polytope`` states that the LP relaxation already has integral vertices (so a
     simplex solver such as GLOP suffices); otherwise a MIP solver is needed.
 
-    Defaults: no rows, ``lower = 0``, ``upper = +inf``, no integer variables. The matrices
-    and vectors must hold real numbers (bool, integer or float dtypes; anything else is a
+    Defaults: no rows, ``lower = 0``, ``upper = +inf``, no integer variables. ``n_vars`` is
+    an integer ``>= 0``, ``y_index`` holds whole numbers (integer dtype, or floats such as
+    ``2.0``), ``integrality`` booleans or 0/1 numbers. The matrices and vectors must hold
+    real numbers (bool, integer or float dtypes; anything else is a
     :class:`TypeError`) and no NaN (:class:`ValueError`). Infinite entries are allowed only
     where they mean something: ``lower = -inf`` and ``upper = +inf`` (no bound) and
     ``b_ub = +inf`` (a row that never binds); ``A_eq``, ``A_ub`` and ``b_eq`` are finite.
@@ -155,9 +190,9 @@ class LPForm:
     }
 
     def __post_init__(self) -> None:
-        n = int(self.n_vars)
+        n = self._count("n_vars", self.n_vars)
         object.__setattr__(self, "n_vars", n)
-        object.__setattr__(self, "y_index", np.asarray(self.y_index, dtype=np.int64))
+        object.__setattr__(self, "y_index", self._indices("y_index", self.y_index))
         if self.y_index.size and (self.y_index.min() < 0 or self.y_index.max() >= n):
             raise ValueError("LPForm: y_index refers to variables outside 0..n_vars-1")
         for mat_name, rhs_name in (("A_eq", "b_eq"), ("A_ub", "b_ub")):
@@ -167,7 +202,7 @@ class LPForm:
         integ = (
             np.zeros(n, dtype=bool)
             if self.integrality is None
-            else np.asarray(self.integrality, dtype=bool)
+            else self._flags("integrality", self.integrality)
         )
         for name, arr in (("lower", lower), ("upper", upper), ("integrality", integ)):
             if arr.shape != (n,):
@@ -195,6 +230,49 @@ class LPForm:
         object.__setattr__(self, mat_name, mat)
         object.__setattr__(self, rhs_name, rhs)
 
+    @staticmethod
+    def _count(name: str, value: Any) -> int:
+        """``value`` as a Python int ``>= 0``; an int-like is required (no float, no bool)."""
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"LPForm: {name} must be an integer, got {value!r}")
+        if value < 0:
+            raise ValueError(f"LPForm: {name} must be >= 0, got {value}")
+        return int(value)
+
+    @staticmethod
+    def _indices(name: str, value: Any) -> np.ndarray:
+        """``value`` as an int64 array of indices: integer dtype, or floats that are whole
+        numbers (``1.0``, never truncated from ``1.9``)."""
+        arr = as_array(value, name, "LPForm")
+        kind = arr.dtype.kind
+        if kind not in "iuf":
+            raise TypeError(f"LPForm: {name} must hold integer indices, got dtype {arr.dtype}")
+        if kind == "f":
+            whole = np.isfinite(arr) & (arr == np.floor(arr))
+            if not whole.all():
+                raise ValueError(
+                    f"LPForm: {name} must hold integer indices, got {arr[~whole][0].item()!r}"
+                )
+        return arr.astype(np.int64)
+
+    @staticmethod
+    def _flags(name: str, value: Any) -> np.ndarray:
+        """``value`` as a bool array: booleans, or numbers that are all 0 or 1 (a string such
+        as ``"no"`` is a :class:`TypeError`, not a true flag)."""
+        arr = as_array(value, name, "LPForm")
+        if arr.dtype.kind == "b":
+            return arr
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(
+                f"LPForm: {name} must hold booleans or 0/1 numbers, got dtype {arr.dtype}"
+            )
+        bad = arr[(arr != 0) & (arr != 1)]
+        if bad.size:
+            raise ValueError(
+                f"LPForm: {name} must hold booleans or 0/1 numbers, got {bad[0].item()!r}"
+            )
+        return arr != 0
+
     @classmethod
     def _real_vector(cls, name: str, value: Any) -> np.ndarray:
         """``value`` as a float64 array whose entries pass :meth:`_check_entries`."""
@@ -206,10 +284,7 @@ class LPForm:
     def _real(name: str, value: Any) -> Any:
         """``value`` (a SciPy sparse matrix, or as a NumPy array) if its dtype is real."""
         if not sp.issparse(value):
-            try:
-                value = np.asarray(value)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"LPForm: {name} is not a numeric array: {exc}") from None
+            value = as_array(value, name, "LPForm")
         if value.dtype.kind not in "biuf":
             raise TypeError(
                 f"LPForm: {name} must hold real numbers (bool, integer or float dtype), "
@@ -234,7 +309,7 @@ class LPForm:
 
     def objective_vector(self, theta: np.ndarray) -> np.ndarray:
         """The LP objective ``c`` (to maximise) for one instance ``θ``."""
-        theta = np.asarray(theta, dtype=np.float64)
+        theta = np.asarray(as_array(theta, "θ", "LPForm"), dtype=np.float64)
         if theta.shape != self.instance_shape:
             raise SolverInputError(
                 f"LPForm: θ has shape {theta.shape}, the form expects {self.instance_shape}"
@@ -245,7 +320,7 @@ class LPForm:
 
     def is_feasible(self, x: np.ndarray, tol: float = 1e-7) -> bool:
         """Whether the LP point ``x`` satisfies every constraint (within ``tol``)."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(as_array(x, "x", "LPForm"), dtype=np.float64)
         ok = bool(np.all(x >= self.lower - tol) and np.all(x <= self.upper + tol))
         if self.A_eq.shape[0]:
             ok &= bool(np.all(np.abs(self.A_eq @ x - self.b_eq) <= tol))
@@ -306,8 +381,8 @@ class Solver(ABC):
 
     def objective(self, theta: Any, y: Any) -> np.ndarray:
         """``⟨θ, y⟩`` per instance (sum over the instance axes)."""
-        theta = np.asarray(theta, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
+        theta = np.asarray(as_array(theta, "θ", self.problem), dtype=np.float64)
+        y = np.asarray(as_array(y, "y", self.problem), dtype=np.float64)
         if theta.shape != y.shape:
             raise SolverInputError(
                 f"{self.problem}: θ and y must have the same shape, got {theta.shape} and {y.shape}"
@@ -339,4 +414,4 @@ class Solver(ABC):
             raise TypeError(
                 f"{self.problem}: unexpected side input(s) {sorted(unknown)}; allowed: {allowed}"
             )
-        return {k: np.asarray(v) for k, v in side.items()}
+        return {k: as_array(v, k, self.problem) for k, v in side.items()}

@@ -13,13 +13,19 @@ Backends (Kellerer, Pferschy and Pisinger, *Knapsack Problems*, Springer 2004):
 * ``numba`` (default): dynamic programming over the integer capacity, ``O(n·C)`` time and
   an ``n × (C+1)`` byte table per instance, one ``prange`` loop over the batch. The table
   must hold at most ``max_table_size`` cells (default 50 million, i.e. 50 MB per instance
-  being solved at once); larger instances raise :class:`SolverInputError`.
+  being solved at once); larger instances raise :class:`SolverInputError`. The DP adds
+  values in float64, so an instance whose positive values sum beyond the float64 range
+  (about ``1.8e308``) raises :class:`SolverInputError` too, like the overflow checks of
+  the grid, graph and assignment solvers.
 * ``ortools``: OR-Tools' branch-and-bound knapsack solver, one instance per call. It takes
   integer profits only: the positive values of an instance are multiplied by the power of
   two ``s`` that brings the largest into ``[2^40, 2^41)`` and rounded to integers (items that
   round to 0 are dropped, as are items with ``θ_i <= 0``). Integer values up to ``2^40``
   are therefore exact; otherwise the packing is optimal for the rounded profits and its
   true value is within ``n / (2 s)`` of the optimum (a relative ``n·2^-41``).
+* ``lp`` (derived, reference): the MIP of :meth:`lp_form` through :mod:`solvers.lp`; it may
+  be suboptimal, with a :class:`RuntimeWarning`, when an instance's values span more than
+  ``1e9`` (``max|θ| / min nonzero |θ|``).
 
 Weights. The DP needs integer weights, and both backends use the same rule. Without
 ``weight_scale`` the weights must be integral (any float capacity is used as ``⌊C⌋``,
@@ -41,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._knapsack_kernels import knapsack_dp, knapsack_dp_batch
-from .base import LPForm, Solver, SolverInputError
+from .base import LPForm, Solver, SolverInputError, as_array
 from .registry import register
 
 __all__ = ["KnapsackNumbaSolver", "KnapsackORToolsSolver", "DEFAULT_MAX_TABLE_SIZE"]
@@ -85,10 +91,8 @@ class _KnapsackBase(Solver):
 
     # -- validation -------------------------------------------------------------------
     def _as_float(self, value: Any, name: str) -> np.ndarray:
-        try:
-            arr = np.asarray(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"knapsack: {name} could not be converted to an array: {exc}") from exc
+        """``value`` (weights or capacity) as a finite float64 array (:func:`as_array`)."""
+        arr = as_array(value, name, "knapsack")
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"knapsack: {name} must be real numbers, got dtype {arr.dtype}")
         arr = arr.astype(np.float64)
@@ -219,10 +223,32 @@ class _KnapsackBase(Solver):
 
 
 def _snap(x: np.ndarray, rounding: Any) -> np.ndarray:
-    """Round ``x`` with ``rounding`` (ceil / floor), taking near-integers as integers."""
+    """Round ``x >= 0`` with ``rounding`` (ceil / floor), taking ``x`` within a relative
+    ``_SNAP`` of an integer as that integer.
+
+    The tolerance is relative to ``x`` only: a small positive ``x`` (a tiny ``weight_scale``)
+    is never snapped to 0, so a weight rounds up to at least 1 and the packing stays
+    feasible for the true weights.
+    """
     near = np.round(x)
-    close = np.abs(x - near) <= _SNAP * np.maximum(1.0, np.abs(x))
+    close = np.abs(x - near) <= _SNAP * np.abs(x)
     return np.where(close, near, rounding(x))
+
+
+def _check_value_sum(theta: np.ndarray) -> None:
+    """Reject a float64 batch ``θ`` (B, n) whose positive values in some instance sum to
+    more than float64 holds: the DP adds the values of packed items, and its bounds those of
+    all candidates, so it would compare infinities and may return a suboptimal packing."""
+    with np.errstate(over="ignore"):
+        total = np.maximum(theta, 0.0).sum(axis=1)
+    bad = np.flatnonzero(~np.isfinite(total))
+    if bad.size:
+        b = int(bad[0])
+        raise SolverInputError(
+            f"knapsack: θ up to {theta[b].max():g} would overflow the sum of the packed values "
+            f"(the positive values of instance {b} sum beyond the float64 range); rescale θ, "
+            "or use the ortools backend, which scales the values itself"
+        )
 
 
 class KnapsackNumbaSolver(_KnapsackBase):
@@ -265,6 +291,7 @@ class KnapsackNumbaSolver(_KnapsackBase):
                 "use a smaller weight_scale, raise max_table_size, or the ortools backend"
             )
         theta = np.ascontiguousarray(theta, dtype=np.float64)
+        _check_value_sum(theta)
         if theta.shape[0] == 1:  # one instance: skip the parallel region's start-up cost
             y = np.zeros(theta.shape)
             knapsack_dp(theta[0], w[0], c[0], y[0])

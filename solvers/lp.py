@@ -25,6 +25,14 @@ scaled the same way before it is scattered onto the variables, so sums of entrie
 share a variable cannot overflow. An all-zero ``c`` is passed as it is (any feasible point
 is optimal).
 
+Limit: dynamic range. Scaling fixes the magnitude of ``θ``, not its spread: the solvers'
+tolerances (about ``1e-9``) then apply relative to ``max|θ|``, so entries below roughly
+``1e-9·max|θ|`` can be ignored and the answer can be suboptimal (e.g. a knapsack with
+values ``[1e10, 1, 2]`` may leave out the small items that still fit). This backend is not
+made exact there; instead it emits one :class:`RuntimeWarning` per call when some instance
+has ``max|θ| / min nonzero |θ|`` above ``1e9`` (:data:`DYNAMIC_RANGE_LIMIT`). Use the
+problem's exact backend for such ``θ``.
+
 Where the polytope is declared integral or the variable is required to be integral, the
 solution entry is checked to be integral (within ``1e-6`` relative) and rounded, so ``y``
 has exactly integral entries; anything else is a solver failure and raises.
@@ -41,19 +49,24 @@ Reference: Schrijver, *Theory of Linear and Integer Programming* (1986), ch. 8 a
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver import pywraplp
 
-from .base import LPForm, Solver, SolverInputError
+from .base import LPForm, Solver, SolverInputError, as_array
 from .registry import register
 
 __all__ = ["LPBackedSolver", "LPSolver", "solve_lp_form"]
 
 _MIP_BACKENDS = ("SCIP", "CBC", "CP_SAT")
 _INT_TOL = 1e-6
+
+#: Above this ``max|θ| / min nonzero |θ|`` within one instance the answer may be suboptimal
+#: (module docstring), and :func:`warn_dynamic_range` warns.
+DYNAMIC_RANGE_LIMIT = 1e9
 
 _STATUS_NAMES = {
     pywraplp.Solver.OPTIMAL: "OPTIMAL",
@@ -73,6 +86,27 @@ def _create_solver(mip: bool) -> tuple[pywraplp.Solver, str]:
         if solver is not None:
             return solver, name
     raise RuntimeError(f"lp: none of the OR-Tools solvers {names} is available in this build")
+
+
+def warn_dynamic_range(theta: np.ndarray, problem: str, stacklevel: int = 2) -> None:
+    """One :class:`RuntimeWarning` when an instance of the finite batch ``θ`` (B, ...) has
+    ``max|θ| / min nonzero |θ|`` above :data:`DYNAMIC_RANGE_LIMIT` (module docstring)."""
+    if theta.size == 0:
+        return
+    mag = np.abs(theta.reshape(theta.shape[0], -1), dtype=np.float64)
+    top = mag.max(axis=1)
+    low = np.where(mag > 0, mag, np.inf).min(axis=1)
+    with np.errstate(over="ignore"):  # a subnormal low entry: the ratio is inf, still > limit
+        worst = float((top / low).max())
+    if worst > DYNAMIC_RANGE_LIMIT:
+        warnings.warn(
+            f"{problem} (lp backend): θ spans a dynamic range of {worst:.3g} "
+            f"(max|θ| / min nonzero |θ| in one instance), above {DYNAMIC_RANGE_LIMIT:.0e}: "
+            "the LP/MIP tolerances are relative to max|θ|, so the small entries may be "
+            "ignored and the answer may be suboptimal; use the problem's exact backend",
+            RuntimeWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _unit_scale(v: np.ndarray) -> np.ndarray:
@@ -121,7 +155,7 @@ class _Model:
                     row.SetCoefficient(self.vars[indices[k]], float(data[k]))
 
     def solve(self, theta_instance: np.ndarray) -> np.ndarray:
-        theta = np.asarray(theta_instance, dtype=np.float64)
+        theta = np.asarray(as_array(theta_instance, "θ", self.problem), dtype=np.float64)
         if theta.size and not np.isfinite(theta).all():
             raise SolverInputError(f"{self.problem}: θ contains NaN or inf")
         c = _unit_scale(self.form.objective_vector(_unit_scale(theta)))
@@ -171,7 +205,9 @@ def solve_lp_form(form: LPForm, theta_instance: Any) -> np.ndarray:
     """
     if not isinstance(form, LPForm):
         raise TypeError(f"lp: expected an LPForm, got {type(form).__name__}")
-    return _Model(form).solve(theta_instance)
+    y = _Model(form).solve(theta_instance)
+    warn_dynamic_range(as_array(theta_instance, "θ", "lp")[None], "lp", stacklevel=2)
+    return y
 
 
 class LPSolver(Solver):
@@ -185,7 +221,9 @@ class LPSolver(Solver):
     ``y_shape`` (default: all variables, shape ``(n_vars,)``); further variables are
     auxiliary. ``n_vars`` is read from the matrices or bounds. A form with neither
     integrality flags nor ``integral_polytope=True`` is a plain LP and ``y`` may be
-    fractional.
+    fractional. Like every use of this backend, it warns (:class:`RuntimeWarning`) when
+    an instance's ``max|θ| / min nonzero |θ|`` exceeds ``1e9``, where the answer may be
+    suboptimal (module docstring, "Limit").
     """
 
     problem = "lp"
@@ -243,6 +281,7 @@ class LPSolver(Solver):
         return self.form
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
+        warn_dynamic_range(theta, self.problem, stacklevel=3)  # the caller of solve()
         model = _Model(self.form, self.problem)
         return np.stack([model.solve(t) for t in theta])
 
@@ -261,6 +300,17 @@ def _form_from_pieces(
     integral_polytope: bool,
     description: str,
 ) -> LPForm:
+    b_eq, b_ub, lower, upper, integrality, y_index = (
+        None if value is None else as_array(value, name, "lp")
+        for name, value in (
+            ("b_eq", b_eq),
+            ("b_ub", b_ub),
+            ("lower", lower),
+            ("upper", upper),
+            ("integrality", integrality),
+            ("y_index", y_index),
+        )
+    )
     for mat_name, mat, rhs_name, rhs in (
         ("A_eq", A_eq, "b_eq", b_eq),
         ("A_ub", A_ub, "b_ub", b_ub),
@@ -287,16 +337,17 @@ def _form_from_pieces(
     if len(set(sizes.values())) > 1:
         raise ValueError(f"lp: the number of variables disagrees between the pieces: {sizes}")
     n_vars = next(iter(sizes.values()))
+    if y_shape is not None:
+        y_shape = _check_y_shape(y_shape)
     if y_index is None:
         if y_shape is None:
             y_shape = (n_vars,)
-        y_shape = (int(y_shape),) if np.isscalar(y_shape) else tuple(int(s) for s in y_shape)
-        n_y = int(np.prod(y_shape))
+        n_y = math.prod(y_shape)
         if n_y > n_vars:
             raise ValueError(f"lp: y_shape {y_shape} needs {n_y} variables, only {n_vars} exist")
         y_index = np.arange(n_y).reshape(y_shape)
-    elif y_shape is not None and np.shape(y_index) != tuple(np.atleast_1d(y_shape)):
-        raise ValueError(f"lp: y_index has shape {np.shape(y_index)}, y_shape says {y_shape}")
+    elif y_shape is not None and y_index.shape != y_shape:
+        raise ValueError(f"lp: y_index has shape {y_index.shape}, y_shape says {y_shape}")
     try:
         return LPForm(
             n_vars=n_vars,
@@ -315,6 +366,23 @@ def _form_from_pieces(
         raise type(exc)(f"lp: {exc}") from exc
 
 
+def _check_y_shape(y_shape: Any) -> tuple[int, ...]:
+    """``y_shape`` (an int, or a tuple, list or integer array of them) as a tuple of ints
+    ``>= 0`` (0 gives an empty ``y``). Floats, strings and bools are a :class:`TypeError`,
+    not truncated or parsed."""
+    if isinstance(y_shape, np.ndarray):
+        y_shape = y_shape.tolist()
+    dims = tuple(y_shape) if isinstance(y_shape, (tuple, list)) else (y_shape,)
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            raise TypeError(
+                f"lp: y_shape must be an integer or a tuple of integers, got {y_shape!r}"
+            )
+        if d < 0:
+            raise ValueError(f"lp: y_shape must have sizes >= 0, got {y_shape!r}")
+    return tuple(int(d) for d in dims)
+
+
 class LPBackedSolver(Solver):
     """Any solver's problem solved through its :meth:`~solvers.base.Solver.lp_form`.
 
@@ -322,6 +390,10 @@ class LPBackedSolver(Solver):
     ``base``; backend ``"lp"``. Each instance is solved by :func:`solve_lp_form`; without
     side data the form depends only on the instance shape, so it is built once per shape
     and the loaded model is re-solved for every instance of the batch.
+
+    Not exact for ``θ`` of wide dynamic range: when ``max|θ| / min nonzero |θ|`` of an
+    instance exceeds ``1e9`` the solvers' tolerances may ignore the small entries, and a
+    :class:`RuntimeWarning` is emitted once per call (module docstring, "Limit").
     """
 
     backend = "lp"
@@ -364,6 +436,7 @@ class LPBackedSolver(Solver):
         return form
 
     def _solve_batch(self, theta: np.ndarray, **side: np.ndarray) -> np.ndarray:
+        warn_dynamic_range(theta, self.problem, stacklevel=3)  # the caller of solve()
         shape = tuple(theta.shape[1:])
         if not side:
             model = _Model(self._form(shape, {}), self.problem)

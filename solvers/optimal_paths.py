@@ -19,12 +19,14 @@ paths would no longer be a chain of strictly increasing distances.
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from . import _shortest_path_kernels as _k
-from .base import SolverInputError
+from .base import SolverInputError, as_array
 
 __all__ = ["count_optimal_paths"]
 
@@ -32,7 +34,9 @@ _WHAT = "count_optimal_paths"
 
 
 def _validated_costs(costs: Any) -> np.ndarray:
-    arr = np.asarray(costs)
+    """``costs`` as a C-contiguous float64 ``(H, W)`` or ``(B, H, W)`` array of finite costs
+    ``> 0`` whose path sums cannot overflow."""
+    arr = as_array(costs, "costs", _WHAT)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{_WHAT}: costs must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim not in (2, 3):
@@ -50,7 +54,29 @@ def _validated_costs(costs: Any) -> np.ndarray:
             f"{_WHAT}: costs must be > 0 (smallest cost {arr.min():g}); with zero-cost cells "
             "optimal paths can run back and forth between tied cells"
         )
+    _check_magnitude(arr)
     return arr
+
+
+def _check_magnitude(arr: np.ndarray) -> None:
+    """Reject costs so large that a path's total cost, a sum of up to ``H·W`` cells, could
+    overflow float64 to inf (the distances would then tie at inf)."""
+    top = float(arr.max()) if arr.size else 0.0
+    if not np.isfinite(top * arr.shape[-1] * arr.shape[-2]):
+        raise SolverInputError(
+            f"{_WHAT}: costs up to {top:g} would overflow the sum of a path's costs; "
+            "rescale the costs"
+        )
+
+
+def _check_rtol(rtol: Any) -> float:
+    """``rtol`` as a float in ``[0, 1e-3)``; :class:`TypeError` for a non-real."""
+    if isinstance(rtol, bool) or not isinstance(rtol, Real):
+        raise TypeError(f"{_WHAT}: rtol must be a real number in [0, 1e-3), got {rtol!r}")
+    value = float(rtol)
+    if not (math.isfinite(value) and 0 <= value < 1e-3):
+        raise ValueError(f"{_WHAT}: rtol must lie in [0, 1e-3), got {rtol!r}")
+    return value
 
 
 def count_optimal_paths(costs: Any, neighbourhood: int = 8, rtol: float = 1e-9) -> Any:
@@ -60,11 +86,13 @@ def count_optimal_paths(costs: Any, neighbourhood: int = 8, rtol: float = 1e-9) 
     ----------
     costs:
         Cell costs ``> 0``, shape ``(H, W)`` or ``(B, H, W)`` (costs, not ``θ = -c``: this is
-        an analysis of instances, not a solver).
+        an analysis of instances, not a solver), small enough that ``H·W·max(costs)`` is
+        finite (else :class:`SolverInputError`, as the grid solver's overflow check).
     neighbourhood:
         ``8`` (the Warcraft moves) or ``4``.
     rtol:
-        Two path costs tie when they differ by at most ``rtol`` times the larger.
+        Two path costs tie when they differ by at most ``rtol`` times the larger: a real
+        number in ``[0, 1e-3)`` (else :class:`TypeError` or :class:`ValueError`).
 
     Returns
     -------
@@ -74,10 +102,9 @@ def count_optimal_paths(costs: Any, neighbourhood: int = 8, rtol: float = 1e-9) 
     """
     if isinstance(neighbourhood, bool) or neighbourhood not in (4, 8):
         raise ValueError(f"{_WHAT}: neighbourhood must be 4 or 8, got {neighbourhood!r}")
-    if not (np.isfinite(rtol) and 0 <= rtol < 1e-3):
-        raise ValueError(f"{_WHAT}: rtol must lie in [0, 1e-3), got {rtol!r}")
+    rtol = _check_rtol(rtol)
     arr = _validated_costs(costs)
     moves = _k.MOVES_8 if neighbourhood == 8 else _k.MOVES_4
     batch = arr if arr.ndim == 3 else arr[None]
-    counts = _k.grid_optimal_path_counts(batch, moves, float(rtol))
+    counts = _k.grid_optimal_path_counts(batch, moves, rtol)
     return float(counts[0]) if arr.ndim == 2 else counts

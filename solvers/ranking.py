@@ -11,7 +11,9 @@ and are exact vectorised NumPy (a sort is already optimal here; no kernel is nee
   permutations of ``(1, 2, ..., n)``. The largest ``θ_i`` gets rank ``n`` and the smallest
   gets ``1``, which maximises ``⟨θ, y⟩`` by the rearrangement inequality. Tied entries get
   distinct ranks in index order (the lower index gets the lower rank); any order of tied
-  entries gives the same objective.
+  entries gives the same objective. Ranks come back in ``θ``'s dtype, so float32 ``θ`` is
+  limited to ``n <= 2^24`` (above, float32 cannot hold every rank; see
+  :class:`RankingSolver`).
 """
 
 from __future__ import annotations
@@ -99,12 +101,33 @@ class TopKSolver(Solver):
         )
 
 
+#: float32 holds every integer up to 2^24 exactly, and not 2^24 + 1.
+_FLOAT32_EXACT = 2**24
+
+
 class RankingSolver(Solver):
-    """Rank values on the permutahedron: the largest ``θ_i`` gets ``n``, the smallest ``1``."""
+    """Rank values on the permutahedron: the largest ``θ_i`` gets ``n``, the smallest ``1``.
+
+    The ranks come back in ``θ``'s dtype, as every solver's answer does (float64 for integer
+    input). float32 holds the integers only up to ``2^24``, so float32 ``θ`` with more than
+    ``2^24`` entries per instance raises :class:`SolverInputError` (the ranks would not be
+    a permutation); pass such ``θ`` as float64.
+    """
 
     problem = "ranking"
     backend = "numpy"
     event_ndim = 1
+
+    def validate(self, theta):
+        arr = super().validate(theta)
+        n = arr.shape[-1]
+        if arr.dtype == np.float32 and n > _FLOAT32_EXACT:
+            raise SolverInputError(
+                f"ranking: float32 θ with n={n} entries per instance: ranks above 2^24 = "
+                f"{_FLOAT32_EXACT} are not exact in float32, so they would not be a "
+                "permutation; pass θ as float64"
+            )
+        return arr
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         order = np.argsort(theta, axis=1, kind="stable")

@@ -18,18 +18,30 @@ solver breaks the contract of :mod:`solvers.base`:
   input comes back float64;
 * ``assert_empty_batch(s, shape)``: a ``(0, *shape)`` batch gives an empty ``(0, *shape)``;
 * ``check_bad_inputs(s, good_theta)``: NaN, inf, object, complex and string dtypes and
-  too few axes raise ``ValueError``/``TypeError`` whose message names ``s.problem``.
+  too few axes raise ``ValueError``/``TypeError`` whose message names ``s.problem``, and
+  ``check_array_like_inputs`` passes;
+* ``check_array_like_inputs(s, good_theta)``: NumPy subclasses are solved as plain arrays
+  (``np.matrix``, a masked array without masked entries) or refused (a masked array with a
+  masked entry, NaN or not), and a torch tensor that requires grad is a ``TypeError``
+  saying to detach it.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pytest
 
+try:
+    import torch
+except ImportError:  # the tensor checks are skipped without torch
+    torch = None
+
 __all__ = [
     "assert_batched_equals_single",
+    "check_array_like_inputs",
     "assert_dtype_rules",
     "assert_empty_batch",
     "assert_integral",
@@ -135,3 +147,45 @@ def check_bad_inputs(solver: Any, good_theta: np.ndarray, **side: Any) -> None:
         # one instance with its first instance axis dropped: too few axes
         too_few = good[(0,) * (good.ndim - solver.event_ndim + 1)]
         _raises_naming(solver, too_few, "too few axes", {})
+    check_array_like_inputs(solver, good, **side)
+
+
+def check_array_like_inputs(solver: Any, good_theta: np.ndarray, **side: Any) -> None:
+    """Array-likes that are not plain arrays: solved as their plain values, or refused.
+
+    A masked array's ``min``/``max`` skip masked entries, so a NaN behind a mask must
+    still raise, and so must a masked finite entry (the solvers have no missing values);
+    ``np.matrix`` must not reach a kernel as a matrix; a tensor that requires grad gives
+    a ``TypeError`` that names the problem and says to detach it.
+    """
+    good = np.asarray(good_theta, dtype=np.float64)
+    want = solver.solve(good, **side)
+    for what, theta, theta_side in _plain_equivalents(solver, good, side):
+        y = solver.solve(theta, **theta_side)
+        assert type(y) is np.ndarray, f"{what}: result is a {type(y).__name__}"
+        expected = solver.solve(np.asarray(theta), **theta_side)
+        np.testing.assert_array_equal(y, expected, err_msg=f"{what} solved differently")
+    nan = good.copy()
+    nan.flat[nan.size // 2] = np.nan
+    _raises_naming(solver, np.ma.masked_invalid(nan), "NaN behind a mask", side)
+    mask = np.zeros(good.shape, dtype=bool)
+    mask.flat[0] = True
+    _raises_naming(solver, np.ma.masked_array(good, mask=mask), "masked entry", side)
+    if torch is not None:
+        y = solver.solve(torch.from_numpy(good), **side)
+        np.testing.assert_array_equal(y, want, err_msg="a tensor solved differently")
+        with pytest.raises(TypeError, match=f"{solver.problem}: θ .*requires grad.*detach"):
+            solver.solve(torch.tensor(good, requires_grad=True), **side)
+
+
+def _plain_equivalents(solver: Any, good: np.ndarray, side: dict) -> list:
+    """``(what, θ, side)`` for subclass inputs that must solve as their plain arrays."""
+    cases = [("unmasked masked array", np.ma.masked_array(good), side)]
+    with warnings.catch_warnings():  # np.matrix is pending deprecation, but still met
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        if good.ndim == 2:  # a batch of vectors (or one 2-D instance) as an np.matrix
+            cases.append(("np.matrix", np.asmatrix(good), side))
+        elif solver.event_ndim == 2:  # one 2-D instance of the batch, without side data
+            one = good.reshape(-1, *good.shape[-2:])[0]
+            cases.append(("np.matrix instance", np.asmatrix(one), {}))
+    return cases

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -318,3 +319,76 @@ def test_table_size_limit():
         solver.solve(theta, weights=np.full((1, 10), 200), capacity=1000)
     with pytest.raises(SolverInputError, match="max_table_size"):
         solvers.get("knapsack", max_table_size=0)
+
+
+def test_numba_raises_when_the_values_would_overflow_the_dp():
+    """Each value is finite but their sum is not: the DP compared infinities and returned
+    [1, 1, 0] (value inf) instead of [1, 0, 1]. ortools and lp scale θ, so they are exact."""
+    theta = np.array([1e308, 1e308, 1.7e308])
+    solver = solvers.get("knapsack", weights=[1, 1, 1], capacity=2)
+    with pytest.raises(SolverInputError, match="knapsack: θ up to 1.7e\\+308 would overflow"):
+        solver.solve(theta)
+    with pytest.raises(SolverInputError, match="instance 1"):
+        solver.solve(np.stack([np.ones(3), theta]))
+    for backend in ("ortools", "lp"):
+        other = solvers.get("knapsack", backend=backend, weights=[1, 1, 1], capacity=2)
+        np.testing.assert_array_equal(other.solve(theta), [1.0, 0.0, 1.0])
+    # negative values never enter a sum: no overflow there
+    np.testing.assert_array_equal(solver.solve([-1.7e308, -1.7e308, 1.0]), [0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tiny_weight_scale_keeps_the_packing_feasible(backend):
+    """A scaled weight 5e-11 used to snap to 0 (an absolute 1e-9 tolerance), packing
+    weight 1.0 into capacity 0.7; snapping is relative, so it rounds up to 1."""
+    solver = solvers.get(
+        "knapsack", backend=backend, weights=[0.5, 0.5], capacity=0.7, weight_scale=1e-10
+    )
+    np.testing.assert_array_equal(solver.solve([1.0, 2.0]), [0.0, 0.0])
+    weights = np.array([1e10, 2e10, 0.5])  # scaled: 1, 2 and 5e-11 (rounded up to 1)
+    solver = solvers.get(
+        "knapsack", backend=backend, weights=weights, capacity=3e10, weight_scale=1e-10
+    )
+    y = solver.solve([1.0, 1.0, 1.0])
+    assert y @ weights <= 3e10  # all three items (1.0 snapped away) weigh 3e10 + 0.5
+    assert y.sum() == 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_masked_matrix_and_tensor_side_data(backend):
+    """Side data goes through the same conversion as θ: a masked weight is refused, an
+    np.matrix batch of weights is read as a plain array, a tensor requiring grad is a
+    TypeError naming the argument."""
+    theta = np.array([[3.0, 2.0, 1.0], [1.0, 2.0, 3.0]])
+    free = solvers.get("knapsack", backend=backend)
+    weights = np.array([[1.0, 1.0, 2.0], [2.0, 1.0, 1.0]])
+    want = free.solve(theta, weights=weights, capacity=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        as_matrix = np.asmatrix(weights)
+    np.testing.assert_array_equal(free.solve(theta, weights=as_matrix, capacity=2), want)
+    masked = np.ma.masked_array(weights, mask=[[0, 0, 1], [0, 0, 0]])
+    with pytest.raises(SolverInputError, match="knapsack: weights is a masked array"):
+        free.solve(theta, weights=masked, capacity=2)
+    with pytest.raises(SolverInputError, match="knapsack: weights is a masked array"):
+        solvers.get("knapsack", backend=backend, weights=masked[0], capacity=2)
+    torch = pytest.importorskip("torch")
+    for name, value in (("weights", torch.ones(3)), ("capacity", torch.tensor(2.0))):
+        kwargs = {"weights": [1, 1, 1], "capacity": 2, name: value.requires_grad_()}
+        with pytest.raises(TypeError, match=f"knapsack: {name} .*requires grad.*detach"):
+            solvers.get("knapsack", backend=backend, **kwargs)
+        with pytest.raises(TypeError, match=f"knapsack: {name} .*requires grad.*detach"):
+            free.solve(theta, **kwargs)
+    tensors = {"weights": torch.from_numpy(weights), "capacity": torch.tensor(2.0)}
+    np.testing.assert_array_equal(free.solve(torch.from_numpy(theta), **tensors), want)
+
+
+def test_lp_backend_warns_on_a_wide_dynamic_range():
+    """Values spanning 1e10: the MIP's tolerances drop the small items ([1, 0, 0] instead
+    of [1, 0, 1]); not made exact, but never silent."""
+    solver = solvers.get("knapsack", backend="lp", weights=[1, 1, 1], capacity=2)
+    with pytest.warns(RuntimeWarning, match="knapsack \\(lp backend\\): θ spans a dynamic"):
+        solver.solve([1e10, 1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(solver.solve([1e8, 1.0, 2.0]), [1.0, 0.0, 1.0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -508,3 +509,113 @@ def test_meaningful_infinities_stay_allowed():
 def test_ragged_constraint_rows_are_named():
     with pytest.raises(ValueError, match="lp: A_eq must be a 2-D matrix with rows of equal length"):
         solvers.get("lp", A_eq=[[1.0, 1.0], [1.0]], b_eq=[1.0, 1.0], upper=[1, 1])
+
+
+# -- pieces: integrality flags, indices and shapes are not coerced --------------------------
+
+
+@pytest.mark.parametrize(
+    ("pieces", "error", "message"),
+    [
+        ({"integrality": ["no", "no", "no"]}, TypeError, "integrality must hold booleans or 0/1"),
+        ({"integrality": [2, 0, 1]}, ValueError, "integrality must hold booleans or 0/1.*got 2"),
+        ({"integrality": [0.5, 0, 1]}, ValueError, "integrality must hold booleans or 0/1"),
+        ({"y_index": [1.9, 2.9]}, ValueError, "y_index must hold integer indices, got 1.9"),
+        ({"y_index": [np.nan]}, ValueError, "y_index must hold integer indices"),
+        ({"y_index": [True, False]}, TypeError, "y_index must hold integer indices"),
+        ({"y_index": ["0"]}, TypeError, "y_index must hold integer indices"),
+        ({"y_shape": -1}, ValueError, "y_shape must have sizes >= 0"),
+        ({"y_shape": (1, -1)}, ValueError, "y_shape must have sizes >= 0"),
+        ({"y_shape": 2.5}, TypeError, "y_shape must be an integer or a tuple of integers"),
+        ({"y_shape": 2.0}, TypeError, "y_shape must be an integer or a tuple of integers"),
+        ({"y_shape": "2"}, TypeError, "y_shape must be an integer or a tuple of integers"),
+        ({"y_shape": True}, TypeError, "y_shape must be an integer or a tuple of integers"),
+        ({"y_shape": (2.0,)}, TypeError, "y_shape must be an integer or a tuple of integers"),
+    ],
+)
+def test_pieces_are_validated_not_coerced(pieces, error, message):
+    """Strings used to be true flags, 1.9 an index 1, -1 and 2.5 shapes (0,) and (2,)."""
+    with pytest.raises(error, match=f"^lp: .*{message}"):
+        solvers.get("lp", upper=np.ones(3), **pieces)
+
+
+def test_lpform_checks_its_counts_indices_and_flags():
+    with pytest.raises(TypeError, match="LPForm: n_vars must be an integer"):
+        LPForm(n_vars=2.5, y_index=[0])
+    with pytest.raises(ValueError, match="LPForm: n_vars must be >= 0"):
+        LPForm(n_vars=-1, y_index=[])
+    with pytest.raises(ValueError, match="LPForm: y_index must hold integer indices"):
+        LPForm(n_vars=3, y_index=[0.5])
+    with pytest.raises(TypeError, match="LPForm: integrality must hold booleans or 0/1"):
+        LPForm(n_vars=1, y_index=[0], integrality=["yes"])
+
+
+def test_well_formed_pieces_of_other_types_still_work():
+    """0/1 numbers as flags, whole floats as indices, NumPy integers and arrays as shapes,
+    and an empty y (y_shape 0) as before."""
+    solver = solvers.get("lp", upper=np.ones(3), integrality=[1, 0, 1.0], y_index=[2.0, 0.0])
+    np.testing.assert_array_equal(solver.form.integrality, [True, False, True])
+    np.testing.assert_array_equal(solver.form.y_index, [2, 0])
+    for y_shape in (np.int64(2), (2,), [2], np.array([2]), np.array(2)):
+        assert solvers.get("lp", upper=np.ones(3), y_shape=y_shape).instance_shape == (2,)
+    empty = solvers.get("lp", upper=np.ones(3), y_shape=0)
+    assert empty.solve(np.zeros((2, 0))).shape == (2, 0)
+
+
+def test_torch_pieces():
+    """Tensors used to fail obscurely (np.size of a tensor is its size method); without grad
+    they are read as arrays, with grad the error names the piece and says to detach."""
+    torch = pytest.importorskip("torch")
+    pieces = dict(A_ub=[[1.0, 1.0, 1.0]], b_ub=[2.0])
+    plain = solvers.get("lp", lower=np.zeros(3), upper=np.ones(3), integrality=[True] * 3, **pieces)
+    tensors = solvers.get(
+        "lp",
+        lower=torch.zeros(3),
+        upper=torch.ones(3),
+        integrality=torch.ones(3, dtype=torch.bool),
+        **pieces,
+    )
+    theta = np.array([3.0, 1.0, 2.0])
+    np.testing.assert_array_equal(tensors.solve(theta), plain.solve(theta))
+    np.testing.assert_array_equal(tensors.form.integrality, plain.form.integrality)
+    for name in ("lower", "upper", "integrality", "b_ub"):
+        value = {"b_ub": torch.tensor([2.0])}.get(name, torch.ones(3)).requires_grad_()
+        kwargs = {"upper": np.ones(3), **pieces, name: value}
+        with pytest.raises(TypeError, match=f"lp: {name} is a tensor that requires grad.*detach"):
+            solvers.get("lp", **kwargs)
+    with pytest.raises(TypeError, match="lp: LPForm: A_ub is a tensor that requires grad"):
+        solvers.get("lp", A_ub=torch.ones(1, 3, requires_grad=True), b_ub=[2.0])
+
+
+# -- the dynamic-range limit of the lp backend --------------------------------------------
+
+
+def _dynamic_range_warnings(record) -> list:
+    return [w for w in record if "dynamic range" in str(w.message)]
+
+
+def test_dynamic_range_warning_once_per_call():
+    """Above max|θ| / min nonzero |θ| = 1e9 the answer may be suboptimal: one
+    RuntimeWarning per call, however many instances are affected, pointing at the caller."""
+    lp = solvers.get("top_k", backend="lp", k=1)
+    theta = np.array([[1e10, 1.0, 0.0], [1e12, -1.0, 3.0], [1.0, 2.0, 3.0]])
+    with pytest.warns(RuntimeWarning, match="top_k \\(lp backend\\): θ spans") as record:
+        lp.solve(theta)
+    assert len(_dynamic_range_warnings(record)) == 1
+    assert record[0].filename == __file__
+    with pytest.warns(RuntimeWarning, match="lp \\(lp backend\\): θ spans") as record:
+        knapsack_solver().solve(np.array([[1e10, 1.0, 1.0, 1.0, 1.0]] * 3))
+    assert len(_dynamic_range_warnings(record)) == 1
+    with pytest.warns(RuntimeWarning, match="dynamic range"):
+        solve_lp_form(assignment_form(2), np.array([[1e-300, 0.0], [0.0, 1.0]]))
+
+
+def test_no_dynamic_range_warning_within_the_limit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lp = solvers.get("top_k", backend="lp", k=1)
+        lp.solve(np.array([[1e9, 1.0, 0.0], [1e-300, 5e-300, 0.0]]))  # zeros do not count
+        lp.solve(np.zeros((2, 3)))
+        lp.solve(np.zeros((0, 3)))
+        solvers.get("ranking", backend="lp").solve(np.zeros((2, 0)))
+        solvers.get("top_k", k=1).solve(np.array([1e12, 1.0, 0.0]))  # exact backend

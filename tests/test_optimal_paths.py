@@ -142,3 +142,39 @@ def test_bad_options_and_types_raise():
         count_optimal_paths(np.ones((2, 2)), neighbourhood=6)
     with pytest.raises(ValueError, match="rtol"):
         count_optimal_paths(np.ones((2, 2)), rtol=-1.0)
+
+
+def test_costs_whose_path_sum_overflows_raise():
+    """1e308 per cell is finite, but a path's sum is inf: every distance ties at inf and
+    the count came out 0. Raised as the grid solver does."""
+    with pytest.raises(SolverInputError, match="count_optimal_paths: costs up to .* overflow"):
+        count_optimal_paths(np.full((3, 3), 1e308))
+    # 9 cells of 1e307 sum to 9e307 < 1.8e308: counted as the unit grid is
+    assert count_optimal_paths(np.full((3, 3), 1e307)) == count_optimal_paths(np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("rtol", ["a", None, [1e-9], True, 1j])
+def test_rtol_of_the_wrong_type_is_a_type_error_naming_rtol(rtol):
+    with pytest.raises(TypeError, match="count_optimal_paths: rtol must be a real number"):
+        count_optimal_paths(np.ones((2, 2)), rtol=rtol)
+
+
+@pytest.mark.parametrize("rtol", [np.nan, np.inf, -1e-12, 1e-3])
+def test_rtol_out_of_range_is_a_value_error_naming_rtol(rtol):
+    with pytest.raises(ValueError, match="count_optimal_paths: rtol must lie in"):
+        count_optimal_paths(np.ones((2, 2)), rtol=rtol)
+
+
+def test_rtol_accepts_numpy_scalars():
+    assert count_optimal_paths(np.ones((2, 3)), rtol=np.float32(0.0)) == 2
+    assert count_optimal_paths(np.ones((2, 3)), rtol=0) == 2
+
+
+def test_tensors_and_masked_costs():
+    torch = pytest.importorskip("torch")
+    costs = np.array([[1.0, 2.0], [2.0, 1.0]])
+    assert count_optimal_paths(torch.from_numpy(costs)) == count_optimal_paths(costs)
+    with pytest.raises(TypeError, match="count_optimal_paths: costs .*requires grad.*detach"):
+        count_optimal_paths(torch.tensor(costs, requires_grad=True))
+    with pytest.raises(SolverInputError, match="count_optimal_paths: costs is a masked array"):
+        count_optimal_paths(np.ma.masked_greater(costs, 1.5))

@@ -225,3 +225,32 @@ def test_unknown_option_is_named(problem, backend):
     with pytest.raises(TypeError, match=rf"{problem}: unknown option\(s\) 'temperature'") as info:
         solvers.get(problem, backend=backend, temperature=1.0)
     assert f"accepted options: {accepted}" in str(info.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "lp"])
+def test_float32_ranking_beyond_2_24_entries_raises(backend):
+    """float32 holds integers only up to 2^24: ranks of n = 2^24 + 1 entries would repeat
+    (not a permutation). A zero-stride θ of that size costs no memory, and validation
+    rejects it before anything of size n is allocated; float64 θ is the way out."""
+    solver = make("ranking", 1, backend)
+    zeros = np.broadcast_to(np.float32(0.0), (2**24 + 1,))
+    # validate, which solve calls first: were the check lost, solve would allocate
+    # hundreds of MB (numpy) or an n² LP (lp) instead of failing
+    with pytest.raises(SolverInputError, match="ranking: float32 θ with n=16777217.*float64"):
+        solver.validate(zeros)
+    assert solver.validate(zeros[1:]).dtype == np.float32  # n = 2^24: every rank exact
+    wide = np.broadcast_to(np.float64(0.0), zeros.shape)  # no copy: zero stride too
+    assert solver.validate(wide).dtype == np.float64
+    # argmax and top_k return 0/1, which float32 holds at any n
+    assert make("top_k", 1, backend).validate(zeros).dtype == np.float32
+
+
+def test_probe_cases_masked_nan_and_grad_tensor():
+    """The probe's inputs: a NaN behind a mask was ranked, a tensor requiring grad gave
+    torch's RuntimeError."""
+    theta = np.ma.masked_invalid(np.array([1.0, np.nan, 2.0]))
+    with pytest.raises(SolverInputError, match="ranking: θ is a masked array"):
+        make("ranking", 1).solve(theta)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"ranking: θ is a tensor that requires grad.*detach"):
+        make("ranking", 1).solve(torch.ones(3, requires_grad=True))
