@@ -24,6 +24,7 @@ __all__ = [
     "check_count",
     "check_flag",
     "check_generator",
+    "check_seed",
     "check_float",
     "check_prediction",
     "check_finite",
@@ -76,6 +77,25 @@ def check_generator(generator: Any) -> torch.Generator | None:
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
     return generator
+
+
+#: The seeds :meth:`torch.Generator.manual_seed` accepts (negative ones wrap around 2^64).
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
+
+def check_seed(seed: Any, *, optional: bool = True) -> int | None:
+    """``seed`` as an ``int``: a Python or NumPy integer, not a bool, in :data:`SEED_RANGE`
+    (the range :meth:`torch.Generator.manual_seed` accepts); ``None`` is kept if
+    ``optional``."""
+    if seed is None and optional:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        kind = "an integer or None" if optional else "an integer"
+        raise TypeError(f"seed must be {kind}, got {seed!r}")
+    lo, hi = SEED_RANGE
+    if not lo <= seed <= hi:
+        raise ValueError(f"seed must be in [-2**63, 2**64 - 1] (torch's seed range), got {seed}")
+    return int(seed)
 
 
 def problem_name(solver: Solver) -> str:

@@ -60,7 +60,7 @@ from ._checks import (
 )
 from ._first_order import first_order_only
 from .losses import reduce
-from .perturbed import _tile_side, costs_to_theta
+from .perturbed import costs_to_theta
 
 __all__ = ["BlackboxLayer", "HammingLoss", "FlatBatch", "flat_batch", "check_choice", "as_target"]
 
@@ -71,6 +71,7 @@ class FlatBatch:
 
     :meth:`solve` takes θ of shape ``(R·N, D)`` or ``(R, N, D)`` (``R`` stacked copies of
     the batch) and solves all of them in ONE solver call, side data tiled ``R`` times.
+    ``side`` holds per-instance arrays ``(N, ...)`` (see :func:`~diffsolvers._bridge.flat_side`).
     """
 
     solver: Solver
@@ -94,11 +95,10 @@ class FlatBatch:
         """``y*`` of every stacked copy (no gradient), with ``theta``'s shape; ``what``
         names ``theta`` in the error if it holds NaN or inf (an overflow, say)."""
         reps = theta.numel() // (self.n * self.d) if self.n * self.d else 1
-        problem = self.problem
         with torch.no_grad():
             t = theta.detach()
-            check_finite(t, f"{problem}: {what}")
-            side_np = _tile_side(self.side, self.batch_shape, reps, problem)
+            check_finite(t, f"{self.problem}: {what}")
+            side_np = _bridge.tile_side(self.side, reps)
             y = _bridge.solve(self.solver, t.reshape(-1, *self.event_shape), side_np)
         return y.reshape(theta.shape)
 
@@ -108,9 +108,10 @@ def flat_batch(
 ) -> tuple[FlatBatch, torch.Tensor]:
     """Split θ into (batch, instance) axes; returns the :class:`FlatBatch` and θ as (N, D)
     (a differentiable reshape). θ is checked as a prediction
-    (:func:`~diffsolvers._checks.check_prediction`)."""
+    (:func:`~diffsolvers._checks.check_prediction`) and the side data as the solver's
+    ``solve`` checks it (shared by the batch or per instance)."""
     batch_shape, event_shape = check_prediction(theta, solver)
-    side_np = {k: _bridge.to_numpy(v) for k, v in side.items()}
+    side_np = _bridge.flat_side(solver, side, batch_shape, event_shape)
     batch = FlatBatch(solver, batch_shape, event_shape, side_np)
     return batch, theta.reshape(batch.n, batch.d)
 
@@ -145,7 +146,8 @@ class BlackboxLayer(nn.Module):
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ, θ = -ĉ).
 
     ``forward(x, **side)``: ``x`` of shape ``(*batch, *instance)``; returns ``y*(θ)`` with
-    the same shape, device and dtype. ``side``: per-instance side arrays of the solver.
+    the same shape, device and dtype. ``side``: the solver's per-call side data, shared by
+    the batch or per instance, as ``solver.solve`` takes it.
     """
 
     def __init__(self, solver: Solver, lambda_: float = 10.0, inputs: str = "scores") -> None:

@@ -27,6 +27,20 @@ offset of θ are controlled (the paper shows this prevents cost collapse / blow-
   for the others (knapsack, 8-neighbour grid paths) it changes the problem;
 * ``"mean_normalize"``: hyperplane then sphere, the paper's combination for such problems.
 
+The sphere projection is undefined at ``θ = 0`` (and for ``"mean_normalize"`` at constant
+θ): there ``P(θ) = θ / max(‖θ‖, 10⁻¹²) = 0``, the solver sees all-zero scores (its
+tie-breaking decides) and ``J_P = I / 10⁻¹²``, so the gradient wrt θ is ``10¹²·g`` (``inf``
+once cast back to float16). This is not an artefact of the clamp: near 0 the exact
+Jacobian ``(I - uuᵀ)/‖θ‖`` is as large, the map being discontinuous at 0. A model that
+predicts (nearly) all-zero scores gets huge gradients from these projections; keep its
+scores away from 0 (or use ``"mean"`` / no projection there).
+
+**Precision.** The projections run in float32 at least: float16 / bfloat16 scores are
+projected in float32 (and the solver sees those float32 scores), so a half-precision
+input gives the solution of its float32 copy: its squared norm neither overflows nor
+underflows, and the rounding of ``θ/‖θ‖`` to half precision creates no ties. The solution
+and the gradient come back in the input's dtype.
+
 Shortest-path solvers clamp negative costs at zero (``negative_costs="clamp"``), since a
 projected or predicted θ may hold positive scores.
 """
@@ -48,11 +62,21 @@ __all__ = ["IdentityLayer", "project", "PROJECTIONS"]
 
 PROJECTIONS = (None, "normalize", "mean", "mean_normalize")
 _EPS = 1e-12
+#: Dtypes the projections run in; narrower floats are projected in float32.
+_PROJECTION_DTYPES = (torch.float32, torch.float64)
 
 
 def project(theta: torch.Tensor, projection: str | None) -> torch.Tensor:
-    """The projection ``P`` of flat scores ``θ`` (N, D), row by row (differentiable)."""
+    """The projection ``P`` of flat scores ``θ`` (N, D), row by row (differentiable).
+
+    ``None`` returns θ itself; the other projections return float32 for a float16 or
+    bfloat16 θ (see "Precision" in the module docstring), θ's dtype otherwise.
+    """
     check_choice("projection", projection, PROJECTIONS)
+    if projection is None:
+        return theta
+    if theta.dtype not in _PROJECTION_DTYPES:
+        theta = theta.to(torch.float32)
     if projection in ("mean", "mean_normalize"):
         theta = theta - theta.mean(dim=-1, keepdim=True)
     if projection in ("normalize", "mean_normalize"):
@@ -101,4 +125,5 @@ class IdentityLayer(nn.Module):
         check_float(x, self.solver)  # θ itself is checked in full by flat_batch
         theta = costs_to_theta(x, self.inputs)
         batch, flat = flat_batch(self.solver, theta, side)
-        return _IdentityFn.apply(project(flat, self.projection), batch).reshape(theta.shape)
+        y = _IdentityFn.apply(project(flat, self.projection), batch)
+        return y.to(theta.dtype).reshape(theta.shape)

@@ -49,6 +49,7 @@ from ._checks import (
     check_float,
     check_generator,
     check_positive,
+    check_seed,
 )
 from ._first_order import first_order_only
 from .blackbox import flat_batch
@@ -135,8 +136,8 @@ class IMLELayer(nn.Module):
         lambda_: λ > 0 of the target distribution ``θ - λ ∂L/∂y``.
         kappa, tau, n_terms: the :class:`SumOfGamma` noise parameters κ, τ, s.
         n_samples: the number M of noise samples per forward pass.
-        seed: seed of the module's own generator (one per device); ``generator``: an explicit
-            ``torch.Generator`` instead.
+        seed: seed of the module's own generator (one per device), an integer in
+            ``[-2**63, 2**64 - 1]``; ``generator``: an explicit ``torch.Generator`` instead.
         map_in_eval: in eval mode (``module.eval()``) return ``y*(θ)`` without noise.
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ, θ = -ĉ).
     """
@@ -157,6 +158,7 @@ class IMLELayer(nn.Module):
         super().__init__()
         check_choice("inputs", inputs, INPUTS)
         n_samples = check_count("n_samples", n_samples)
+        seed = check_seed(seed)
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.solver = solver
@@ -176,8 +178,8 @@ class IMLELayer(nn.Module):
         )
 
     def manual_seed(self, seed: int) -> IMLELayer:
-        """Restart the module's generators from ``seed``."""
-        self.seed, self.generator = int(seed), None
+        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
+        self.seed, self.generator = check_seed(seed, optional=False), None
         self._generators.clear()
         return self
 

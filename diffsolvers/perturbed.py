@@ -30,8 +30,9 @@ of ``y*(θ)`` joins the same batched solver call.
 
 **One solver call per forward pass.** The ``M`` perturbed copies of the ``(B, *shape)``
 batch (plus ``B`` unperturbed ones for the control variate) are solved in one call on an
-``(M·B [+B], *shape)`` array; per-instance side data (knapsack weights...) is tiled along
-the same axis.
+``(M·B [+B], *shape)`` array; side data (knapsack weights...) is broadcast over the batch
+by the solver's own rules (shared or per instance, as ``solver.solve`` takes it) and
+tiled along the same axis.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -58,6 +58,7 @@ from ._checks import (
     check_generator,
     check_positive,
     check_prediction,
+    check_seed,
     problem_name,
 )
 from ._first_order import first_order_only
@@ -124,25 +125,6 @@ class PerturbedSamples:
         return diff.mean(0)
 
 
-def _tile_side(
-    side: Mapping[str, Any], batch_shape: torch.Size, reps: int, problem: str
-) -> dict[str, np.ndarray]:
-    """Per-instance side arrays flattened to ``(N, ...)`` and tiled ``reps`` times on axis 0."""
-    out = {}
-    nb = len(batch_shape)
-    n = math.prod(batch_shape)
-    for name, value in side.items():
-        arr = _bridge.to_numpy(value)
-        if tuple(arr.shape[:nb]) != tuple(batch_shape):
-            raise ValueError(
-                f"{problem}: side input {name!r} has shape {arr.shape}; its leading axes must "
-                f"match θ's batch shape {tuple(batch_shape)}"
-            )
-        flat = arr.reshape((n, *arr.shape[nb:]))
-        out[name] = np.broadcast_to(flat, (reps, *flat.shape)).reshape((reps * n, *flat.shape[1:]))
-    return out
-
-
 def perturb_and_solve(
     solver: Solver,
     theta: torch.Tensor,
@@ -161,6 +143,7 @@ def perturb_and_solve(
     dtype raise a ``ValueError`` that says so."""
     problem = problem_name(solver)
     batch_shape, event_shape = check_prediction(theta, solver)
+    side_np = _bridge.flat_side(solver, side or {}, batch_shape, event_shape)
     n, d = math.prod(batch_shape), math.prod(event_shape)
     with torch.no_grad():
         th = theta.detach().reshape(n, d)
@@ -180,7 +163,7 @@ def perturb_and_solve(
         stacked = theta_p.reshape(n_samples * n, d)
         if base:
             stacked = torch.cat([stacked, th], dim=0)
-        side_np = _tile_side(side or {}, batch_shape, n_samples + int(base), problem)
+        side_np = _bridge.tile_side(side_np, n_samples + int(base))
         y = _bridge.solve(solver, stacked.reshape(-1, *event_shape), side_np).reshape(-1, d)
     ys = y[: n_samples * n].reshape(n_samples, n, d)
     y_base = y[n_samples * n :] if base else None
@@ -257,16 +240,18 @@ class PerturbedOptimizer(nn.Module):
             Normal noise; keeps the sign of each θ entry, e.g. non-negative costs).
         control_variate: subtract ``y*(θ)`` in the Jacobian estimator (unbiased, lower variance;
             one extra solve per instance in the same batched call).
-        seed: seed of the module's own generator (one per device, created on first use);
-            two modules with the same seed give the same outputs. Successive calls advance
-            the generator; :meth:`manual_seed` restarts it.
+        seed: seed of the module's own generator (one per device, created on first use), an
+            integer in ``[-2**63, 2**64 - 1]``; two modules with the same seed give the same
+            outputs. Successive calls advance the generator; :meth:`manual_seed` restarts it.
         generator: an explicit ``torch.Generator`` instead of ``seed`` (noise is drawn on its
             device and moved to θ's device).
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ and θ = -ĉ).
 
     ``forward(x, **side)`` takes ``x`` of shape ``(*batch, *instance)`` (``solver.event_ndim``
     instance axes) on any device and float dtype and returns ``y_ε`` with the same shape,
-    device and dtype. ``side`` holds per-instance side arrays (leading axes = batch shape).
+    device and dtype. ``side`` holds the solver's per-call side data, as ``solver.solve``
+    takes it: shared by the batch or per instance (knapsack: weights ``(n,)`` or
+    ``(*batch, n)``, capacity a scalar or ``(*batch,)``).
     """
 
     def __init__(
@@ -288,6 +273,7 @@ class PerturbedOptimizer(nn.Module):
         n_samples = check_count("n_samples", n_samples)
         check_choice("mode", mode, _MODES)
         check_choice("inputs", inputs, INPUTS)
+        seed = check_seed(seed)
         if seed is not None and generator is not None:
             raise ValueError("give either seed or generator, not both")
         self.solver = solver
@@ -311,8 +297,8 @@ class PerturbedOptimizer(nn.Module):
         )
 
     def manual_seed(self, seed: int) -> PerturbedOptimizer:
-        """Restart the module's generators from ``seed``."""
-        self.seed = int(seed)
+        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
+        self.seed = check_seed(seed, optional=False)
         self.generator = None
         self._generators.clear()
         return self

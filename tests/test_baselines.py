@@ -243,6 +243,47 @@ def test_identity_normalize_keeps_every_solution():
         torch.testing.assert_close(layer(theta, **side), case.target(theta, side))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("projection", ["normalize", "mean_normalize"])
+def test_identity_projections_give_the_float32_solution_in_every_float_dtype(projection, dtype):
+    # Rows: all zeros (θ/‖θ‖ was 0/0 in float16), constant (0 after the mean), a norm whose
+    # square overflows float16, and distinct scores that P(θ) rounded to half precision
+    # tied (the solver's tie-breaking then reordered them).
+    rows = [
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+        [1.0, 1.0, 1.0, 1.0, 1.0],
+        [3e4, 1.0, -2.0, -3e4, 5.0],
+        [255.0, 254.0, 300.0, 0.0, 0.0],
+        [255.0, 254.0, 300.0, 2047.0, 2046.0],
+        [-0.59765625, 0.181640625, -0.85546875, 1.1015625, -1072.0],
+    ]
+    theta = torch.tensor(rows).to(dtype)
+    layer = diffsolvers.layer("ranking", method="identity", projection=projection)
+    x = theta.clone().requires_grad_(True)
+    y = layer(x)
+    assert y.dtype == dtype
+    torch.testing.assert_close(y.float(), layer(theta.float()), rtol=0, atol=0)
+    y.backward(torch.ones_like(y))
+    assert x.grad.dtype == dtype
+    grid = diffsolvers.layer(
+        "shortest_path", method="identity", projection=projection, inputs="costs"
+    )
+    costs = torch.stack(
+        [torch.zeros(4, 4), torch.rand(4, 4, generator=torch.Generator().manual_seed(0))]
+    )
+    costs = costs.to(dtype)
+    torch.testing.assert_close(grid(costs).float(), grid(costs.float()), rtol=0, atol=0)
+
+
+def test_identity_normalize_at_zero_has_the_documented_gradient():
+    # θ/max(‖θ‖, 1e-12) at θ = 0: the solver sees zeros and J_P = I/1e-12 (module docstring).
+    layer = diffsolvers.layer("ranking", method="identity", projection="normalize")
+    x = torch.zeros(1, 3, dtype=F64, requires_grad=True)
+    g = torch.tensor([[1.0, -2.0, 0.5]], dtype=F64)
+    layer(x).backward(g)
+    torch.testing.assert_close(x.grad, g * 1e12)
+
+
 # -- Sum-of-Gamma noise and I-MLE -----------------------------------------------------------
 
 
@@ -447,7 +488,7 @@ def test_layers_take_costs_and_side_data(method):
     theta, side = case.draw(0, batch=3)
     layer = diffsolvers.layer("knapsack", method=method, inputs="scores", **case.params())
     assert torch.isfinite(layer(theta, **side)).all()
-    with pytest.raises(ValueError, match="side input 'weights'"):
+    with pytest.raises(ValueError, match="knapsack: weights must have shape"):
         layer(theta, weights=side["weights"][:2], capacity=side["capacity"])
     sp = diffsolvers.layer("shortest_path", method=method, inputs="costs")
     c = -CASES["shortest_path"].draw(0, batch=2)[0]

@@ -296,6 +296,46 @@ def test_a_bad_generator_is_refused_when_the_layer_is_built():
             diffsolvers.layer("argmax", method, generator="gen")
 
 
+SEEDED = ["perturbed", "perturbed_max", "fenchel_young", "squared", "imle"]
+
+
+@pytest.mark.parametrize("method", SEEDED)
+@pytest.mark.parametrize(
+    ("seed", "error", "message"),
+    [
+        ("0", TypeError, "seed must be an integer or None, got '0'"),
+        (1.5, TypeError, "seed must be an integer or None, got 1.5"),
+        (True, TypeError, "seed must be an integer or None, got True"),
+        (2**64, ValueError, r"seed must be in \[-2\*\*63, 2\*\*64 - 1\]"),
+        (-(2**63) - 1, ValueError, r"seed must be in \[-2\*\*63, 2\*\*64 - 1\]"),
+    ],
+)
+def test_a_bad_seed_is_refused_when_the_module_is_built(method, seed, error, message):
+    build = diffsolvers.layer if registry.method_info(method).kind == "layer" else diffsolvers.loss
+    with pytest.raises(error, match=message):
+        build("argmax", method=method, seed=seed)
+
+
+@pytest.mark.parametrize("method", ["perturbed", "fenchel_young", "imle"])
+def test_manual_seed_checks_the_seed_too(method):
+    _, module = _build(method)
+    for seed, error in (("x", TypeError), (None, TypeError), (0.5, TypeError), (2**70, ValueError)):
+        with pytest.raises(error, match="seed must be"):
+            module.manual_seed(seed)
+
+
+@pytest.mark.parametrize("method", ["perturbed", "imle"])
+def test_every_seed_in_torchs_range_works_and_numpy_integers_are_ints(method):
+    x = torch.rand(2, 3)
+    for seed in (np.int64(7), np.uint64(2**64 - 1), -(2**63), 2**64 - 1):
+        layer = diffsolvers.layer("argmax", method, seed=seed)
+        assert type(layer.seed) is int and layer.seed == int(seed)
+        first = layer(x)
+        torch.testing.assert_close(layer.manual_seed(seed)(x), first, rtol=0, atol=0)
+    same = diffsolvers.layer("argmax", method, seed=np.int32(3))(x)
+    torch.testing.assert_close(diffsolvers.layer("argmax", method, seed=3)(x), same)
+
+
 def test_perturbed_max_refuses_a_control_variate_it_would_ignore():
     with pytest.raises(ValueError, match="PerturbedMax: control_variate does not apply"):
         PerturbedMax(solvers.get("argmax"), control_variate=True)
@@ -332,7 +372,7 @@ def test_decision_regret_is_a_metric_of_any_real_costs():
     got = diffsolvers.decision_regret(argmax, c_pred, c_true.requires_grad_(), normalized=False)
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, expected)
-    with pytest.raises(TypeError, match="decision_regret: the costs must be real"):
+    with pytest.raises(TypeError, match="decision_regret: costs_pred must hold real numbers"):
         diffsolvers.decision_regret(argmax, c_pred * (1 + 1j), c_true.detach())
 
 
@@ -343,3 +383,56 @@ def test_regret_helpers_refuse_nan_costs():
         diffsolvers.regret(y, y.flip(1), costs)
     with pytest.raises(ValueError, match="regret: the costs contains NaN"):
         diffsolvers.normalized_regret(y, y.flip(1), costs)
+
+
+def test_regret_of_an_empty_batch_is_empty_and_its_normalised_regret_is_refused():
+    grid = solvers.get("shortest_path")
+    empty = torch.rand(0, 3, 3)
+    per = diffsolvers.decision_regret(grid, empty, empty, normalized=False)
+    assert per.shape == (0,)
+    assert diffsolvers.regret(empty, empty, empty).shape == (0,)
+    assert diffsolvers.regret(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2))).shape == (0,)
+    with pytest.raises(ValueError, match=r"normalized_regret: an empty batch \(no instances\)"):
+        diffsolvers.normalized_regret(empty, empty, empty)
+    with pytest.raises(ValueError, match="decision_regret: normalized=True over an empty batch"):
+        diffsolvers.decision_regret(grid, empty, empty)
+
+
+def test_regret_helpers_take_numpy_arrays_and_lists_like_tensors():
+    y_pred = np.array([[0, 1, 0], [1, 0, 0]])
+    y_true = np.array([[1, 0, 0], [1, 0, 0]], dtype=bool)
+    costs = np.array([[1.0, 3.0, 2.0], [0.5, 2.0, 1.0]])
+    expected = torch.tensor([2.0, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(diffsolvers.regret(y_pred, y_true, costs), expected)
+    torch.testing.assert_close(
+        diffsolvers.regret(torch.from_numpy(y_pred), y_true.tolist(), torch.from_numpy(costs)),
+        expected,
+    )
+    ratio = diffsolvers.normalized_regret(y_pred, y_true, costs)
+    assert ratio.item() == pytest.approx(2.0 / 1.5)
+    argmax = solvers.get("argmax")
+    np_regret = diffsolvers.decision_regret(argmax, costs[::-1].copy(), costs, normalized=False)
+    torch.testing.assert_close(
+        np_regret,
+        diffsolvers.decision_regret(
+            argmax, torch.from_numpy(costs[::-1].copy()), torch.from_numpy(costs), normalized=False
+        ),
+    )
+
+
+def test_regret_helpers_name_the_argument_that_is_not_real_numbers():
+    grid = solvers.get("shortest_path")
+    c = torch.rand(2, 3, 3)
+    with pytest.raises(TypeError, match="decision_regret: costs_pred must hold real numbers"):
+        diffsolvers.decision_regret(grid, "a", c)
+    with pytest.raises(TypeError, match="decision_regret: costs_true must hold real numbers"):
+        diffsolvers.decision_regret(grid, c, [["a"]])
+    y = torch.eye(3)[:2]
+    with pytest.raises(TypeError, match="regret: y_true must hold real numbers"):
+        diffsolvers.regret(y, "x", y)
+    with pytest.raises(TypeError, match="regret: costs must hold real numbers, got torch.complex"):
+        diffsolvers.normalized_regret(y, y, y * 1j)
+    with pytest.raises(TypeError, match="regret: y_pred could not be read as an array"):
+        diffsolvers.regret([[1.0, 2.0], [3.0]], y, y)
+    with pytest.raises(ValueError, match=r"must have one shape, got y_pred \(2, 3\), y_true"):
+        diffsolvers.regret(y, y, torch.ones(2, 4))

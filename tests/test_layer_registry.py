@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from problem_cases import CASES
@@ -188,3 +189,144 @@ def test_register_method_and_not_meaningful(monkeypatch):
         diffsolvers.register_method("x", "layer", build, description="", options=("backend",))
     with pytest.raises(ValueError, match="kind must be"):
         diffsolvers.register_method("y", "metric", build, description="")
+
+
+# -- per-call side data: what solver.solve takes, shared or per instance --------------------
+N_ITEMS = 4
+# Near-zero noise keeps every perturbed solution at y*(θ) (θ's packings differ in value by
+# far more), so each method's output can be checked against solving instance by instance.
+SIDE_METHODS = {
+    "perturbed": {"sigma": 1e-9, "seed": 0},
+    "fenchel_young": {"sigma": 1e-9, "seed": 0, "reduction": "none"},
+    "blackbox": {"lambda_": 3.0},
+    "identity": {},
+    "imle": {"tau": 1e-9, "lambda_": 3.0, "seed": 0},
+    "spo_plus": {"reduction": "none"},
+}
+SIDE_KINDS = ("shared", "per_instance", "shared_weights", "shared_capacity")
+# (method, M): the sampling methods with one and with several samples per instance.
+SIDE_RUNS = [
+    (m, k)
+    for m in SIDE_METHODS
+    for k in ((1, 3) if "n_samples" in registry.method_info(m).options else (None,))
+]
+
+
+def _knapsack_side(kind: str, batch: int, rng) -> dict:
+    shared = {"weights": torch.tensor([3.0, 4.0, 5.0, 6.0]), "capacity": 10.0}
+    own = {
+        "weights": torch.from_numpy(rng.integers(1, 7, size=(batch, N_ITEMS)).astype(float)),
+        "capacity": torch.from_numpy(rng.integers(3, 15, size=batch).astype(float)),
+    }
+    pick = {
+        "shared": ("weights", "capacity"),
+        "per_instance": (),
+        "shared_weights": ("weights",),
+        "shared_capacity": ("capacity",),
+    }[kind]
+    return {k: shared[k] if k in pick else own[k] for k in ("weights", "capacity")}
+
+
+def _instance(side: dict, b: int) -> dict:
+    """Instance ``b``'s weights (n,) and capacity (a scalar) from shared or per-instance data."""
+    w, c = torch.as_tensor(side["weights"]), torch.as_tensor(side["capacity"])
+    return {"weights": w if w.ndim == 1 else w[b], "capacity": c if c.ndim == 0 else c[b]}
+
+
+def _one_by_one(theta: torch.Tensor, side: dict) -> torch.Tensor:
+    """y*(θ_b) by a knapsack solver built with instance b's weights and capacity."""
+    rows = [
+        solvers.get("knapsack", **{k: v.numpy() for k, v in _instance(side, b).items()}).solve(
+            theta[b].numpy()
+        )
+        for b in range(theta.shape[0])
+    ]
+    return torch.from_numpy(np.stack(rows))
+
+
+@pytest.mark.parametrize(("method", "n_samples"), SIDE_RUNS)
+@pytest.mark.parametrize("batch", [N_ITEMS, 3])  # B == n (ambiguous (n,) weights) and B != n
+@pytest.mark.parametrize("kind", SIDE_KINDS)
+def test_knapsack_side_data_shared_or_per_instance(method, n_samples, batch, kind):
+    rng = np.random.default_rng(batch)
+    info = registry.method_info(method)
+    opts = dict(SIDE_METHODS[method])
+    if n_samples is not None:
+        opts["n_samples"] = n_samples
+    build = diffsolvers.layer if info.kind == "layer" else diffsolvers.loss
+    module = build("knapsack", method=method, **opts)
+    theta = torch.from_numpy(rng.uniform(0.1, 1.0, size=(batch, N_ITEMS)))
+    side = _knapsack_side(kind, batch, rng)
+    expected = _one_by_one(theta, side)
+    x = theta.clone().requires_grad_(True)
+    g = torch.from_numpy(rng.normal(size=theta.shape))
+    if info.kind == "layer":
+        out = module(x, **side)
+        torch.testing.assert_close(out, expected, rtol=0, atol=0)
+        (out * g).sum().backward()  # the backward solves tile the side data too
+        assert x.grad.shape == theta.shape and torch.isfinite(x.grad).all()
+        if method in ("blackbox", "imle"):  # (y*(θ) - y*(θ - λg)) / λ, instance by instance
+            moved = _one_by_one(theta - 3.0 * g, side)
+            torch.testing.assert_close(x.grad, (expected - moved) / 3.0, rtol=0, atol=1e-12)
+    else:  # the target is y*(θ) (or θ's costs): the loss and its gradient vanish
+        out = module(x, -theta if info.target == "costs" else expected, **side)
+        assert out.shape == (batch,)
+        torch.testing.assert_close(out, torch.zeros(batch, dtype=out.dtype), rtol=0, atol=1e-6)
+        out.sum().backward()
+        torch.testing.assert_close(x.grad, torch.zeros_like(theta), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n_samples", [1, 3])
+@pytest.mark.parametrize("kind", SIDE_KINDS)
+def test_perturbed_knapsack_samples_are_feasible_for_their_own_instance(n_samples, kind):
+    # Real noise: each sample m of instance b must be the packing of θ_m,b under instance
+    # b's own weights and capacity, whichever copy of the batch it sits in.
+    rng = np.random.default_rng(1)
+    side = _knapsack_side(kind, N_ITEMS, rng)
+    layer = diffsolvers.layer("knapsack", sigma=0.5, n_samples=n_samples, seed=0)
+    s = layer.sample(torch.from_numpy(rng.uniform(0.1, 1.0, size=(N_ITEMS, N_ITEMS))), **side)
+    assert s.y.shape == (n_samples, N_ITEMS, N_ITEMS)
+    for b in range(N_ITEMS):
+        inst = _instance(side, b)
+        for m in range(n_samples):
+            ref = solvers.get("knapsack", **{k: v.numpy() for k, v in inst.items()})
+            np.testing.assert_array_equal(s.y[m, b].numpy(), ref.solve(s.theta_p[m, b].numpy()))
+
+
+def test_knapsack_side_data_with_two_batch_axes():
+    rng = np.random.default_rng(2)
+    theta = torch.from_numpy(rng.uniform(0.1, 1.0, size=(2, 3, N_ITEMS)))
+    capacity = torch.from_numpy(rng.integers(3, 15, size=(2, 3)).astype(float))
+    side = {"weights": torch.tensor([3.0, 4.0, 5.0, 6.0]), "capacity": capacity}
+    layer = diffsolvers.layer("knapsack", method="perturbed", sigma=1e-9, n_samples=3, seed=0)
+    flat = {"weights": side["weights"], "capacity": capacity.reshape(6)}
+    expected = _one_by_one(theta.reshape(6, N_ITEMS), flat).reshape(theta.shape)
+    torch.testing.assert_close(layer(theta, **side), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", list(SIDE_METHODS))
+def test_knapsack_side_data_the_solver_refuses_is_named(method):
+    info = registry.method_info(method)
+    build = diffsolvers.layer if info.kind == "layer" else diffsolvers.loss
+    module = build("knapsack", method=method, **SIDE_METHODS[method])
+    x = torch.rand(3, N_ITEMS, dtype=torch.float64)
+    args = () if info.kind == "layer" else (torch.zeros(3, N_ITEMS),)
+    bad = [
+        (
+            {"weights": torch.ones(2, N_ITEMS), "capacity": 10.0},
+            r"weights must have shape \(n,\) or \(\*batch, n\) = \(3, 4\)",
+        ),
+        (
+            {"weights": torch.ones(N_ITEMS + 1), "capacity": 10.0},
+            "θ has 4 items per instance but weights have 5",
+        ),
+        (
+            {"weights": torch.ones(N_ITEMS), "capacity": torch.ones(N_ITEMS)},
+            r"capacity must be a scalar or have θ's batch shape \(3,\), got \(4,\)",
+        ),
+        ({"weights": torch.ones(N_ITEMS)}, "capacity missing"),
+        ({"weights": -torch.ones(N_ITEMS), "capacity": 1.0}, "weights must be >= 0"),
+    ]
+    for side, message in bad:
+        with pytest.raises(ValueError, match=f"knapsack: {message}"):
+            module(x, *args, **side)
