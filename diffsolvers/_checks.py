@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "check_seed",
     "check_float",
     "check_prediction",
+    "warn_if_every_cost_negative",
     "check_finite",
     "all_finite",
     "as_target",
@@ -149,6 +151,35 @@ def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
         )
     check_finite(x, f"{problem}: the prediction")
     return batch_shape, event_shape
+
+
+def warn_if_every_cost_negative(theta: torch.Tensor, solver: Solver) -> None:
+    """Warn (``RuntimeWarning``) when some instance of the scores ``θ`` (shape
+    ``(*batch, *instance)``) is positive throughout, for a solver that clamps negative costs
+    at zero (``negative_costs="clamp"``; not a DAG, where any sign is solved exactly).
+
+    Every cost ``-θ`` of such an instance is negative, so all are clamped to zero and its
+    path is the tie-breaking's, not a shortest one. Perturbation makes a few costs
+    negative, never all of them; all of them is the sign of costs fed as scores, i.e. a
+    missing ``inputs="costs"``.
+    """
+    if getattr(solver, "negative_costs", None) != "clamp" or getattr(solver, "is_dag", False):
+        return
+    cut = theta.ndim - solver.event_ndim
+    n = math.prod(theta.shape[:cut])
+    if n == 0:
+        return
+    with torch.no_grad():
+        positive = (theta.detach().reshape(n, -1) > 0).all(dim=1)
+        count = int(positive.sum())
+    if count:
+        warnings.warn(
+            f"{problem_name(solver)}: every cost of {count} of {n} instance(s) is negative "
+            "(θ > 0 throughout) and negative costs are clamped at zero, so those paths are "
+            "arbitrary; if the input holds costs, pass inputs='costs' (θ = -ĉ)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def all_finite(t: torch.Tensor) -> bool:

@@ -57,6 +57,7 @@ from ._checks import (
     check_positive,
     check_prediction,
     problem_name,
+    warn_if_every_cost_negative,
 )
 from ._first_order import first_order_only
 from .losses import reduce
@@ -111,6 +112,7 @@ def flat_batch(
     (:func:`~diffsolvers._checks.check_prediction`) and the side data as the solver's
     ``solve`` checks it (shared by the batch or per instance)."""
     batch_shape, event_shape = check_prediction(theta, solver)
+    warn_if_every_cost_negative(theta, solver)
     side_np = _bridge.flat_side(solver, side, batch_shape, event_shape)
     batch = FlatBatch(solver, batch_shape, event_shape, side_np)
     return batch, theta.reshape(batch.n, batch.d)

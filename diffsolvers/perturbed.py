@@ -60,6 +60,7 @@ from ._checks import (
     check_prediction,
     check_seed,
     problem_name,
+    warn_if_every_cost_negative,
 )
 from ._first_order import first_order_only
 from .noise import Noise, get_noise
@@ -143,6 +144,7 @@ def perturb_and_solve(
     dtype raise a ``ValueError`` that says so."""
     problem = problem_name(solver)
     batch_shape, event_shape = check_prediction(theta, solver)
+    warn_if_every_cost_negative(theta, solver)
     side_np = _bridge.flat_side(solver, side or {}, batch_shape, event_shape)
     n, d = math.prod(batch_shape), math.prod(event_shape)
     with torch.no_grad():

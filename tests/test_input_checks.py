@@ -6,6 +6,8 @@ problem-specific shape checks use problems with a fixed instance shape.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -436,3 +438,28 @@ def test_regret_helpers_name_the_argument_that_is_not_real_numbers():
         diffsolvers.regret([[1.0, 2.0], [3.0]], y, y)
     with pytest.raises(ValueError, match=r"must have one shape, got y_pred \(2, 3\), y_true"):
         diffsolvers.regret(y, y, torch.ones(2, 4))
+
+
+@pytest.mark.parametrize("method", ["perturbed", "blackbox", "identity", "imle"])
+def test_costs_fed_as_scores_to_a_clamping_shortest_path_layer_warn(method):
+    costs = torch.rand(3, 5, 5) + 0.1
+    with pytest.warns(RuntimeWarning, match=r"3 of 3 instance.*inputs='costs'"):
+        diffsolvers.layer("shortest_path", method=method)(costs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diffsolvers.layer("shortest_path", method=method, inputs="costs")(costs)
+        # perturbation makes some costs negative, never all of them: no warning
+        diffsolvers.layer("shortest_path", method=method, inputs="costs")(costs * 1e-3)
+
+
+def test_no_sign_warning_where_positive_scores_are_meaningful():
+    scores = torch.rand(3, 6) + 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diffsolvers.loss("top_k", "fenchel_young", k=2)(scores, torch.zeros(3, 6))
+        dag = solvers.shortest_path_graph.grid_dag(3)  # any sign is solved exactly on a DAG
+        n_edges = len(dag["edges"])
+        diffsolvers.layer("shortest_path_graph", method="perturbed", **dag)(torch.rand(2, n_edges))
+    with pytest.warns(RuntimeWarning, match="1 of 2 instance"):
+        mixed = torch.stack([-torch.rand(5, 5) - 0.1, torch.rand(5, 5) + 0.1])
+        diffsolvers.loss("shortest_path", "fenchel_young")(mixed, torch.zeros(2, 5, 5))
