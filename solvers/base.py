@@ -33,6 +33,7 @@ __all__ = [
     "theta_to_costs",
     "as_array",
     "as_theta",
+    "check_path_sum",
 ]
 
 
@@ -145,6 +146,18 @@ def check_finite_range(arr: np.ndarray, problem: str = "solver") -> tuple[float,
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise SolverInputError(f"{problem}: θ contains {bad}; all scores must be finite")
     return lo, hi
+
+
+def check_path_sum(largest: float, terms: int, problem: str, values: str = "|θ|") -> None:
+    """Raise :class:`SolverInputError` when a path's total cost, a sum of up to ``terms``
+    entries of magnitude up to ``largest``, could overflow float64 to inf (the distances
+    would then tie at inf and the path would be arbitrary). ``values`` names the entries in
+    the message."""
+    if not np.isfinite(largest * terms):
+        raise SolverInputError(
+            f"{problem}: {values} up to {largest:g} would overflow the sum of a path's costs; "
+            "rescale the costs"
+        )
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import _shortest_path_kernels as _k
-from .base import SolverInputError, as_array
+from .base import SolverInputError, as_array, check_path_sum
 
 __all__ = ["count_optimal_paths"]
 
@@ -54,19 +54,9 @@ def _validated_costs(costs: Any) -> np.ndarray:
             f"{_WHAT}: costs must be > 0 (smallest cost {arr.min():g}); with zero-cost cells "
             "optimal paths can run back and forth between tied cells"
         )
-    _check_magnitude(arr)
+    if arr.size:
+        check_path_sum(float(arr.max()), arr.shape[-1] * arr.shape[-2], _WHAT, "costs")
     return arr
-
-
-def _check_magnitude(arr: np.ndarray) -> None:
-    """Reject costs so large that a path's total cost, a sum of up to ``H·W`` cells, could
-    overflow float64 to inf (the distances would then tie at inf)."""
-    top = float(arr.max()) if arr.size else 0.0
-    if not np.isfinite(top * arr.shape[-1] * arr.shape[-2]):
-        raise SolverInputError(
-            f"{_WHAT}: costs up to {top:g} would overflow the sum of a path's costs; "
-            "rescale the costs"
-        )
 
 
 def _check_rtol(rtol: Any) -> float:

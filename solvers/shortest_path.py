@@ -38,7 +38,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _shortest_path_kernels as _k
-from .base import LPForm, Solver, SolverInputError, as_theta, check_finite_range
+from .base import (
+    LPForm,
+    Solver,
+    SolverInputError,
+    as_theta,
+    check_finite_range,
+    check_path_sum,
+)
 from .registry import register
 
 __all__ = [
@@ -79,17 +86,6 @@ def grid_edges(shape: tuple[int, int], neighbourhood: int = 8) -> np.ndarray:
     arr = np.array(edges, dtype=np.int64).reshape(-1, 2)
     arr.setflags(write=False)
     return arr
-
-
-def _check_magnitude(arr: np.ndarray, event_ndim: int, largest: float) -> None:
-    """Reject ``θ`` so large (``largest = max |θ|``) that a path's total cost could overflow
-    float64 to inf."""
-    size = int(np.prod(arr.shape[arr.ndim - event_ndim :]))
-    if not np.isfinite(largest * size):
-        raise SolverInputError(
-            f"{_PROBLEM}: |θ| up to {largest:g} would overflow the sum of a path's costs; "
-            "rescale the costs"
-        )
 
 
 def _check_grid_shape(arr: np.ndarray) -> None:
@@ -141,7 +137,7 @@ class GridShortestPath(Solver):
         if not arr.size:
             return arr
         lo, hi = check_finite_range(arr, self.problem)
-        _check_magnitude(arr, self.event_ndim, max(-lo, hi))
+        check_path_sum(max(-lo, hi), arr.shape[-2] * arr.shape[-1], self.problem)
         if hi > 0:
             if self.negative_costs == "clamp":
                 return np.minimum(arr, 0)

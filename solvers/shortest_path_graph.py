@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _shortest_path_kernels as _k
-from .base import LPForm, Solver, SolverInputError
+from .base import LPForm, Solver, SolverInputError, check_path_sum
 from .registry import register
 
 __all__ = [
@@ -112,16 +112,6 @@ def _reachable(n: int, tails: np.ndarray, heads: np.ndarray, start: int) -> np.n
                 seen[v] = True
                 stack.append(int(v))
     return seen
-
-
-def _check_magnitude(arr: np.ndarray, event_ndim: int) -> None:
-    """Reject ``θ`` so large that a path's total cost could overflow float64 to inf."""
-    size = int(np.prod(arr.shape[arr.ndim - event_ndim :]))
-    if arr.size and not np.isfinite(float(np.abs(arr).max()) * size):
-        raise SolverInputError(
-            f"{_PROBLEM}: |θ| up to {float(np.abs(arr).max()):g} would overflow the sum of a "
-            "path's costs; rescale the costs"
-        )
 
 
 class GraphShortestPath(Solver):
@@ -200,7 +190,8 @@ class GraphShortestPath(Solver):
     def validate(self, theta: Any) -> np.ndarray:
         """Check ``θ`` (finite, real, ``(..., n_edges)``); on cyclic graphs also its sign."""
         arr = super().validate(theta)
-        _check_magnitude(arr, self.event_ndim)
+        if arr.size:
+            check_path_sum(float(np.abs(arr).max()), arr.shape[-1], self.problem)
         if not self.is_dag and arr.size and arr.max() > 0:
             if self.negative_costs == "clamp":
                 return np.minimum(arr, 0)
