@@ -85,7 +85,7 @@ def _solver_time(layer: str, threads: int, repeats: int, busy: bool) -> tuple[st
 def _cnn_step_ms(threads: int, repeats: int) -> float:
     import torch
 
-    from diffsolvers.models import WarcraftCNN
+    from diffsolvers.experiments.models import WarcraftCNN
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -7,13 +7,18 @@ Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 202
     >>> loss = diffsolvers.loss("shortest_path", method="fenchel_young", inputs="costs")
 """
 
-from .baselines import SquaredLoss  # importing it registers the baseline methods
-from .blackbox import BlackboxLayer, HammingLoss
-from .identity import IdentityLayer
-from .imle import IMLELayer, SumOfGamma
-from .losses import FenchelYoungLoss, decision_regret, normalized_regret, regret
+from ._core import costs_to_theta
+from .layers import (
+    BlackboxLayer,
+    IdentityLayer,
+    IMLELayer,
+    PerturbedMax,
+    PerturbedOptimizer,
+    SumOfGamma,
+)
+from .losses import FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
+from .metrics import decision_regret, normalized_regret, regret
 from .noise import Gumbel, Noise, Normal, get_noise
-from .perturbed import PerturbedMax, PerturbedOptimizer, costs_to_theta
 from .registry import (
     available,
     layer,
@@ -23,7 +28,6 @@ from .registry import (
     not_meaningful,
     register_method,
 )
-from .spo import SPOPlusLoss, TwoStageLoss
 
 __all__ = [
     "BlackboxLayer",

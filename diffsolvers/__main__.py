@@ -1,6 +1,9 @@
-"""``python -m diffsolvers``: the command-line interface (see :mod:`diffsolvers.cli`)."""
+"""``python -m diffsolvers``: the command-line interface.
 
-from .cli import main
+See :mod:`diffsolvers.experiments.cli`.
+"""
+
+from .experiments.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -12,7 +12,7 @@ perturbed optimizer's Jacobian is estimated with the score ``∇ν(Z)``
   ``softmax(θ/ε)`` and the perturbed max is ``ε logsumexp(θ/ε) + εγ``.
 
 Both scores have mean zero, which is what makes the control variate of
-:class:`~diffsolvers.perturbed.PerturbedOptimizer` unbiased. ``log_mgf(ε) = log E[exp(εZ)]``
+:class:`~diffsolvers.layers.perturbed.PerturbedOptimizer` unbiased. ``log_mgf(ε) = log E[exp(εZ)]``
 is the correction that gives the multiplicative perturbation ``θ ⊙ exp(εZ - log_mgf(ε))``
 mean ``θ`` (``ε²/2`` for the Normal, ``log Γ(1 - ε)`` for the Gumbel, which needs ``ε < 1``).
 """

@@ -36,9 +36,6 @@ from torch import nn
 import solvers
 from solvers.base import Solver
 
-from .losses import FenchelYoungLoss
-from .perturbed import PerturbedMax, PerturbedOptimizer
-
 __all__ = [
     "Method",
     "MethodRow",
@@ -247,75 +244,12 @@ def loss(problem: str, method: str = "fenchel_young", **options: Any) -> nn.Modu
     return _build(problem, method, "loss", options)
 
 
-# -- the perturbed methods (Berthet et al., NeurIPS 2020) -----------------------------------
-_BERTHET = 'Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 2020'
-_NOISE_OPTS = ("sigma", "n_samples", "noise", "seed", "generator", "inputs")
+def builder(cls: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """The ``build`` of a method whose module takes the solver and the method options:
+    ``build(solver, problem=..., **options) = cls(solver, **options)``."""
 
-
-def _perturbed(mode: str) -> Callable[..., nn.Module]:
     def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
-        return PerturbedOptimizer(solver, mode=mode, **options)
+        return cls(solver, **options)
 
+    build.__name__ = f"build_{getattr(cls, '__name__', 'method')}"
     return build
-
-
-def _perturbed_max(solver: Solver, problem: str, **options: Any) -> nn.Module:
-    return PerturbedMax(solver, **options)
-
-
-def _fenchel_young(mode: str) -> Callable[..., nn.Module]:
-    def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
-        return FenchelYoungLoss(solver, mode=mode, **options)
-
-    return build
-
-
-def _additive_defaults(problem: str) -> dict[str, Any]:
-    return clamp_negative_costs(problem)
-
-
-register_method(
-    "perturbed",
-    "layer",
-    _perturbed("additive"),
-    description="perturbed optimizer y_ε(θ) = E[y*(θ + εZ)], score-function Jacobian",
-    options=(*_NOISE_OPTS, "control_variate"),
-    solver_defaults=_additive_defaults,
-    reference=_BERTHET,
-)
-register_method(
-    "perturbed_multiplicative",
-    "layer",
-    _perturbed("multiplicative"),
-    description="perturbed optimizer with θ ⊙ exp(εZ - ε²/2): keeps the sign of θ",
-    options=(*_NOISE_OPTS, "control_variate"),
-    reference=_BERTHET,
-)
-register_method(
-    "perturbed_max",
-    "layer",
-    _perturbed_max,
-    description="perturbed max F_ε(θ) = E[max_y ⟨θ + εZ, y⟩], gradient y_ε(θ)",
-    options=(*_NOISE_OPTS, "mode"),
-    output="value",
-    solver_defaults=_additive_defaults,
-    reference=_BERTHET,
-)
-register_method(
-    "fenchel_young",
-    "loss",
-    _fenchel_young("additive"),
-    description="perturbed Fenchel-Young loss, gradient y_ε(θ) - y",
-    options=(*_NOISE_OPTS, "reduction"),
-    solver_defaults=_additive_defaults,
-    reference=_BERTHET,
-)
-register_method(
-    "fenchel_young_multiplicative",
-    "loss",
-    _fenchel_young("multiplicative"),
-    description="Fenchel-Young loss of the multiplicative perturbation (keeps the sign of θ; "
-    "homogeneous in θ: fix θ's scale)",
-    options=(*_NOISE_OPTS, "reduction"),
-    reference=_BERTHET,
-)

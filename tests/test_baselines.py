@@ -27,7 +27,7 @@ from diffsolvers import (
     SumOfGamma,
     TwoStageLoss,
 )
-from diffsolvers.identity import PROJECTIONS
+from diffsolvers.layers.identity import PROJECTIONS
 
 F64 = torch.float64
 NEW = ("blackbox", "identity", "imle", "spo_plus", "two_stage", "squared", "hamming")

@@ -18,9 +18,9 @@ import torch
 from warcraft_cases import SAMPLE
 
 import solvers
-from diffsolvers.cli import main as cli_main
 from diffsolvers.datasets.warcraft import train_channel_stats
 from diffsolvers.datasets.warcraft_generator import CLASS_COSTS
+from diffsolvers.experiments.cli import main as cli_main
 from diffsolvers.experiments.cost_profile import (
     MAX_CLASSES,
     class_label,

@@ -20,16 +20,17 @@ import torch
 from warcraft_cases import SAMPLE, TINY
 
 import solvers
-from diffsolvers.cli import main as cli_main
 from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
 from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
 from diffsolvers.experiments import compare as compare_module
 from diffsolvers.experiments import warcraft as warcraft_module
+from diffsolvers.experiments.cli import main as cli_main
 from diffsolvers.experiments.compare import (
     compare_synthetic,
     compare_warcraft,
     validation_curve,
 )
+from diffsolvers.experiments.models import WarcraftCNN
 from diffsolvers.experiments.objectives import hamming_loss
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
 from diffsolvers.experiments.warcraft import (
@@ -41,7 +42,6 @@ from diffsolvers.experiments.warcraft import (
     resolve_device,
     train_warcraft,
 )
-from diffsolvers.models import WarcraftCNN
 
 #: Each symmetry of ``random_symmetry`` on one ``(..., n, n)`` grid.
 SYMMETRY_MAPS = {
@@ -581,7 +581,7 @@ def test_cli_train_and_errors(tmp_path, capsys):
 
 
 def test_cli_passes_projection_and_augmentation_to_the_run(tmp_path):
-    from diffsolvers.cli import _warcraft_config, build_parser
+    from diffsolvers.experiments.cli import _warcraft_config, build_parser
 
     base = ["train", "warcraft", "--method", "identity", "--data", SAMPLE]
     plain = _warcraft_config(build_parser().parse_args(base), "identity", 0)
@@ -763,7 +763,7 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
     import numba
     import torch
 
-    from diffsolvers.cli import build_parser
+    from diffsolvers.experiments.cli import build_parser
 
     commands = [
         ["train", "warcraft"],

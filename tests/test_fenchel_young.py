@@ -53,7 +53,7 @@ def test_multiplicative_gradient_is_weighted_average():
 
 def test_multiplicative_value_is_positively_homogeneous():
     """``V(tθ) = t·V(θ)`` with the same draws: the multiplicative loss falls as θ shrinks
-    (the pitfall documented in :mod:`diffsolvers.losses`)."""
+    (the pitfall documented in :mod:`diffsolvers.losses.fenchel_young`)."""
     case = CASES["shortest_path_graph"]
     theta, _ = case.draw(0, batch=4)
     y = case.target(case.draw(1, batch=4)[0], {})

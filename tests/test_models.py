@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffsolvers.models import WarcraftCNN
+from diffsolvers.experiments.models import WarcraftCNN
 
 
 @pytest.mark.parametrize("k", [12, 18])

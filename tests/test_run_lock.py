@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from warcraft_cases import SAMPLE, TINY
 
-from diffsolvers.cli import main as cli_main
 from diffsolvers.experiments import runner
+from diffsolvers.experiments.cli import main as cli_main
 from diffsolvers.experiments.compare import compare_warcraft
 from diffsolvers.experiments.runner import RunInUse, run_holder, run_lock
 from diffsolvers.experiments.warcraft import train_warcraft

@@ -29,7 +29,6 @@ import solvers
 
 from ..datasets.warcraft import find_size_folder, train_channel_stats
 from ..datasets.warcraft_generator import ensure_warcraft_data
-from ..models import WarcraftCNN
 from .compare import format_table
 from .cost_profile import (
     class_label,
@@ -39,6 +38,7 @@ from .cost_profile import (
     profile_levels,
     true_ratio_cells,
 )
+from .models import WarcraftCNN
 from .runner import set_threads, write_csv, write_json
 from .warcraft import data_signature, evaluate, split_tensors
 

@@ -22,7 +22,7 @@ import torch
 import solvers
 
 from ..datasets.synthetic import make_synthetic
-from ..losses import normalized_regret
+from ..metrics import normalized_regret
 from .objectives import make_objective
 
 __all__ = ["SyntheticConfig", "train_synthetic"]

@@ -42,8 +42,8 @@ from ..datasets.warcraft import (
     train_channel_stats,
 )
 from ..datasets.warcraft_generator import ensure_warcraft_data
-from ..models import WarcraftCNN
 from .cost_profile import cost_profile
+from .models import WarcraftCNN
 from .objectives import make_objective
 from .runner import (
     SolverClock,

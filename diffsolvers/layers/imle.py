@@ -27,7 +27,7 @@ the SAME noise samples::
 
 **Scale.** We divide by λ (the paper's Eq. for the finite-difference estimator); some
 implementations do not, which multiplies the gradient by λ. With no noise this is exactly the
-blackbox gradient (:mod:`diffsolvers.blackbox`), a fact the tests check.
+blackbox gradient (:mod:`diffsolvers.layers.blackbox`), a fact the tests check.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import (
+from .._checks import (
     INPUTS,
     check_choice,
     check_count,
@@ -51,9 +51,9 @@ from ._checks import (
     check_positive,
     check_seed,
 )
-from ._first_order import first_order_only
-from .blackbox import flat_batch
-from .perturbed import costs_to_theta
+from .._core import costs_to_theta, flat_batch
+from .._first_order import first_order_only
+from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["SumOfGamma", "IMLELayer"]
 
@@ -207,3 +207,27 @@ class IMLELayer(nn.Module):
             eps = torch.zeros((1, batch.n, batch.d), device=theta.device, dtype=theta.dtype)
         ys = batch.solve(flat.detach() + eps, what="θ + ε")
         return _IMLEFn.apply(flat, ys, eps, batch, self.lambda_).reshape(theta.shape)
+
+
+# -- registration -----------------------------------------------------------------------------
+_NIEPERT = 'Niepert, Minervini, Franceschi, "Implicit MLE", NeurIPS 2021'
+
+register_method(
+    "imle",
+    "layer",
+    builder(IMLELayer),
+    description="I-MLE: y*(θ + ε), ε Sum-of-Gamma; gradient (y*(θ+ε) - y*(θ - λ∂L/∂y + ε))/λ",
+    options=(
+        "lambda_",
+        "kappa",
+        "tau",
+        "n_terms",
+        "n_samples",
+        "seed",
+        "generator",
+        "map_in_eval",
+        "inputs",
+    ),
+    solver_defaults=clamp_negative_costs,
+    reference=_NIEPERT,
+)

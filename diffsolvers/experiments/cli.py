@@ -260,7 +260,7 @@ def _milestones(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
-    from .experiments.warcraft import WarcraftConfig
+    from .warcraft import WarcraftConfig
 
     options = {
         "sigma": args.sigma,
@@ -295,9 +295,9 @@ def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .datasets.warcraft import WarcraftDataError
-    from .experiments.runner import RunInUse
-    from .experiments.warcraft import RunAlreadyExists
+    from ..datasets.warcraft import WarcraftDataError
+    from .runner import RunInUse
+    from .warcraft import RunAlreadyExists
 
     try:
         return _run(args)
@@ -310,14 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
-        from .experiments.warcraft import train_warcraft
+        from .warcraft import train_warcraft
 
         config = _warcraft_config(args, args.method, args.seed)
         out = args.out or f"runs/warcraft{args.k}/{args.method}"
         train_warcraft(config, out, resume=args.resume)
         return 0
     if args.command == "compare" and args.task == "warcraft":
-        from .experiments.compare import compare_warcraft
+        from .compare import compare_warcraft
 
         base = _warcraft_config(args, args.methods[0], 0)
         out = args.out or f"runs/compare_warcraft{args.k}"
@@ -325,8 +325,8 @@ def _run(args: argparse.Namespace) -> int:
         compare_warcraft(args.methods, seeds, out, base, jobs=args.jobs, reference=args.reference)
         return 0
     if args.command == "compare" and args.task == "synthetic":
-        from .experiments.compare import compare_synthetic
-        from .experiments.synthetic import SyntheticConfig
+        from .compare import compare_synthetic
+        from .synthetic import SyntheticConfig
 
         base = SyntheticConfig(
             problem=args.problem,
@@ -340,7 +340,7 @@ def _run(args: argparse.Namespace) -> int:
                 "lambda_": args.lambda_,
             },
         )
-        from .experiments.runner import set_threads
+        from .runner import set_threads
 
         set_threads(args.threads)
         out = args.out or f"runs/compare_{args.problem}"
@@ -350,7 +350,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "evaluate":
-        from .experiments.evaluate import evaluate_runs
+        from .evaluate import evaluate_runs
 
         evaluate_runs(
             args.runs,
@@ -363,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "generate":
-        from .datasets.warcraft_generator import default_data_root, generate_warcraft
+        from ..datasets.warcraft_generator import default_data_root, generate_warcraft
 
         path = generate_warcraft(
             args.out or default_data_root(),
@@ -376,8 +376,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
         return 0
     if args.command == "demo":
-        from .experiments.compare import compare_warcraft
-        from .experiments.warcraft import WarcraftConfig
+        from .compare import compare_warcraft
+        from .warcraft import WarcraftConfig
 
         base = WarcraftConfig(
             epochs=args.epochs,

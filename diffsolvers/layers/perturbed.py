@@ -37,9 +37,6 @@ tiled along the same axis.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -47,129 +44,24 @@ from torch import nn
 
 from solvers.base import Solver
 
-from . import _bridge
-from ._checks import (
+from .._checks import (
     INPUTS,
-    all_finite,
     check_choice,
     check_count,
     check_flag,
     check_float,
     check_generator,
     check_positive,
-    check_prediction,
     check_seed,
-    problem_name,
-    warn_if_every_cost_negative,
 )
-from ._first_order import first_order_only
-from .noise import Noise, get_noise
+from .._core import PerturbedSamples, costs_to_theta, perturb_and_solve, value_with_grad
+from .._first_order import first_order_only
+from ..noise import Noise, get_noise
+from ..registry import clamp_negative_costs, register_method
 
-__all__ = [
-    "PerturbedOptimizer",
-    "PerturbedMax",
-    "PerturbedSamples",
-    "costs_to_theta",
-    "perturb_and_solve",
-]
+__all__ = ["PerturbedOptimizer", "PerturbedMax"]
 
 _MODES = ("additive", "multiplicative")
-
-
-def costs_to_theta(x: torch.Tensor, inputs: str = "costs") -> torch.Tensor:
-    """``θ`` from a model output: ``θ = -x`` for ``inputs="costs"``, ``θ = x`` for ``"scores"``.
-
-    The one place in :mod:`diffsolvers` where predicted costs change sign.
-    """
-    if inputs == "costs":
-        return -x
-    check_choice("inputs", inputs, INPUTS)
-    return x
-
-
-@dataclass
-class PerturbedSamples:
-    """The samples of one forward pass, flattened to ``N`` instances of ``D`` entries.
-
-    ``theta`` (N, D) is the unperturbed input, ``z`` (M, N, D) the noise, ``weights``
-    (M, N, D) the multiplicative factors ``w_m`` (``None`` in additive mode), ``theta_p``
-    (M, N, D) the perturbed inputs, ``y`` (M, N, D) the solutions ``y*(θ_m)`` and ``y_base``
-    (N, D) the unperturbed solution ``y*(θ)`` (``None`` without control variate).
-    """
-
-    theta: torch.Tensor
-    z: torch.Tensor
-    weights: torch.Tensor | None
-    theta_p: torch.Tensor
-    y: torch.Tensor
-    y_base: torch.Tensor | None
-    batch_shape: torch.Size
-    event_shape: torch.Size
-
-    @property
-    def n_samples(self) -> int:
-        return self.y.shape[0]
-
-    def values(self, target: torch.Tensor | None = None) -> torch.Tensor:
-        """``(1/M) Σ_m ⟨θ_m, y_m - target⟩`` per instance, shape (N,) (target 0 if None)."""
-        diff = self.y if target is None else self.y - target
-        return torch.einsum("mnd,mnd->n", self.theta_p, diff) / self.n_samples
-
-    def value_grad(self, target: torch.Tensor | None = None) -> torch.Tensor:
-        """The exact θ-gradient of :meth:`values` with these samples, shape (N, D).
-
-        Additive: ``(1/M) Σ y_m - target``; multiplicative: ``(1/M) Σ w_m ⊙ (y_m - target)``.
-        """
-        diff = self.y if target is None else self.y - target
-        if self.weights is not None:
-            diff = self.weights * diff
-        return diff.mean(0)
-
-
-def perturb_and_solve(
-    solver: Solver,
-    theta: torch.Tensor,
-    *,
-    noise: Noise,
-    sigma: float,
-    n_samples: int,
-    mode: str = "additive",
-    generator: torch.Generator | None = None,
-    base: bool = False,
-    side: Mapping[str, Any] | None = None,
-) -> PerturbedSamples:
-    """Draw ``M`` perturbations of ``θ`` and solve them all (and ``y*(θ)`` if ``base``) in
-    ONE solver call. No gradient is recorded. ``θ`` is checked as a prediction
-    (:func:`~diffsolvers._checks.check_prediction`); perturbed scores that overflow the
-    dtype raise a ``ValueError`` that says so."""
-    problem = problem_name(solver)
-    batch_shape, event_shape = check_prediction(theta, solver)
-    warn_if_every_cost_negative(theta, solver)
-    side_np = _bridge.flat_side(solver, side or {}, batch_shape, event_shape)
-    n, d = math.prod(batch_shape), math.prod(event_shape)
-    with torch.no_grad():
-        th = theta.detach().reshape(n, d)
-        z = noise.sample((n_samples, n, d), generator=generator, device=th.device, dtype=th.dtype)
-        if mode == "additive":
-            weights = None
-            theta_p = th + sigma * z
-        else:
-            weights = torch.exp(sigma * z - noise.log_mgf(sigma))
-            theta_p = th * weights
-        if not all_finite(theta_p):
-            raise ValueError(
-                f"{problem}: the perturbed scores overflow {th.dtype} (θ is finite, but its "
-                f"largest entry {th.abs().max().item():.3g} perturbed by sigma={sigma} is not);"
-                " scale θ down or use a wider dtype"
-            )
-        stacked = theta_p.reshape(n_samples * n, d)
-        if base:
-            stacked = torch.cat([stacked, th], dim=0)
-        side_np = _bridge.tile_side(side_np, n_samples + int(base))
-        y = _bridge.solve(solver, stacked.reshape(-1, *event_shape), side_np).reshape(-1, d)
-    ys = y[: n_samples * n].reshape(n_samples, n, d)
-    y_base = y[n_samples * n :] if base else None
-    return PerturbedSamples(th, z, weights, theta_p, ys, y_base, batch_shape, event_shape)
 
 
 class _PerturbedArgmaxFn(torch.autograd.Function):
@@ -193,41 +85,6 @@ class _PerturbedArgmaxFn(torch.autograd.Function):
             nonzero = theta != 0
             grad = torch.where(nonzero, grad / torch.where(nonzero, theta, 1.0), 0.0)
         return grad, None, None, None, None, None
-
-
-class _ExactValueFn(torch.autograd.Function):
-    """A per-instance value with a given θ-gradient that is exact and locally constant in θ
-    (a piecewise-linear loss such as SPO+): its backward is linear in the incoming gradient
-    and has zero θ-derivative, so a second backward through it is exact too."""
-
-    @staticmethod
-    def forward(ctx, theta, values, grad):
-        ctx.save_for_backward(theta, grad)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        _, grad = ctx.saved_tensors
-        return grad_out.unsqueeze(-1) * grad, None, None
-
-
-class _SampledValueFn(_ExactValueFn):
-    """The same, for a θ-gradient estimated from random samples: first derivatives only."""
-
-    backward = staticmethod(
-        first_order_only("the gradient estimate of a perturbed loss or max")(_ExactValueFn.backward)
-    )
-
-
-def value_with_grad(
-    theta: torch.Tensor, values: torch.Tensor, grad: torch.Tensor, *, sampled: bool = True
-) -> torch.Tensor:
-    """Attach ``grad`` (N, D) as the θ-gradient of ``values`` (N,); ``θ`` is (N, D).
-
-    ``sampled=True`` (a Monte Carlo estimate) refuses second derivatives; ``sampled=False``
-    declares ``grad`` exact and locally constant in θ (its second derivative is then 0)."""
-    fn = _SampledValueFn if sampled else _ExactValueFn
-    return fn.apply(theta, values, grad)
 
 
 class PerturbedOptimizer(nn.Module):
@@ -383,3 +240,49 @@ class PerturbedMax(PerturbedOptimizer):
         flat = theta.reshape(s.theta.shape)
         out = value_with_grad(flat, s.values(), s.value_grad())
         return out.reshape(s.batch_shape)
+
+
+# -- registration -----------------------------------------------------------------------------
+_BERTHET = 'Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 2020'
+#: The options of every perturbation-based method.
+NOISE_OPTIONS = ("sigma", "n_samples", "noise", "seed", "generator", "inputs")
+
+
+def _perturbed(mode: str):
+    def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
+        return PerturbedOptimizer(solver, mode=mode, **options)
+
+    return build
+
+
+def _perturbed_max(solver: Solver, problem: str, **options: Any) -> nn.Module:
+    return PerturbedMax(solver, **options)
+
+
+register_method(
+    "perturbed",
+    "layer",
+    _perturbed("additive"),
+    description="perturbed optimizer y_ε(θ) = E[y*(θ + εZ)], score-function Jacobian",
+    options=(*NOISE_OPTIONS, "control_variate"),
+    solver_defaults=clamp_negative_costs,
+    reference=_BERTHET,
+)
+register_method(
+    "perturbed_multiplicative",
+    "layer",
+    _perturbed("multiplicative"),
+    description="perturbed optimizer with θ ⊙ exp(εZ - ε²/2): keeps the sign of θ",
+    options=(*NOISE_OPTIONS, "control_variate"),
+    reference=_BERTHET,
+)
+register_method(
+    "perturbed_max",
+    "layer",
+    _perturbed_max,
+    description="perturbed max F_ε(θ) = E[max_y ⟨θ + εZ, y⟩], gradient y_ε(θ)",
+    options=(*NOISE_OPTIONS, "mode"),
+    output="value",
+    solver_defaults=clamp_negative_costs,
+    reference=_BERTHET,
+)

@@ -41,10 +41,9 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import INPUTS, REDUCTIONS, as_target, check_choice, check_float, check_prediction
-from .blackbox import flat_batch
-from .losses import reduce
-from .perturbed import costs_to_theta, value_with_grad
+from .._checks import INPUTS, REDUCTIONS, as_target, check_choice, check_float, check_prediction
+from .._core import costs_to_theta, flat_batch, reduce, value_with_grad
+from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["SPOPlusLoss", "TwoStageLoss"]
 
@@ -117,3 +116,28 @@ class TwoStageLoss(nn.Module):
         n_entries = math.prod(event_shape)
         values = (theta_hat - theta).pow(2).reshape(*batch_shape, n_entries).mean(-1)
         return reduce(values, self.reduction, self.solver.problem)
+
+
+# -- registration -----------------------------------------------------------------------------
+_SPO = "Elmachtoub & Grigas, \"Smart 'Predict, then Optimize'\", Management Science 2022"
+
+register_method(
+    "spo_plus",
+    "loss",
+    builder(SPOPlusLoss),
+    description="SPO+ loss on true costs, subgradient 2(y*(2θ̂ - θ) - y*(θ))",
+    options=("inputs", "reduction"),
+    target="costs",
+    solver_defaults=clamp_negative_costs,
+    reference=_SPO,
+)
+
+register_method(
+    "two_stage",
+    "loss",
+    builder(TwoStageLoss),
+    description="two-stage regression: MSE of predicted vs true costs, no solver in the loss",
+    options=("inputs", "reduction"),
+    target="costs",
+    reference=_SPO,
+)

@@ -54,9 +54,9 @@ from torch import nn
 
 from solvers.base import Solver
 
-from ._checks import INPUTS, check_choice, check_float
-from .blackbox import flat_batch
-from .perturbed import costs_to_theta
+from .._checks import INPUTS, check_choice, check_float
+from .._core import costs_to_theta, flat_batch
+from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["IdentityLayer", "project", "PROJECTIONS"]
 
@@ -127,3 +127,20 @@ class IdentityLayer(nn.Module):
         batch, flat = flat_batch(self.solver, theta, side)
         y = _IdentityFn.apply(project(flat, self.projection), batch)
         return y.to(theta.dtype).reshape(theta.shape)
+
+
+# -- registration -----------------------------------------------------------------------------
+_SAHOO = (
+    'Sahoo et al., "Backpropagation through Combinatorial Algorithms: Identity with '
+    'Projection Works", ICLR 2023'
+)
+
+register_method(
+    "identity",
+    "layer",
+    builder(IdentityLayer),
+    description="straight-through: y*(P(θ)), identity backward (negative identity for costs)",
+    options=("projection", "inputs"),
+    solver_defaults=clamp_negative_costs,
+    reference=_SAHOO,
+)

@@ -1,0 +1,26 @@
+r"""Losses: a prediction compared with a target solution or with the true costs, one module
+per method family, each registering its names with
+:func:`diffsolvers.registry.register_method` when imported.
+
+============================ ======== =================================== ======================
+name                         target   loss                                reference
+============================ ======== =================================== ======================
+fenchel_young                solution :class:`.FenchelYoungLoss`           Berthet et al. 2020
+fenchel_young_multiplicative solution :class:`.FenchelYoungLoss`           Berthet et al. 2020
+squared                      solution :class:`.SquaredLoss`                Berthet et al. 2020
+hamming                      solution :class:`.HammingLoss`                Vlastelica et al. 2020
+spo_plus                     costs    :class:`.SPOPlusLoss`                Elmachtoub & Grigas
+two_stage                    costs    :class:`.TwoStageLoss` (no solver)   Elmachtoub & Grigas
+============================ ======== =================================== ======================
+
+A loss whose target is a solution takes ``forward(x, y, **side)``; one whose target is the
+true costs takes ``forward(x, costs, **side)`` (``θ = -c``; pass ``c = -v`` for a
+maximisation problem with values ``v``).
+"""
+
+from .fenchel_young import FenchelYoungLoss
+from .hamming import HammingLoss
+from .spo import SPOPlusLoss, TwoStageLoss
+from .squared import SquaredLoss
+
+__all__ = ["FenchelYoungLoss", "HammingLoss", "SPOPlusLoss", "SquaredLoss", "TwoStageLoss"]
