@@ -12,10 +12,12 @@ from . import (
     assignment,  # noqa: F401  (registers assignment)
     knapsack,  # noqa: F401  (registers knapsack)
     lp,  # noqa: F401  (registers lp)
+    multi_knapsack,  # noqa: F401  (registers multi_knapsack)
     ranking,  # noqa: F401  (registers argmax, top_k, ranking)
     shortest_path,  # noqa: F401  (registers shortest_path)
     shortest_path_graph,  # noqa: F401  (registers shortest_path_graph)
     spanning_tree,  # noqa: F401  (registers spanning_tree)
+    tsp,  # noqa: F401  (registers tsp)
 )
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
 from .optimal_paths import count_optimal_paths

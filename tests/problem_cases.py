@@ -72,6 +72,11 @@ def _knapsack_side(rng: np.random.Generator, batch: int) -> dict[str, Any]:
     return {"weights": weights, "capacity": np.full(batch, 8.0)}
 
 
+def _multi_knapsack_side(rng: np.random.Generator, batch: int) -> dict[str, Any]:
+    weights = rng.integers(1, 6, size=(batch, 2, 6)).astype(np.float64)
+    return {"weights": weights, "capacity": np.full((batch, 2), 8.0)}
+
+
 CASES: dict[str, ProblemCase] = {
     c.problem: c
     for c in [
@@ -97,6 +102,13 @@ CASES: dict[str, ProblemCase] = {
         ProblemCase(
             "knapsack", dict, lambda r, b: r.uniform(0.2, 2.0, size=(b, 6)), _knapsack_side
         ),
+        ProblemCase(
+            "multi_knapsack",
+            dict,
+            lambda r, b: r.uniform(0.2, 2.0, size=(b, 6)),
+            _multi_knapsack_side,
+        ),
+        ProblemCase("tsp", lambda: {"n_nodes": 5}, lambda r, b: r.normal(size=(b, 10))),
         ProblemCase("lp", _lp_params, lambda r, b: r.normal(size=(b, 5))),
     ]
 }

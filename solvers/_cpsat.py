@@ -1,0 +1,146 @@
+"""OR-Tools CP-SAT plumbing shared by the exact CP-SAT backends (TSP, multi-dimensional
+knapsack): options, the integer objective, and one solve with its time limit.
+
+CP-SAT takes integer objective coefficients. :func:`integer_objective` multiplies one
+instance's scores by the power of two ``s = 2^e`` that brings the largest ``|θ|`` into
+``[2^40, 2^41)`` and rounds: integer scores up to ``2^40`` are kept exactly, and otherwise
+the solution is optimal for the rounded scores, each within ``1/(2s)`` of the true one, so
+its true objective is within ``k/s`` of the optimum when solutions have at most ``k``
+nonzero entries (a relative ``k·2^-40`` of ``max|θ|``). With more than ``2^19`` objective
+terms the top is lowered so that the sum of all coefficients stays below ``2^60``, the
+range CP-SAT accepts.
+
+Status. ``OPTIMAL`` is returned as it is. When the time limit stops the search with a
+solution that is not proven optimal (``FEASIBLE``), ``on_time_limit="warn"`` (default)
+returns it with one :class:`RuntimeWarning` per call, and ``"raise"`` raises
+:class:`RuntimeError`; no solution at all (``UNKNOWN``) always raises.
+
+Reference: Perron, Didier and Gay, "The CP-SAT-LP solver", CP 2023 (invited talk);
+OR-Tools documentation, ``ortools.sat.python.cp_model``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .base import SolverInputError
+
+__all__ = ["CpSatOptions", "integer_objective", "solve_model", "TimeLimitReport"]
+
+_OBJECTIVE_BITS = 40
+ON_TIME_LIMIT = ("warn", "raise")
+
+
+@dataclass(frozen=True)
+class CpSatOptions:
+    """Checked CP-SAT options: seconds per instance, search workers, what a time-out does."""
+
+    time_limit: float = 60.0
+    num_workers: int = 1
+    on_time_limit: str = "warn"
+
+    @classmethod
+    def checked(
+        cls, problem: str, time_limit: Any, num_workers: Any, on_time_limit: Any
+    ) -> CpSatOptions:
+        """The options, or a clear error naming ``problem`` and the bad option."""
+        if (
+            isinstance(time_limit, bool)
+            or not isinstance(time_limit, (int, float, np.integer, np.floating))
+            or not math.isfinite(time_limit)
+            or time_limit <= 0
+        ):
+            raise SolverInputError(
+                f"{problem}: time_limit must be a positive finite number of seconds, "
+                f"got {time_limit!r}"
+            )
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)):
+            raise TypeError(f"{problem}: num_workers must be an int, got {num_workers!r}")
+        if num_workers < 1:
+            raise SolverInputError(f"{problem}: num_workers must be >= 1, got {num_workers}")
+        if on_time_limit not in ON_TIME_LIMIT:
+            raise SolverInputError(
+                f"{problem}: on_time_limit must be one of {', '.join(ON_TIME_LIMIT)}, "
+                f"got {on_time_limit!r}"
+            )
+        return cls(float(time_limit), int(num_workers), on_time_limit)
+
+    def solver(self, **parameters: Any) -> Any:
+        """A ``CpSolver`` with these options and the given extra parameters."""
+        from ortools.sat.python import cp_model
+
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = self.time_limit
+        solver.parameters.num_workers = self.num_workers
+        for name, value in parameters.items():
+            setattr(solver.parameters, name, value)
+        return solver
+
+
+def integer_objective(scores: np.ndarray, terms: int) -> np.ndarray:
+    """``round(scores · 2^e)`` as int64, with ``2^e`` bringing ``max|scores|`` into
+    ``[2^40, 2^41)``, or lower when the objective has ``terms > 2^19`` coefficients
+    (module docstring); all zeros stay zeros."""
+    scores = np.asarray(scores, dtype=np.float64)
+    top = float(np.abs(scores).max()) if scores.size else 0.0
+    if top == 0.0:
+        return np.zeros(scores.shape, dtype=np.int64)
+    bits = min(_OBJECTIVE_BITS, 59 - math.ceil(math.log2(max(terms, 1))))
+    e = bits + 1 - math.frexp(top)[1]
+    return np.round(np.ldexp(scores, e)).astype(np.int64)
+
+
+class TimeLimitReport:
+    """Collects the instances of one call whose search the time limit stopped."""
+
+    def __init__(self, problem: str, options: CpSatOptions) -> None:
+        self.problem = problem
+        self.options = options
+        self.stopped: list[int] = []
+
+    def warn(self) -> None:
+        """One :class:`RuntimeWarning` naming the instances that were not proven optimal."""
+        if self.stopped:
+            shown = ", ".join(map(str, self.stopped[:5])) + (
+                ", ..." if len(self.stopped) > 5 else ""
+            )
+            warnings.warn(
+                f"{self.problem} (CP-SAT): the time limit of {self.options.time_limit:g} s "
+                f"stopped the search on {len(self.stopped)} instance(s) (flat index {shown}); "
+                "their solutions are feasible but not proven optimal. Raise time_limit, or "
+                "pass on_time_limit='raise' to make this an error",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+
+def solve_model(model: Any, solver: Any, report: TimeLimitReport, instance: int) -> None:
+    """Solve ``model`` with ``solver``; raise or record as the module docstring says."""
+    from ortools.sat.python import cp_model
+
+    status = solver.solve(model)
+    if status == cp_model.OPTIMAL:
+        return
+    name = solver.status_name(status)
+    if status == cp_model.FEASIBLE:
+        if report.options.on_time_limit == "raise":
+            raise RuntimeError(
+                f"{report.problem} (CP-SAT): instance {instance} was not proven optimal within "
+                f"the time limit of {report.options.time_limit:g} s (status {name}, objective "
+                f"{solver.objective_value:g}, bound {solver.best_objective_bound:g}); raise "
+                "time_limit"
+            )
+        report.stopped.append(instance)
+        return
+    if status == cp_model.INFEASIBLE:
+        raise SolverInputError(f"{report.problem} (CP-SAT): instance {instance} is infeasible")
+    limit = report.options.time_limit
+    reason = f"; the time limit of {limit:g} s was reached" if status == cp_model.UNKNOWN else ""
+    raise RuntimeError(
+        f"{report.problem} (CP-SAT): no solution for instance {instance} (status {name}{reason})"
+    )
