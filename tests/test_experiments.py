@@ -639,6 +639,8 @@ def test_synthetic_shapes():
         "assignment": (8, 8),
         "ranking": (16,),
         "spanning_tree": (28,),
+        "multi_knapsack": (32,),
+        "tsp": (45,),
     }
     for problem, shape in shapes.items():
         data = make_synthetic(problem, n=3, p=4)
@@ -683,8 +685,8 @@ def test_synthetic_cost_statistics(deg):
 
 
 def test_synthetic_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="unknown synthetic problem 'tsp'"):
-        make_synthetic("tsp")
+    with pytest.raises(ValueError, match="unknown synthetic problem 'no_such_problem'"):
+        make_synthetic("no_such_problem")
     with pytest.raises(ValueError, match="deg"):
         make_synthetic("ranking", deg=0)
     with pytest.raises(ValueError, match="noise_width"):
@@ -699,10 +701,11 @@ def test_train_synthetic_is_reproducible_and_learns():
     assert first["final_regret"] < 0.8 * first["initial_regret"], first
 
 
-@pytest.mark.parametrize("problem", ["knapsack", "ranking", "assignment"])
+@pytest.mark.parametrize("problem", ["knapsack", "ranking", "assignment", "multi_knapsack", "tsp"])
 def test_train_synthetic_learns_beyond_shortest_paths(problem):
-    """Maximisation (knapsack, ranking) and a second minimisation problem: a sign slip
-    between values and costs would make the regret rise, not fall."""
+    """Maximisation (knapsack, ranking, multi_knapsack) and other minimisation problems
+    (assignment, tsp): a sign slip between values and costs would make the regret rise,
+    not fall."""
     config = SyntheticConfig(problem=problem, deg=4, n_train=300, n_test=300, epochs=3)
     res = train_synthetic(config)
     assert res["final_regret"] < 0.8 * res["initial_regret"], res

@@ -11,9 +11,11 @@ With ``deg = 1`` the costs are (up to noise) affine in ``x``, so a linear model 
 specified and two-stage regression does well; larger degrees make the linear model
 misspecified, where decision-focused training helps (PyEPO, Fig. 7-9).
 
-Every generator is deterministic by ``seed`` and returns a :class:`SyntheticProblem`: the
-features, the true costs (or values), the solver parameters, and whether the problem is a
-minimisation (``θ = −c``) or a maximisation (``θ = c``).
+The travelling salesman follows PyEPO's own TSP generator instead: Euclidean distances
+between cities plus a feature-driven part (see :func:`tsp_costs`). Every generator is
+deterministic by ``seed`` and returns a :class:`SyntheticProblem`: the features, the true
+costs (or values), the solver parameters, and whether the problem is a minimisation
+(``θ = −c``) or a maximisation (``θ = c``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.spatial.distance import pdist
 
 from solvers.shortest_path_graph import grid_dag
 
 __all__ = [
     "SyntheticProblem",
     "polynomial_costs",
+    "tsp_costs",
     "make_synthetic",
     "SYNTHETIC_PROBLEMS",
 ]
@@ -64,6 +68,15 @@ class SyntheticProblem:
         return self.x.shape[0]
 
 
+def _check_sizes(n: int, p: int, deg: int, noise_width: float) -> None:
+    if not isinstance(deg, (int, np.integer)) or deg < 1:
+        raise ValueError(f"deg must be a positive integer, got {deg!r}")
+    if noise_width < 0 or noise_width >= 1:
+        raise ValueError(f"noise_width must lie in [0, 1), got {noise_width!r}")
+    if n < 0 or p < 1:
+        raise ValueError(f"need n >= 0, p >= 1; got n={n}, p={p}")
+
+
 def polynomial_costs(
     n: int,
     p: int,
@@ -73,18 +86,54 @@ def polynomial_costs(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features ``x`` (n, p) and positive costs (n, d) by the polynomial map above."""
-    if not isinstance(deg, (int, np.integer)) or deg < 1:
-        raise ValueError(f"deg must be a positive integer, got {deg!r}")
-    if noise_width < 0 or noise_width >= 1:
-        raise ValueError(f"noise_width must lie in [0, 1), got {noise_width!r}")
-    if n < 0 or p < 1 or d < 1:
-        raise ValueError(f"need n >= 0, p >= 1, d >= 1; got n={n}, p={p}, d={d}")
+    _check_sizes(n, p, deg, noise_width)
+    if d < 1:
+        raise ValueError(f"need d >= 1; got d={d}")
     b = rng.binomial(1, 0.5, size=(d, p)).astype(np.float64)
     x = rng.normal(0.0, 1.0, size=(n, p))
     c = ((x @ b.T) / np.sqrt(p) + 3.0) ** deg + 1.0
     c /= 3.5**deg
     c *= rng.uniform(1.0 - noise_width, 1.0 + noise_width, size=(n, d))
     return x, c
+
+
+def tsp_costs(
+    n: int,
+    p: int,
+    n_nodes: int,
+    deg: int,
+    noise_width: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``x`` (n, p) and edge costs (n, E), ``E = n_nodes(n_nodes-1)/2``, by PyEPO's
+    TSP formula (Tang and Khalil, "PyEPO", Math. Prog. Comp. 2024, ``pyepo.data.tsp``).
+
+    The first ``⌊n_nodes/2⌋`` cities lie uniformly in ``[-2, 2]²``, the others at
+    ``N(0, I₂)``; ``d_e`` is the Euclidean length of edge ``e`` (edges in
+    ``itertools.combinations`` order, the TSP solver's). With ``B_ej = b_ej·u_ej``,
+    ``b ~ Bernoulli(0.5)``, ``u ~ U[-2, 2]``, features ``x ~ N(0, I_p)`` and noise
+    ``ε_e ~ U[1 − w̄, 1 + w̄]``,
+
+        c_e(x) = d_e + [ ((B x)_e / √p + 3)^deg / 3^(deg−1) ] · ε_e,
+
+    rounded to 4 decimals. Unlike :func:`polynomial_costs`, ``B`` has signed entries, so
+    for odd ``deg`` a cost can (rarely) be negative. Drawn in this order: cities, ``B``,
+    ``x``, ``ε``.
+    """
+    _check_sizes(n, p, deg, noise_width)
+    if n_nodes < 3:
+        raise ValueError(f"n_nodes must be >= 3 for a tour, got {n_nodes}")
+    half = n_nodes // 2
+    cities = np.concatenate(
+        [rng.uniform(-2.0, 2.0, size=(half, 2)), rng.normal(0.0, 1.0, size=(n_nodes - half, 2))]
+    )
+    dist = pdist(cities)
+    e = dist.shape[0]
+    b = rng.binomial(1, 0.5, size=(e, p)) * rng.uniform(-2.0, 2.0, size=(e, p))
+    x = rng.normal(0.0, 1.0, size=(n, p))
+    feature = ((x @ b.T) / np.sqrt(p) + 3.0) ** deg / 3.0 ** (deg - 1)
+    c = dist + feature * rng.uniform(1.0 - noise_width, 1.0 + noise_width, size=(n, e))
+    return x, np.round(c, 4)
 
 
 def _shortest_path_graph(n, p, deg, noise_width, rng, grid: int = 5):
@@ -101,6 +150,40 @@ def _knapsack(n, p, deg, noise_width, rng, n_items: int = 32, capacity_ratio: fl
     values = np.ceil(5.0 * c)
     capacity = float(np.floor(capacity_ratio * weights.sum()))
     return x, values, 1.0, dict(weights=weights, capacity=capacity)
+
+
+def _multi_knapsack(
+    n,
+    p,
+    deg,
+    noise_width,
+    rng,
+    n_items: int = 32,
+    dim: int = 2,
+    capacity: float = 20.0,
+    weight_decimals: int = 0,
+):
+    # PyEPO's multi-dimensional knapsack: weights (dim, n_items) uniform on the multiples of
+    # 10^-d in [3, 8) ({3.00, ..., 7.99} with d = 2, PyEPO's; {3, ..., 7} with d = 0, which
+    # the DP solves without a weight scale), values 5·c rounded up, capacity 20 per resource.
+    # With d = 2 the DP's lattice has (100·capacity + 1)^dim points: 32 items on two
+    # resources exceed its default table, so solve those with backend="ortools".
+    if not isinstance(weight_decimals, (int, np.integer)) or not 0 <= weight_decimals <= 6:
+        raise ValueError(f"weight_decimals must be an integer in 0..6, got {weight_decimals!r}")
+    if dim < 1 or n_items < 1:
+        raise ValueError(f"need dim >= 1 and n_items >= 1; got dim={dim}, n_items={n_items}")
+    unit = 10**weight_decimals
+    weights = rng.integers(3 * unit, 8 * unit, size=(dim, n_items)) / unit
+    x, c = polynomial_costs(n, p, n_items, deg, noise_width, rng)
+    params: dict[str, Any] = dict(weights=weights, capacity=np.full(dim, float(capacity)))
+    if weight_decimals:
+        params["weight_scale"] = float(unit)
+    return x, np.ceil(5.0 * c), 1.0, params
+
+
+def _tsp(n, p, deg, noise_width, rng, n_nodes: int = 10):
+    x, c = tsp_costs(n, p, n_nodes, deg, noise_width, rng)
+    return x, c, -1.0, dict(n_nodes=n_nodes)
 
 
 def _assignment(n, p, deg, noise_width, rng, size: int = 8):
@@ -125,6 +208,12 @@ SYNTHETIC_PROBLEMS = {
     "assignment": (_assignment, "8×8 linear assignment, costs"),
     "ranking": (_ranking, "16 items ranked by score"),
     "spanning_tree": (_spanning_tree, "minimum spanning tree of the complete graph on 8 nodes"),
+    "multi_knapsack": (
+        _multi_knapsack,
+        "32 items, 2 resources of capacity 20, values as PyEPO's; weights 3..7 "
+        "(weight_decimals=2: PyEPO's 3.00..7.99)",
+    ),
+    "tsp": (_tsp, "travelling salesman on 10 cities: distances plus feature costs (PyEPO's)"),
 }
 
 
