@@ -22,7 +22,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 sys.path.append(_HERE)
 
-SECTIONS = ["shortest_path", "assignment", "spanning_tree", "knapsack"]
+SECTIONS = ["shortest_path", "assignment", "spanning_tree", "knapsack", "multi_knapsack", "tsp"]
 
 
 def main() -> None:
