@@ -537,7 +537,7 @@ def test_compare_checks_names_before_training(tmp_path, monkeypatch):
         compare_warcraft(["two_stage", "identity"], [0], tmp_path, TINY, reference="blackbox")
     base = SyntheticConfig()
     with pytest.raises(ValueError, match="unknown synthetic problem"):
-        compare_synthetic("tsp", ["two_stage"], [1], [0], tmp_path, base)
+        compare_synthetic("no_such_problem", ["two_stage"], [1], [0], tmp_path, base)
     with pytest.raises(ValueError, match="deg"):
         compare_synthetic("knapsack", ["two_stage"], [0], [0], tmp_path, base)
     assert not any(tmp_path.iterdir())
