@@ -4,7 +4,7 @@ diffsolvers train warcraft --method fenchel_young --k 12 --epochs 50 --out runs/
 diffsolvers evaluate warcraft runs/fy runs/bb --data /data/warcraft_shortest_path_oneskin
 diffsolvers compare warcraft --methods fenchel_young,blackbox,two_stage --seeds 3
 diffsolvers compare synthetic --problem shortest_path_graph --deg 1,2,4,6
-diffsolvers generate warcraft --k 18
+diffsolvers generate warcraft --k 18 [--format 2]
 diffsolvers demo            # a short comparison on generated 12x12 maps (~5 min, 2 cores)
 """
 
@@ -239,6 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--n-val", type=int, default=1_000)
     gw.add_argument("--n-test", type=int, default=1_000)
     gw.add_argument("--seed", type=int, default=0)
+    gw.add_argument(
+        "--format",
+        type=int,
+        default=3,
+        choices=(2, 3),
+        help="generator format: 3 (default) matches the real maps' fingerprint; 2 makes the "
+        "maps of the earlier results again (default folder: the format's own)",
+    )
 
     demo = sub.add_parser(
         "demo", help="short Warcraft comparison on generated 12x12 maps (about 5 min on 2 cores)"
@@ -363,15 +371,16 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "generate":
-        from ..datasets.warcraft_generator import default_data_root, generate_warcraft
+        from ..datasets.generator import default_data_root, generate_warcraft
 
         path = generate_warcraft(
-            args.out or default_data_root(),
+            args.out or default_data_root(args.format),
             k=args.k,
             n_train=args.n_train,
             n_val=args.n_val,
             n_test=args.n_test,
             seed=args.seed,
+            format=args.format,
         )
         print(f"wrote {path}")
         return 0
