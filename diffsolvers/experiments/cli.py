@@ -1,10 +1,11 @@
-"""Command-line interface: ``diffsolvers train | compare | evaluate | generate | demo``.
+"""Command-line interface: ``diffsolvers train | compare | evaluate | generate | inspect | demo``.
 
 diffsolvers train warcraft --method fenchel_young --k 12 --epochs 50 --out runs/fy
 diffsolvers evaluate warcraft runs/fy runs/bb --data /data/warcraft_shortest_path_oneskin
 diffsolvers compare warcraft --methods fenchel_young,blackbox,two_stage --seeds 3
 diffsolvers compare synthetic --problem shortest_path_graph --deg 1,2,4,6
 diffsolvers generate warcraft --k 18 [--format 2]
+diffsolvers inspect warcraft /data/warcraft_shortest_path_oneskin --n 2000 --out fp/
 diffsolvers demo            # a short comparison on generated 12x12 maps (~5 min, 2 cores)
 """
 
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generator format: 3 (default) matches the real maps' fingerprint; 2 makes the "
         "maps of the earlier results again (default folder: the format's own)",
     )
+    _add_inspect(sub)
 
     demo = sub.add_parser(
         "demo", help="short Warcraft comparison on generated 12x12 maps (about 5 min on 2 cores)"
@@ -258,6 +260,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads(demo)
     _show_defaults(parser)
     return parser
+
+
+# -- inspect: the fingerprint of a Warcraft folder -------------------------------------------------
+def _add_inspect(sub) -> None:
+    """The ``inspect warcraft DATA`` subcommand (:mod:`diffsolvers.datasets.warcraft_goals`)."""
+    inspect = sub.add_parser(
+        "inspect", help="fingerprint of a Warcraft folder, real or generated, against the real maps"
+    )
+    inspect_sub = inspect.add_subparsers(dest="task", required=True)
+    iw = inspect_sub.add_parser("warcraft", help="Warcraft shortest-path maps")
+    iw.add_argument(
+        "data", help="a Warcraft root (…/warcraft_shortest_path_oneskin) or size folder"
+    )
+    iw.add_argument(
+        "--k", type=int, default=None, help="grid size (default: from the folder, else 12)"
+    )
+    iw.add_argument("--split", default="train", help="train, val or test")
+    iw.add_argument("--n", type=int, default=2000, help="first N maps of the split (all if fewer)")
+    iw.add_argument(
+        "--out",
+        default=None,
+        help="folder for fingerprint.json and samples.png (default: runs/inspect/<folder>-<split>)",
+    )
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ..datasets.warcraft_fingerprint import fingerprint, save_sample_figure
+    from ..datasets.warcraft_goals import format_report, goals
+
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1 map, got {args.n}")
+    if args.k is not None and args.k < 2:
+        raise ValueError(f"--k must be a grid size of at least 2, got {args.k}")
+    fp = fingerprint(args.data, k=args.k, split=args.split, n=args.n)
+    folder = Path(fp["source"]["folder"])
+    out = Path(args.out or Path("runs") / "inspect" / f"{folder.name}-{args.split}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot make this folder ({exc.strerror})") from exc
+    print(format_report(fp))
+    (out / "fingerprint.json").write_text(json.dumps({**fp, "goals": goals(fp)}, indent=2) + "\n")
+    print(f"\nwrote {out / 'fingerprint.json'}")
+    try:
+        png = save_sample_figure(folder, out / "samples.png", k=fp["source"]["k"], split=args.split)
+        print(f"wrote {png}")
+    except ImportError:
+        print("no samples.png: matplotlib is not installed (pip install 'diffsolvers[lab]')")
+    return 0
 
 
 def _milestones(args: argparse.Namespace) -> tuple[int, ...]:
@@ -384,6 +438,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"wrote {path}")
         return 0
+    if args.command == "inspect":
+        return _inspect(args)
     if args.command == "demo":
         from .compare import compare_warcraft
         from .warcraft import WarcraftConfig
