@@ -233,8 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument(
         "--out",
         default=None,
-        help="root folder (default: where training looks, "
-        "datasets/generated/warcraft_shortest_path_oneskin, or $DIFFSOLVERS_DATA)",
+        help="root folder (default: where training looks for the format: under "
+        "datasets/generated/ or $DIFFSOLVERS_DATA, format3/warcraft_shortest_path_oneskin "
+        "for format 3, warcraft_shortest_path_oneskin for format 2)",
     )
     gw.add_argument("--n-train", type=int, default=10_000)
     gw.add_argument("--n-val", type=int, default=1_000)
