@@ -21,6 +21,7 @@ from diffsolvers.datasets.generator import (
     FORMAT_VERSION,
     FORMATS,
     default_data_root,
+    default_format,
     ensure_warcraft_data,
     existing_warcraft_data,
     generate_maps,
@@ -134,6 +135,10 @@ def test_each_format_has_its_own_default_folder(monkeypatch, tmp_path):
     old = ensure_warcraft_data(12, format=2, **SIZES)
     assert old == default_data_root(2) / "12x12" and old != made
     assert existing_warcraft_data(12) == made and existing_warcraft_data(12, format=2) == old
+    # a run that recorded only the path of its (deleted) default data makes the right format
+    assert default_format(old) == 2 and default_format(made) == 3
+    assert default_format(default_data_root(2)) == 2 and default_format(tmp_path) is None
+    assert default_format(None) is None
 
 
 def test_data_of_one_format_is_never_taken_for_the_other(tmp_path):

@@ -29,7 +29,13 @@ See ``docs/warcraft-data.md`` for both formats and their fingerprints against th
 
 from .common import CLASS_COSTS, CLASS_NAMES, PIXELS_PER_CELL, SIZES
 from .format2 import CLASS_MEAN_RGB
-from .storage import default_data_root, ensure_warcraft_data, existing_warcraft_data, folder_format
+from .storage import (
+    default_data_root,
+    default_format,
+    ensure_warcraft_data,
+    existing_warcraft_data,
+    folder_format,
+)
 from .writing import (
     FORMAT_VERSION,
     FORMATS,
@@ -52,6 +58,7 @@ __all__ = [
     "generate_warcraft",
     "remove_stale_temporaries",
     "default_data_root",
+    "default_format",
     "ensure_warcraft_data",
     "existing_warcraft_data",
     "folder_format",

@@ -33,6 +33,7 @@ from .writing import FORMAT_VERSION, FORMATS, GENERATOR_NAME, check_format, gene
 
 __all__ = [
     "default_data_root",
+    "default_format",
     "ensure_warcraft_data",
     "existing_warcraft_data",
     "folder_format",
@@ -54,6 +55,20 @@ def default_data_root(format: int = FORMAT_VERSION) -> Path:
         else:
             base = Path.home() / ".cache" / "diffsolvers"
     return base / _TOP if format == 2 else base / f"format{format}" / _TOP
+
+
+def default_format(folder: str | os.PathLike | None) -> int | None:
+    """The format whose default folder ``folder`` is (a ``{k}x{k}`` folder or its root),
+    else ``None``: how a run that recorded only the path of its generated data (since
+    deleted) tells which format to make again."""
+    if folder is None:
+        return None
+    path = Path(folder).expanduser().resolve()
+    for format in FORMATS:
+        root = default_data_root(format).resolve()
+        if path == root or path.parent == root:
+            return format
+    return None
 
 
 def folder_format(folder: str | os.PathLike) -> int | None:
