@@ -103,9 +103,9 @@ def test_committed_sample_labels_are_the_solver_output():
 
 
 def test_committed_sample_is_what_the_generator_makes_now(tmp_path):
-    """The sample is regenerated whenever the generator changes (see datasets/README.md)."""
+    """The sample (format 2) is what format 2 makes now (see datasets/README.md)."""
     made = generate_warcraft(
-        tmp_path, 12, n_train=40, n_val=10, n_test=10, seed=2020, progress=False
+        tmp_path, 12, n_train=40, n_val=10, n_test=10, seed=2020, progress=False, format=2
     )
     assert _files(made) == _files(SAMPLE / "12x12")
 
@@ -322,8 +322,9 @@ def test_generator_is_deterministic_by_seed(tmp_path):
     )
 
 
-def test_generator_labels_costs_and_colours():
-    maps, weights, paths = generate_maps(60, 12, seed=3)
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_generator_labels_costs_and_colours(fmt):
+    maps, weights, paths = generate_maps(60, 12, seed=3, format=fmt)
     assert maps.dtype == np.uint8 and maps.shape == (60, 96, 96, 3)
     assert paths.dtype == np.uint8
     assert_valid_labels(weights, paths)
@@ -368,12 +369,12 @@ def test_ensure_generates_once_and_refuses_silent_overwrite(tmp_path):
     assert info["dataset_params"]["format_version"] == warcraft_generator.FORMAT_VERSION
 
 
-def test_ensure_regenerates_data_of_an_older_generator_only(tmp_path):
+def test_ensure_regenerates_data_of_a_retired_generator_only(tmp_path):
     sizes = dict(n_train=3, n_val=1, n_test=1, progress=False)
     folder = ensure_warcraft_data(12, root=tmp_path, **sizes)
     info_path = folder / "info.json"
     info = json.loads(info_path.read_text())
-    info["dataset_params"]["format_version"] = warcraft_generator.FORMAT_VERSION - 1
+    info["dataset_params"]["format_version"] = 1  # retired: can no longer be made
     info_path.write_text(json.dumps(info))
     fresh = np.load(folder / "train_maps.npy")
     np.save(folder / "train_maps.npy", np.zeros_like(fresh))
@@ -390,24 +391,31 @@ def test_ensure_regenerates_data_of_an_older_generator_only(tmp_path):
     assert not np.load(folder / "train_maps.npy").any()
 
 
-def test_generator_draws_every_map_with_one_tileset():
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_generator_draws_every_map_with_one_tileset(fmt):
     """One skin: a cell inside a region of its own class (no border, no shore) is a copy
-    of one of the tileset's textures as placed by one of its displacement patterns, with
-    no per-map or per-cell colour change, so the same tiles recur across maps."""
-    maps, weights, _ = generate_maps(300, 12, seed=5)
+    of one of the tileset's tiles, with no per-map or per-cell colour change, so the same
+    tiles recur across maps (format 2: a texture as placed by a displacement pattern;
+    format 3: the texture itself)."""
+    from diffsolvers.datasets.generator import format2, tiles
+
+    maps, weights, _ = generate_maps(300, 12, seed=5, format=fmt)
     cls = np.searchsorted(STORED_COSTS, weights.astype(np.float32))
-    tiles = maps.reshape(300, 12, 8, 12, 8, 3).transpose(0, 1, 3, 2, 4, 5)
+    tiles_ = maps.reshape(300, 12, 8, 12, 8, 3).transpose(0, 1, 3, 2, 4, 5)
     padded = np.pad(cls, [(0, 0), (1, 1), (1, 1)], constant_values=-1)
     inner = np.ones_like(cls, dtype=bool)  # all 8 neighbours of the cell's class
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
             inner &= padded[:, 1 + dr : 13 + dr, 1 + dc : 13 + dc] == cls
-    limit = warcraft_generator.N_VARIANTS * warcraft_generator.N_DISPLACEMENTS
+    if fmt == 2:
+        limit = format2.N_VARIANTS * format2.N_DISPLACEMENTS
+    else:
+        limit = tiles.N_VARIANTS
     checked = 0
     for c in range(len(CLASS_COSTS)):
-        patches = tiles[inner & (cls == c)]
-        if len(patches) < 2 * limit:
-            continue  # too few such cells of this class to tell
+        patches = tiles_[inner & (cls == c)]
+        if len(patches) < 2 * limit or (fmt == 3 and c == 3):
+            continue  # too few such cells to tell; format 3 shades water next to a shore
         checked += 1
         distinct = np.unique(patches.reshape(len(patches), -1), axis=0)
         assert len(distinct) <= limit, (c, len(distinct), limit)

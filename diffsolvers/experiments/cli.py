@@ -1,10 +1,11 @@
-"""Command-line interface: ``diffsolvers train | compare | evaluate | generate | demo``.
+"""Command-line interface: ``diffsolvers train | compare | evaluate | generate | inspect | demo``.
 
 diffsolvers train warcraft --method fenchel_young --k 12 --epochs 50 --out runs/fy
 diffsolvers evaluate warcraft runs/fy runs/bb --data /data/warcraft_shortest_path_oneskin
 diffsolvers compare warcraft --methods fenchel_young,blackbox,two_stage --seeds 3
 diffsolvers compare synthetic --problem shortest_path_graph --deg 1,2,4,6
-diffsolvers generate warcraft --k 18
+diffsolvers generate warcraft --k 18 [--format 2]
+diffsolvers inspect warcraft /data/warcraft_shortest_path_oneskin --n 2000 --out fp/
 diffsolvers demo            # a short comparison on generated 12x12 maps (~5 min, 2 cores)
 """
 
@@ -232,13 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument(
         "--out",
         default=None,
-        help="root folder (default: where training looks, "
-        "datasets/generated/warcraft_shortest_path_oneskin, or $DIFFSOLVERS_DATA)",
+        help="root folder (default: where training looks for the format: under "
+        "datasets/generated/ or $DIFFSOLVERS_DATA, format3/warcraft_shortest_path_oneskin "
+        "for format 3, warcraft_shortest_path_oneskin for format 2)",
     )
     gw.add_argument("--n-train", type=int, default=10_000)
     gw.add_argument("--n-val", type=int, default=1_000)
     gw.add_argument("--n-test", type=int, default=1_000)
     gw.add_argument("--seed", type=int, default=0)
+    gw.add_argument(
+        "--format",
+        type=int,
+        default=3,
+        choices=(2, 3),
+        help="generator format: 3 (default) matches the real maps' fingerprint; 2 makes the "
+        "maps of the earlier results again (default folder: the format's own)",
+    )
+    _add_inspect(sub)
 
     demo = sub.add_parser(
         "demo", help="short Warcraft comparison on generated 12x12 maps (about 5 min on 2 cores)"
@@ -250,6 +261,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads(demo)
     _show_defaults(parser)
     return parser
+
+
+# -- inspect: the fingerprint of a Warcraft folder -------------------------------------------------
+def _add_inspect(sub) -> None:
+    """The ``inspect warcraft DATA`` subcommand (:mod:`diffsolvers.datasets.warcraft_goals`)."""
+    inspect = sub.add_parser(
+        "inspect", help="fingerprint of a Warcraft folder, real or generated, against the real maps"
+    )
+    inspect_sub = inspect.add_subparsers(dest="task", required=True)
+    iw = inspect_sub.add_parser("warcraft", help="Warcraft shortest-path maps")
+    iw.add_argument(
+        "data", help="a Warcraft root (…/warcraft_shortest_path_oneskin) or size folder"
+    )
+    iw.add_argument(
+        "--k", type=int, default=None, help="grid size (default: from the folder, else 12)"
+    )
+    iw.add_argument("--split", default="train", help="train, val or test")
+    iw.add_argument("--n", type=int, default=2000, help="first N maps of the split (all if fewer)")
+    iw.add_argument(
+        "--out",
+        default=None,
+        help="folder for fingerprint.json and samples.png (default: runs/inspect/<folder>-<split>)",
+    )
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ..datasets.warcraft_fingerprint import fingerprint, save_sample_figure
+    from ..datasets.warcraft_goals import format_report, goals
+
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1 map, got {args.n}")
+    if args.k is not None and args.k < 2:
+        raise ValueError(f"--k must be a grid size of at least 2, got {args.k}")
+    fp = fingerprint(args.data, k=args.k, split=args.split, n=args.n)
+    folder = Path(fp["source"]["folder"])
+    out = Path(args.out or Path("runs") / "inspect" / f"{folder.name}-{args.split}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot make this folder ({exc.strerror})") from exc
+    print(format_report(fp))
+    (out / "fingerprint.json").write_text(json.dumps({**fp, "goals": goals(fp)}, indent=2) + "\n")
+    print(f"\nwrote {out / 'fingerprint.json'}")
+    try:
+        png = save_sample_figure(folder, out / "samples.png", k=fp["source"]["k"], split=args.split)
+        print(f"wrote {png}")
+    except ImportError:
+        print("no samples.png: matplotlib is not installed (pip install 'diffsolvers[lab]')")
+    return 0
 
 
 def _milestones(args: argparse.Namespace) -> tuple[int, ...]:
@@ -363,18 +426,21 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "generate":
-        from ..datasets.warcraft_generator import default_data_root, generate_warcraft
+        from ..datasets.generator import default_data_root, generate_warcraft
 
         path = generate_warcraft(
-            args.out or default_data_root(),
+            args.out or default_data_root(args.format),
             k=args.k,
             n_train=args.n_train,
             n_val=args.n_val,
             n_test=args.n_test,
             seed=args.seed,
+            format=args.format,
         )
         print(f"wrote {path}")
         return 0
+    if args.command == "inspect":
+        return _inspect(args)
     if args.command == "demo":
         from .compare import compare_warcraft
         from .warcraft import WarcraftConfig

@@ -27,8 +27,8 @@ import torch
 
 import solvers
 
+from ..datasets.generator import FORMAT_VERSION, default_format, ensure_warcraft_data
 from ..datasets.warcraft import find_size_folder, train_channel_stats
-from ..datasets.warcraft_generator import ensure_warcraft_data
 from .compare import format_table
 from .cost_profile import (
     class_label,
@@ -90,8 +90,9 @@ def evaluate_run(
     trained_on = config.get("data_root") or config.get("data")
     root = data if data is not None else trained_on
     if data is None and config.get("data") is None and not (root and Path(root).exists()):
-        # The generated default data, gone: made again (same seed, same maps).
-        root = trained_on = str(ensure_warcraft_data(k, progress=progress))
+        # The generated default data, gone: made again (same seed, format and maps).
+        fmt = default_format(trained_on) or FORMAT_VERSION
+        root = trained_on = str(ensure_warcraft_data(k, progress=progress, format=fmt))
     notes = []
     normalization = state.get("normalization")
     if normalization is None:  # a run saved before checkpoints held it
