@@ -23,25 +23,19 @@ import solvers
 from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
 from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
 from diffsolvers.experiments import compare as compare_module
+from diffsolvers.experiments import compare_synthetic as compare_synthetic_module
 from diffsolvers.experiments import warcraft as warcraft_module
+from diffsolvers.experiments import warcraft_run
 from diffsolvers.experiments.cli import main as cli_main
-from diffsolvers.experiments.compare import (
-    compare_synthetic,
-    compare_warcraft,
-    validation_curve,
-)
+from diffsolvers.experiments.compare import compare_warcraft
+from diffsolvers.experiments.compare_synthetic import compare_synthetic
 from diffsolvers.experiments.models import WarcraftCNN
 from diffsolvers.experiments.objectives import hamming_loss
+from diffsolvers.experiments.plots import validation_curve
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
-from diffsolvers.experiments.warcraft import (
-    RunAlreadyExists,
-    evaluate,
-    load_data,
-    path_metrics,
-    random_tie_paths,
-    resolve_device,
-    train_warcraft,
-)
+from diffsolvers.experiments.warcraft import load_data, train_warcraft
+from diffsolvers.experiments.warcraft_metrics import evaluate, path_metrics, random_tie_paths
+from diffsolvers.experiments.warcraft_run import RunAlreadyExists, resolve_device
 
 #: Each symmetry of ``random_symmetry`` on one ``(..., n, n)`` grid.
 SYMMETRY_MAPS = {
@@ -174,9 +168,9 @@ def test_random_symmetry_keeps_the_path_ends_and_optimal_costs():
 def test_a_config_saved_before_a_field_existed_takes_its_default():
     saved = TINY.to_dict()
     del saved["augment"]  # as written before the option existed
-    assert warcraft_module.config_mismatch(saved, TINY.to_dict()) is None
+    assert warcraft_run.config_mismatch(saved, TINY.to_dict()) is None
     changed = dataclasses.replace(TINY, augment=True).to_dict()
-    assert "augment: False → True" in warcraft_module.config_mismatch(saved, changed)
+    assert "augment: False → True" in warcraft_run.config_mismatch(saved, changed)
 
 
 def test_the_data_path_counts_only_for_runs_saved_without_a_data_signature():
@@ -184,10 +178,10 @@ def test_the_data_path_counts_only_for_runs_saved_without_a_data_signature():
     by_path = TINY.to_dict() | {"data": "/somewhere/12x12"}
     signature = {"dataset_params": {"seed": 0}, "files": {"train_maps.npy": 10}}
     saved = by_path | {"data_root": "/somewhere/12x12", "data_signature": signature}
-    assert warcraft_module.config_mismatch(saved, by_default) is None
-    assert "data: '/somewhere/12x12' → None" in warcraft_module.config_mismatch(by_path, by_default)
+    assert warcraft_run.config_mismatch(saved, by_default) is None
+    assert "data: '/somewhere/12x12' → None" in warcraft_run.config_mismatch(by_path, by_default)
     other_run = by_default | {"seed": TINY.seed + 1}
-    assert "seed" in warcraft_module.config_mismatch(saved, other_run)
+    assert "seed" in warcraft_run.config_mismatch(saved, other_run)
 
 
 def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, capsys):
@@ -203,7 +197,7 @@ def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, ca
         assert cli_main(cli) == 2
         assert "no CUDA device" in capsys.readouterr().err and not out.exists()
     on_gpu = dataclasses.replace(TINY, device="cuda:1").to_dict()
-    assert warcraft_module.config_mismatch(TINY.to_dict(), on_gpu) is None
+    assert warcraft_run.config_mismatch(TINY.to_dict(), on_gpu) is None
 
 
 def test_training_with_augmentation_runs_and_is_a_different_run(tmp_path):
@@ -413,7 +407,7 @@ def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):
     config = dataclasses.replace(TINY, data=str(data), method="two_stage")
     train_warcraft(config, tmp_path / "cmp" / "two_stage" / "seed0")
     saved = json.loads((tmp_path / "cmp" / "two_stage" / "seed0" / "config.json").read_text())
-    assert saved["data_signature"] == warcraft_module.data_signature(data, 12)
+    assert saved["data_signature"] == warcraft_run.data_signature(data, 12)
     compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)  # same data: reused
     info = json.loads((data / "info.json").read_text())
     info["dataset_params"]["seed"] = 12345  # as if the folder were generated again
@@ -528,7 +522,7 @@ def test_compare_checks_names_before_training(tmp_path, monkeypatch):
         raise AssertionError("trained before checking the method names")
 
     monkeypatch.setattr(compare_module, "train_warcraft", must_not_train)
-    monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
+    monkeypatch.setattr(compare_synthetic_module, "train_synthetic", must_not_train)
     with pytest.raises(ValueError, match="no_such_method"):
         compare_warcraft(["two_stage", "no_such_method"], [0], tmp_path, TINY)
     with pytest.raises(ValueError, match="at least one seed"):
@@ -725,7 +719,7 @@ def test_compare_synthetic_tiny_and_resume(tmp_path, monkeypatch, capsys):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
+    monkeypatch.setattr(compare_synthetic_module, "train_synthetic", must_not_train)
     again = compare_synthetic("shortest_path_graph", methods, degrees, [0, 1], tmp_path, base)
     assert again["table"] == result["table"]
     assert again["paired"] is None

@@ -260,7 +260,7 @@ def _milestones(args: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
-    from .warcraft import WarcraftConfig
+    from .warcraft_run import WarcraftConfig
 
     options = {
         "sigma": args.sigma,
@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..datasets.warcraft import WarcraftDataError
     from .runner import RunInUse
-    from .warcraft import RunAlreadyExists
+    from .warcraft_run import RunAlreadyExists
 
     try:
         return _run(args)
@@ -325,7 +325,7 @@ def _run(args: argparse.Namespace) -> int:
         compare_warcraft(args.methods, seeds, out, base, jobs=args.jobs, reference=args.reference)
         return 0
     if args.command == "compare" and args.task == "synthetic":
-        from .compare import compare_synthetic
+        from .compare_synthetic import compare_synthetic
         from .synthetic import SyntheticConfig
 
         base = SyntheticConfig(
@@ -377,7 +377,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "demo":
         from .compare import compare_warcraft
-        from .warcraft import WarcraftConfig
+        from .warcraft_run import WarcraftConfig
 
         base = WarcraftConfig(
             epochs=args.epochs,

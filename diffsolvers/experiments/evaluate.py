@@ -2,12 +2,12 @@
 
 :func:`evaluate_run` loads a finished (or interrupted) run's ``checkpoint.pt`` and
 ``config.json``, predicts the costs of one split and returns the metrics of
-:func:`.warcraft.path_metrics` together with :func:`cost_profile`. By default the split is the
-run's own data; ``data=`` evaluates the same model on another data set of the same grid size
-(for example a model trained on generated maps, evaluated on the real ones). Images are
-normalised as in training: with the channel statistics saved in the checkpoint, or (a run
-saved before they were) those of the data the run trained on when that data is still
-there, else with those of the evaluated data (a note says so).
+:func:`.warcraft_metrics.path_metrics` together with :func:`cost_profile`. By default the
+split is the run's own data; ``data=`` evaluates the same model on another data set of the
+same grid size (for example a model trained on generated maps, evaluated on the real ones).
+Images are normalised as in training: with the channel statistics saved in the
+checkpoint, or (a run saved before they were) those of the data the run trained on when
+that data is still there, else with those of the evaluated data (a note says so).
 
 The cost profile (:mod:`.cost_profile`) shows how the predicted costs of each terrain class
 compare with the true ones, and why decision-focused models fail on maps two-stage regression
@@ -29,7 +29,6 @@ import solvers
 
 from ..datasets.warcraft import find_size_folder, train_channel_stats
 from ..datasets.warcraft_generator import ensure_warcraft_data
-from .compare import format_table
 from .cost_profile import (
     class_label,
     cost_profile,
@@ -40,7 +39,10 @@ from .cost_profile import (
 )
 from .models import WarcraftCNN
 from .runner import set_threads, write_csv, write_json
-from .warcraft import data_signature, evaluate, split_tensors
+from .tables import format_table
+from .warcraft import split_tensors
+from .warcraft_metrics import evaluate
+from .warcraft_run import data_signature
 
 __all__ = ["evaluate_run", "evaluate_runs", "label_ambiguity", "SPLITS", "PROFILE_CELLS"]
 
