@@ -25,7 +25,7 @@ from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
 from diffsolvers.experiments import compare as compare_module
 from diffsolvers.experiments import compare_synthetic as compare_synthetic_module
 from diffsolvers.experiments import warcraft as warcraft_module
-from diffsolvers.experiments import warcraft_run
+from diffsolvers.experiments import warcraft_data, warcraft_run
 from diffsolvers.experiments.cli import main as cli_main
 from diffsolvers.experiments.compare import compare_warcraft
 from diffsolvers.experiments.compare_synthetic import compare_synthetic
@@ -194,8 +194,11 @@ def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, ca
             resolve_device("cuda")
         out = tmp_path / "gpu"
         cli = ["train", "warcraft", "--data", SAMPLE, "--device", "cuda", "--out", str(out)]
-        assert cli_main(cli) == 2
-        assert "no CUDA device" in capsys.readouterr().err and not out.exists()
+        with pytest.raises(SystemExit) as exit_:
+            cli_main(cli)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --device" in err and "no CUDA device" in err and not out.exists()
     on_gpu = dataclasses.replace(TINY, device="cuda:1").to_dict()
     assert warcraft_run.config_mismatch(TINY.to_dict(), on_gpu) is None
 
@@ -246,6 +249,7 @@ def test_training_with_random_ties_relabels_the_train_split_only(tmp_path, monke
         return random_tie_paths(solver, costs, jitter, dtype)
 
     monkeypatch.setattr(warcraft_module, "random_tie_paths", spy)
+    monkeypatch.setattr(warcraft_data, "random_tie_paths", spy)
     config = dataclasses.replace(TINY, ties="random")
     res = train_warcraft(config, tmp_path / "random")
     assert calls == [TINY.n_train]  # the train split, once; val and test keep their labels
@@ -561,7 +565,9 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     unknown = args[:-1] + [str(tmp_path / "unknown")]
     unknown[unknown.index("--method") + 1] = "no_such_method"
-    assert cli_main(unknown) == 2
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(unknown)
+    assert exit_.value.code == 2
     assert "no_such_method" in capsys.readouterr().err
     assert not (tmp_path / "unknown").exists()
     bad = args[:-1] + [str(tmp_path / "other")]
@@ -569,13 +575,16 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert cli_main(bad) == 2
     assert "nowhere" in capsys.readouterr().err
     reference = ["compare", "warcraft", "--methods", "two_stage", "--reference", "blackbox"]
-    assert cli_main(reference + ["--out", str(tmp_path / "cmp")]) == 2
-    assert "reference method 'blackbox' is not among" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(reference + ["--out", str(tmp_path / "cmp")])
+    assert exit_.value.code == 2
+    assert "argument --reference: 'blackbox' is not among" in capsys.readouterr().err
     assert not (tmp_path / "cmp").exists()
 
 
 def test_cli_passes_projection_and_augmentation_to_the_run(tmp_path):
-    from diffsolvers.experiments.cli import _warcraft_config, build_parser
+    from diffsolvers.experiments.cli import build_parser
+    from diffsolvers.experiments.cli_options import warcraft_config as _warcraft_config
 
     base = ["train", "warcraft", "--method", "identity", "--data", SAMPLE]
     plain = _warcraft_config(build_parser().parse_args(base), "identity", 0)
@@ -770,7 +779,7 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
         assert build_parser().parse_args([*command, "--threads", "1"]).threads == 1
         with pytest.raises(SystemExit):
             build_parser().parse_args([*command, "--threads", "0"])
-        assert "must be at least 1, got 0" in capsys.readouterr().err
+        assert "must be a whole number of at least 1, got '0'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "synthetic", "--help"])
     shown = " ".join(capsys.readouterr().out.split())

@@ -27,6 +27,7 @@ from diffsolvers.datasets.warcraft_labels import (
     check_labels,
     label_problems,
 )
+from diffsolvers.experiments.cli import main as cli_main
 
 
 def grid_graph(k: int) -> nx.Graph:
@@ -204,3 +205,43 @@ def test_the_committed_sample_and_every_optimal_tie_are_accepted(sample_copy):
 def test_check_labels_refuses_an_unknown_mode():
     with pytest.raises(ValueError, match="labels='strict'"):
         check_labels(np.ones((1, 2, 2)), np.ones((1, 2, 2)), where="x", mode="strict")
+
+
+# -- the command line --------------------------------------------------------------------------
+def test_train_and_evaluate_refuse_bad_labels_unless_asked_to_report(sample_copy, tmp_path, capsys):
+    _spoil(sample_copy, "test", "other", index=0)
+    run = tmp_path / "run"
+    argv = ["train", "warcraft", "--method", "two_stage", "--data", str(sample_copy)]
+    argv += ["--epochs", "1", "--batch-size", "20", "--n-train", "40", "--n-val", "10"]
+    argv += ["--threads", "1", "--no-progress", "--out", str(run)]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "(test split): 1 of 10 labels are not optimal paths" in err
+    assert "Traceback" not in err and not (run / "checkpoint.pt").exists()
+    assert cli_main([*argv, "--labels", "report"]) == 0
+    captured = capsys.readouterr()
+    assert "diffsolvers: warning:" in captured.err and "1 of 10 labels" in captured.err
+    assert "test: optimal-cost paths" in captured.out
+    evaluate = ["evaluate", "warcraft", str(run), "--threads", "1"]
+    assert cli_main(evaluate) == 2
+    assert "1 of 10 labels are not optimal paths" in capsys.readouterr().err
+    assert cli_main([*evaluate, "--labels", "report"]) == 0
+
+
+def test_zero_cost_cells_are_refused_at_load_by_training_and_evaluation(
+    sample_copy, tmp_path, capsys
+):
+    """One rule: zero-cost cells are refused wherever data are loaded (they used to train
+    and then fail in evaluation's count of optimal paths)."""
+    run = tmp_path / "run"
+    argv = ["train", "warcraft", "--method", "two_stage", "--data", str(sample_copy)]
+    argv += ["--epochs", "1", "--batch-size", "20", "--threads", "1", "--no-progress"]
+    assert cli_main([*argv, "--out", str(run)]) == 0
+    weights = np.load(sample_copy / "train_vertex_weights.npy")
+    weights[5, 3, 4] = 0
+    np.save(sample_copy / "train_vertex_weights.npy", weights)
+    assert cli_main([*argv, "--out", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert "train_vertex_weights.npy" in err and "zero-cost cells" in err and "example 5" in err
+    assert cli_main(["evaluate", "warcraft", str(run), "--split", "train"]) == 2
+    assert "zero-cost cells" in capsys.readouterr().err

@@ -35,13 +35,15 @@ from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraf
 from .compare_synthetic import compare_synthetic
 from .cost_profile import mean_profile
 from .objectives import make_objective
+from .output import make_folder, write_csv, write_json
 from .paired import check_reference, format_paired, paired_differences
 from .plots import plot_validation_curves, validation_curve
-from .runner import RunInUse, run_holder, write_csv, write_json
+from .runner import RunInUse, check_names, run_holder
 from .tables import format_mean_sd, format_table, mean_sd, profile_table
 from .warcraft import train_warcraft
 from .warcraft_run import (
     WarcraftConfig,
+    check_config,
     check_same_run,
     data_signature,
     load_results,
@@ -167,15 +169,15 @@ def compare_warcraft(
 
     ``jobs > 1`` trains that many runs at once, each in its own process (each holds its
     own copy of the data; without ``base.threads``, the cores are shared out among them;
-    progress bars are off and a line is printed as each run ends). Worth it on a GPU, whose
-    small Warcraft steps leave it idle between the CPU's turns, and on many cores.
+    progress bars are off, each run prints its epochs' lines, and a line as it ends).
+    Worth it on a GPU, whose small Warcraft steps leave it idle between the CPU's turns,
+    and on many cores.
 
     ``reference`` (one of ``methods``) adds a table of every other method's test
     optimal-cost share and regret minus the reference's, paired by seed: mean ± sd, a 95%
     t-interval and the number of seeds at or above (:func:`.paired.paired_differences`).
     """
-    if not seeds:
-        raise ValueError("compare needs at least one seed")
+    check_names(methods, seeds)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     check_reference(reference, methods)
@@ -185,6 +187,7 @@ def compare_warcraft(
         make_objective("shortest_path", method, method_options=base.method_options)
         for seed in seeds:
             config = dataclasses.replace(base, method=method, seed=seed)
+            check_config(config)
             check_same_run(out / method / f"seed{seed}", config)
             configs[method, seed] = config
     results: dict[tuple[str, int], dict[str, Any]] = {
@@ -209,7 +212,7 @@ def compare_warcraft(
             require_same_data(saved, signature, run_dir)
     for method, seed in results:
         print(f"[{method} seed {seed}] finished earlier: skipped ({out / method / f'seed{seed}'})")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     if jobs > 1 and len(pending) > 1:
         results.update(_train_in_processes(pending, configs, out, jobs))
     else:

@@ -25,9 +25,10 @@ from typing import Any
 
 from ..datasets.synthetic import make_synthetic
 from .objectives import make_objective
+from .output import make_folder, write_csv, write_json
 from .paired import check_reference, format_difference, format_interval, paired_differences
 from .plots import plot_regret_vs_degree
-from .runner import write_csv, write_json
+from .runner import check_names
 from .synthetic import SyntheticConfig, train_synthetic
 from .tables import format_mean_sd, format_table, mean_sd
 from .warcraft_run import require_same_config
@@ -53,8 +54,9 @@ def compare_synthetic(
     fixes the data and the initial weights): mean ± sd and the 95% t-interval
     (:mod:`.paired`).
     """
-    if not seeds or not degrees:
-        raise ValueError("compare needs at least one seed and one degree")
+    check_names(methods, seeds)
+    if not degrees:
+        raise ValueError("compare needs at least one degree")
     check_reference(reference, methods)
     out = Path(out)
     for deg in degrees:  # unknown problem, bad degree: ValueError
@@ -73,7 +75,7 @@ def compare_synthetic(
                     saved = json.loads(path.read_text())
                     require_same_config({k: saved.get(k) for k in wanted}, wanted, path)
                 configs[method, deg, seed] = (config, path)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     results: dict[tuple[str, int], list[float]] = {}
     for method in methods:
         for deg in degrees:
@@ -83,7 +85,7 @@ def compare_synthetic(
                     res = json.loads(path.read_text())
                 else:
                     res = train_synthetic(config)
-                    path.parent.mkdir(parents=True, exist_ok=True)
+                    make_folder(path.parent)
                     write_json(res, path)
                 if progress:
                     print(

@@ -30,6 +30,7 @@ NeurIPS 2020.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,38 +41,29 @@ from tqdm.auto import tqdm
 
 import solvers
 
-from ..datasets.warcraft import (
-    WarcraftShortestPath,
-    find_size_folder,
-    random_symmetry,
-    train_channel_stats,
-)
-from ..datasets.warcraft_generator import ensure_warcraft_data
+from ..datasets.warcraft import random_symmetry
 from .cost_profile import cost_profile
 from .models import WarcraftCNN
 from .objectives import make_objective
+from .output import atomic_save, make_folder, write_csv, write_json
 from .plots import plot_examples, plot_run_curves
-from .runner import (
-    SolverClock,
-    Stopwatch,
-    atomic_save,
-    run_lock,
-    set_threads,
-    write_csv,
-    write_json,
-)
+from .runner import SolverClock, Stopwatch, run_lock, set_threads
+from .warcraft_data import load_data, split_tensors, training_split
 from .warcraft_metrics import evaluate, path_metrics, random_tie_paths, solve_paths
 from .warcraft_run import (
-    TIE_CHOICES,
+    CorruptCheckpoint,
     RunAlreadyExists,
     WarcraftConfig,
+    check_config,
     check_same_run,
     config_mismatch,
     data_signature,
     load_results,
+    read_checkpoint,
     require_same_config,
     require_same_data,
     resolve_device,
+    restart_advice,
 )
 
 __all__ = [
@@ -98,37 +90,6 @@ __all__ = [
 ]
 
 
-# -- data ---------------------------------------------------------------------------------------
-def split_tensors(
-    root: str | Path, k: int, split: str, limit: int | None, normalization: dict[str, list[float]]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The first ``limit`` maps of a split as in-memory tensors: images normalised with
-    ``normalization`` (per-channel ``mean`` and ``std`` on the [0, 1] scale), float32 costs
-    and paths."""
-    normalize = (normalization["mean"], normalization["std"])
-    ds = WarcraftShortestPath(root, k=k, split=split, normalize=normalize)
-    images = ds.normalize_images(ds.raw_images(0, limit))
-    return images, ds.costs[:limit].float(), ds.paths[:limit].float()
-
-
-def load_data(
-    config: WarcraftConfig,
-) -> tuple[dict[str, tuple[torch.Tensor, ...]], str, dict[str, list[float]]]:
-    """The three splits as in-memory tensors, the data root used, and the image
-    normalisation applied (the train split's channel statistics, saved with the run)."""
-    root = config.data
-    if root is None:
-        root = str(ensure_warcraft_data(config.k, progress=config.progress))
-    mean, std = train_channel_stats(find_size_folder(root, config.k), config.k)
-    normalization = {"mean": mean.tolist(), "std": std.tolist()}
-    limits = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
-    splits = {
-        split: split_tensors(root, config.k, split, limit, normalization)
-        for split, limit in limits.items()
-    }
-    return splits, root, normalization
-
-
 # -- the state of a run in training ---------------------------------------------------------------
 @dataclass
 class TrainingState:
@@ -148,6 +109,9 @@ class TrainingState:
     #: What identifies the run's data and how its images are normalised (saved with it).
     signature: dict[str, Any]
     normalization: dict[str, list[float]]
+    #: torch's thread count (floating-point reductions, hence the exact results, depend on
+    #: it: a run resumed with another count is not bit-identical to one never stopped).
+    threads: int
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -170,29 +134,53 @@ class TrainingState:
             "config": self.config.to_dict(),
             "data_signature": self.signature,
             "normalization": self.normalization,
+            "threads": self.threads,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Continue from a :meth:`checkpoint` (checked against the configuration first)."""
+        """Continue from a :meth:`checkpoint` (checked against the configuration first);
+        warns if the run trained with another thread count (no bit-exact resume)."""
         saved = {**state["config"], "data_signature": state.get("data_signature")}
         require_same_config(saved, self.config.to_dict(), self.out)
         require_same_data(state, self.signature, self.out)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise CorruptCheckpoint(
+                f"{self.checkpoint_path} is inconsistent: its model or optimiser state does "
+                f"not fit this run ({detail}); {restart_advice(self.checkpoint_path)}"
+            ) from exc
         self.history = state["history"]
+        before = state.get("threads")
+        if before is not None and before != self.threads:
+            warnings.warn(
+                f"{self.out} trained on {_threads(before)} and resumes on "
+                f"{_threads(self.threads)}: "
+                "its results will not be bit-identical to a run never stopped (the order of "
+                f"floating-point sums depends on the thread count); --threads {before} "
+                "resumes exactly",
+                stacklevel=2,
+            )
+
+
+def _threads(n: int) -> str:
+    return f"{n} thread" if n == 1 else f"{n} threads"
 
 
 # -- training ------------------------------------------------------------------------------------
 def train_warcraft(
     config: WarcraftConfig, out: str | Path, *, resume: bool = False
 ) -> dict[str, Any]:
-    """Train (or resume) one run; returns the final metrics dictionary (also on disk)."""
+    """Train (or resume) one run; returns the final metrics dictionary (also on disk).
+
+    The configuration (:func:`.warcraft_run.check_config`), the method and the device are
+    checked before any data is loaded or folder made."""
     out = Path(out)
-    # Built first: an unknown method fails before any data is loaded or folder made.
+    check_config(config)
     objective = make_objective("shortest_path", config.method, method_options=config.method_options)
-    if config.ties not in TIE_CHOICES:
-        raise ValueError(f"unknown ties {config.ties!r}; use one of {', '.join(TIE_CHOICES)}")
     device = resolve_device(config.device)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
@@ -200,7 +188,7 @@ def train_warcraft(
             f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) to "
             "continue it, or choose another output folder"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     with run_lock(out):
         return _train_locked(config, out, objective, device)
 
@@ -209,11 +197,14 @@ def _train_locked(
     config: WarcraftConfig, out: Path, objective: torch.nn.Module, device: torch.device
 ) -> dict[str, Any]:
     """The body of :func:`train_warcraft`, run while this process holds the folder's lock."""
-    set_threads(config.threads)
+    threads = set_threads(config.threads)
     torch.manual_seed(config.seed)
+    ckpt_path = out / "checkpoint.pt"
+    # read (and checked) before the data, which may take long to load
+    saved = read_checkpoint(ckpt_path, epochs=config.epochs) if ckpt_path.exists() else None
     splits, root, normalization = load_data(config)
     solver = solvers.get("shortest_path")
-    train = _training_split(config, splits, solver, device)
+    train = training_split(config, splits, solver, device)
     model = WarcraftCNN(config.k, channels_last=config.channels_last).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     run = TrainingState(
@@ -230,9 +221,12 @@ def _train_locked(
         clock=SolverClock().attach(objective),
         signature=data_signature(root, config.k),
         normalization=normalization,
+        threads=threads,
     )
-    if run.checkpoint_path.exists():
-        run.restore(torch.load(run.checkpoint_path, map_location="cpu", weights_only=False))
+    if saved is not None:
+        run.restore(saved)
+        # The records of the epochs done, which the process may have died before writing.
+        write_csv(run.history, out / "metrics.csv")
     write_json(
         {**config.to_dict(), "data_root": root, "data_signature": run.signature},
         out / "config.json",
@@ -243,36 +237,28 @@ def _train_locked(
             val, _, _ = evaluate(model, solver, *splits["val"])
             record_epoch(run, row, val)
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: {run.checkpoint_path} holds epoch {run.epoch}; run the same "
-            "command again to continue (with --resume for `diffsolvers train`)"
-        )
+        print(f"\ninterrupted: {_saved_words(run)}")
         raise
     return _finish(run, splits["test"], root, n_train=int(train[0].shape[0]))
 
 
-def _training_split(
-    config: WarcraftConfig,
-    splits: dict[str, tuple[torch.Tensor, ...]],
-    solver: solvers.Solver,
-    device: torch.device,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The training images, costs and labels as the epochs use them: labels relabelled
-    with random ties if asked (once here, unless every batch is relabelled after its
-    symmetry), images moved to a CUDA device (batches are then gathered there)."""
-    images, costs, paths = splits["train"]
-    if config.ties == "random" and not config.augment:
-        jitter = np.random.default_rng(config.seed).uniform(size=tuple(costs.shape))
-        paths = random_tie_paths(solver, costs, torch.from_numpy(jitter), paths.dtype)
-    if device.type == "cuda":
-        images = images.to(device)
-        splits["train"] = ()  # no second copy of the images in host memory
-    return images, costs, paths
+def _saved_words(run: TrainingState) -> str:
+    """What an interrupted run leaves, and how to go on."""
+    if run.epoch == 0:
+        return (
+            f"no epoch of {run.out} had finished, so nothing was saved; run the same command "
+            "again to start it"
+        )
+    return (
+        f"{run.checkpoint_path} holds epoch {run.epoch}; run the same command again to "
+        "continue (with --resume for `diffsolvers train`)"
+    )
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of the batch order and of the method's noise in one epoch."""
-    return seed * 100_003 + epoch
+    """The seed of the batch order and of the method's noise in one epoch (in torch's seed
+    range for every run seed; the same as ``seed · 100003 + epoch`` below about 9e13)."""
+    return (seed * 100_003 + epoch) % 2**63
 
 
 def train_epoch(
@@ -356,13 +342,21 @@ def record_epoch(run: TrainingState, row: dict[str, Any], val: dict[str, float])
     run.history.append(row)
     atomic_save(run.checkpoint(), run.checkpoint_path)
     write_csv(run.history, run.out / "metrics.csv")
+    line = (
+        f"{_tag(config)} epoch {row['epoch']:>3}/{config.epochs}  "
+        f"loss {row['train_loss']:.4f}  val optimal {100 * val['optimal']:.1f}%  "
+        f"exact {100 * val['exact']:.1f}%  regret {100 * val['regret']:.2f}%  "
+        f"{row['epoch_seconds']:.1f}s (solver {100 * row['solver_share']:.1f}%)"
+    )
     if config.progress:
-        tqdm.write(
-            f"[{config.method}] epoch {row['epoch']:>3}/{config.epochs}  "
-            f"loss {row['train_loss']:.4f}  val optimal {100 * val['optimal']:.1f}%  "
-            f"exact {100 * val['exact']:.1f}%  regret {100 * val['regret']:.2f}%  "
-            f"{row['epoch_seconds']:.1f}s (solver {100 * row['solver_share']:.1f}%)"
-        )
+        tqdm.write(line)  # above the progress bar
+    else:
+        print(line, flush=True)
+
+
+def _tag(config: WarcraftConfig) -> str:
+    """The prefix of a run's lines (runs of a comparison may print side by side)."""
+    return f"[{config.method} seed {config.seed}]"
 
 
 def _finish(
@@ -391,12 +385,13 @@ def _finish(
         "n_train": n_train,
         "device": str(run.device),
     }
+    write_csv(history, run.out / "metrics.csv")
     write_json(results, run.out / "metrics.json")
     plot_run_curves(history, run.out / "curves.png", title=config.method)
     plot_examples(test_split, y_hat, c_hat, run.out / "examples.png")
-    if config.progress:
-        print(
-            f"[{config.method}] test: optimal-cost paths {100 * test['optimal']:.1f}%, exact "
-            f"{100 * test['exact']:.1f}%, regret {100 * test['regret']:.2f}%  → {run.out}"
-        )
+    print(
+        f"{_tag(config)} test: optimal-cost paths {100 * test['optimal']:.1f}%, exact "
+        f"{100 * test['exact']:.1f}%, regret {100 * test['regret']:.2f}%  → {run.out}",
+        flush=True,
+    )
     return results

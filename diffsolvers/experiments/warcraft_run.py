@@ -1,17 +1,27 @@
-"""A Warcraft run's identity and folder: its configuration, and whether a folder holds it.
+"""A Warcraft run's identity and folder: its configuration, its checkpoint, its results.
 
 A run is defined by its :class:`WarcraftConfig` (less the fields that do not change its
 results, such as the device or the thread count) and by the data it trained on, identified
 by :func:`data_signature`. Resuming a run, or reusing a finished one in a comparison, is
 allowed only on the same configuration and the same data (:func:`require_same_config`,
 :func:`require_same_data`); anything else raises :class:`RunAlreadyExists`, so results of
-different runs are never mixed.
+different runs are never mixed. :func:`check_config` refuses a configuration that makes no
+sense (zero epochs, a negative batch size, ...), and :func:`read_checkpoint` a checkpoint
+that is unreadable or inconsistent (:class:`CorruptCheckpoint`).
+
+Example::
+
+    config = WarcraftConfig(method="blackbox", epochs=10, milestones=(6, 8))
+    check_config(config)
+    state = read_checkpoint("runs/bb/checkpoint.pt", epochs=config.epochs)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +29,18 @@ from typing import Any
 import torch
 
 from .. import registry
-from ..datasets.warcraft import find_size_folder, read_info
+from ..datasets.warcraft import LABEL_CHECKS, find_size_folder, read_info
 
 __all__ = [
     "DEFAULT_METHOD_OPTIONS",
     "TIE_CHOICES",
+    "LABEL_CHOICES",
+    "SEED_MAX",
     "RunAlreadyExists",
+    "CorruptCheckpoint",
     "WarcraftConfig",
+    "check_config",
+    "read_checkpoint",
     "config_mismatch",
     "require_same_config",
     "check_same_run",
@@ -33,10 +48,15 @@ __all__ = [
     "data_signature",
     "require_same_data",
     "load_results",
+    "restart_advice",
 ]
 
 #: How a training label is chosen among a map's optimal paths (:attr:`WarcraftConfig.ties`).
 TIE_CHOICES = ("reference", "random")
+#: What loading does with labels that are not optimal paths (:attr:`WarcraftConfig.labels`).
+LABEL_CHOICES = tuple(mode for mode in LABEL_CHECKS if mode != "trust")
+#: The largest run seed (seeds are 0 to 2**63 - 1: torch's and NumPy's ranges agree there).
+SEED_MAX = 2**63 - 1
 
 #: Method options used by default on Warcraft 12×12 (each method takes the ones it
 #: declares). I-MLE: κ about the number of cells on a path, τ measured on 2,000 maps × 8
@@ -54,6 +74,10 @@ DEFAULT_METHOD_OPTIONS: dict[str, Any] = {
 
 class RunAlreadyExists(RuntimeError):
     """The output folder already holds a run and ``resume`` was not asked for."""
+
+
+class CorruptCheckpoint(ValueError):
+    """A run's ``checkpoint.pt`` is unreadable, or inconsistent with its configuration."""
 
 
 @dataclass
@@ -85,6 +109,9 @@ class WarcraftConfig:
     #: Where the CNN runs: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
     #: available). Data stay on the CPU (batches are moved); solvers always run on the CPU.
     device: str = "cpu"
+    #: Labels that are not optimal paths: refused on load (``"check"``) or reported and kept
+    #: (``"report"``); see :mod:`diffsolvers.datasets.warcraft_labels`.
+    labels: str = "check"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -92,8 +119,49 @@ class WarcraftConfig:
         return d
 
 
+def _check_whole(value: Any, name: str, low: int, high: int | None = None) -> None:
+    """``value`` is an integer (not a bool) in ``[low, high]``, or a ``ValueError``."""
+    whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if whole and value >= low and (high is None or value <= high):
+        return
+    bound = f"of at least {low}" if high is None else f"from {low} to {high}"
+    raise ValueError(f"{name} must be a whole number {bound}, got {value!r}")
+
+
+def check_config(config: WarcraftConfig) -> None:
+    """Raise ``ValueError`` naming the first field of ``config`` that makes no sense.
+
+    Epochs, batch size, grid size and map counts are whole numbers of at least 1 (a map
+    count may be ``None``: the whole split); the seed is in ``[0, SEED_MAX]``; the lr a
+    positive finite number; each milestone an epoch from 1 to ``epochs``, once;
+    ``threads`` ``None`` or at least 1; ``ties`` and ``labels`` known words. The method and
+    its options are checked when its objective is built, the device when it is resolved.
+    """
+    for name in ("epochs", "batch_size", "k"):
+        _check_whole(getattr(config, name), name, 1)
+    _check_whole(config.seed, "seed", 0, SEED_MAX)
+    for name in ("n_train", "n_val", "n_test", "threads"):
+        if getattr(config, name) is not None:
+            _check_whole(getattr(config, name), name, 1)
+    lr = config.lr
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, numbers.Real)
+        or not (math.isfinite(lr) and lr > 0)
+    ):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    for milestone in config.milestones:
+        _check_whole(milestone, "each milestone", 1, config.epochs)
+    if len(set(config.milestones)) != len(config.milestones):
+        raise ValueError(f"milestones must each be given once, got {list(config.milestones)}")
+    if config.ties not in TIE_CHOICES:
+        raise ValueError(f"unknown ties {config.ties!r}; use one of {', '.join(TIE_CHOICES)}")
+    if config.labels not in LABEL_CHOICES:
+        raise ValueError(f"unknown labels {config.labels!r}; use one of {', '.join(LABEL_CHOICES)}")
+
+
 #: Config fields that do not change a run's results (may differ when resuming).
-_RUNTIME_FIELDS = ("progress", "threads", "device")
+_RUNTIME_FIELDS = ("progress", "threads", "device", "labels")
 #: Saved beside a run's configuration, not part of it.
 _RECORD_FIELDS = ("data_root", "data_signature")
 
@@ -215,3 +283,62 @@ def load_results(out: str | Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+#: What a checkpoint holds (:func:`.warcraft.TrainingState.checkpoint`).
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "history", "epoch", "config")
+
+
+def restart_advice(path: str | Path) -> str:
+    """How to start over from a checkpoint that cannot be used."""
+    return (
+        f"delete {path} (or its whole run folder) to train the run again from the start, "
+        "or use another output folder"
+    )
+
+
+def read_checkpoint(path: str | Path, *, epochs: int | None = None) -> dict[str, Any]:
+    """A run's checkpoint, checked: :class:`CorruptCheckpoint` (naming the file, what is
+    wrong, and how to start over) if it is not a readable torch file holding a checkpoint
+    dictionary, or if its epoch disagrees with its history or is beyond its run's number
+    of epochs (or beyond ``epochs``, the number wanted now)."""
+    path = Path(path)
+    if path.is_dir():
+        raise CorruptCheckpoint(f"{path} is a folder, not a checkpoint; {restart_advice(path)}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unreadable file
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise CorruptCheckpoint(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}: {detail}); it may "
+            f"be truncated or corrupt: {restart_advice(path)}"
+        ) from exc
+    problem = _checkpoint_problem(state, epochs)
+    if problem is not None:
+        raise CorruptCheckpoint(f"{path} is inconsistent: {problem}; {restart_advice(path)}")
+    return state
+
+
+def _checkpoint_problem(state: Any, epochs: int | None) -> str | None:
+    """What is wrong with a loaded checkpoint, or ``None``."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a checkpoint"
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    config, epoch, history = state["config"], state["epoch"], state["history"]
+    if not isinstance(config, dict) or not isinstance(config.get("epochs"), int):
+        return "its configuration is not a run's configuration"
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        return f"its epoch is {epoch!r}, not a number of epochs"
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        return "its history is not a list of epoch records"
+    recorded = [h.get("epoch") for h in history]
+    if recorded != list(range(1, epoch + 1)):
+        return f"it claims epoch {epoch} but its history records epochs {recorded}"
+    for total in (config["epochs"], epochs):
+        if total is not None and epoch > total:
+            return f"it claims {epoch} finished epochs of a run of {total}"
+    if not isinstance(state["model"], dict):
+        return "its model state is not a state dictionary"
+    return None
