@@ -132,6 +132,8 @@ def test_an_out_that_is_a_file_or_under_one_is_refused(command, tmp_path, capsys
         assert "Traceback" not in err
     code, _, err = run_cli(["evaluate", "warcraft", "runs/x", "--out", a_file / "x"], capsys)
     assert code == 2 and "argument --out" in err and "notes.txt is a file" in err
+    code, _, err = run_cli([*command, "--out", ""], capsys)
+    assert code == 2 and "argument --out: must name a folder, got ''" in err
 
 
 def test_a_read_only_output_folder_gets_one_line(tmp_path, monkeypatch, capsys):

@@ -191,6 +191,8 @@ def _check_out(args: argparse.Namespace) -> str | None:
     out = getattr(args, "out", None)
     if out is None:
         return None
+    if not str(out).strip():
+        return "argument --out: must name a folder, got ''"
     # evaluate --out names files (OUT.csv, OUT.json): their folder must be writable
     folder = Path(out).parent if args.command == "evaluate" else Path(out)
     problem = folder_problem(folder)
