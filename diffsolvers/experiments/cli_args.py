@@ -122,7 +122,9 @@ def name_list(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("give at least one method name, comma-separated")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise argparse.ArgumentTypeError(f"each name must be given once; repeated: {repeated}")
+        raise argparse.ArgumentTypeError(
+            f"each name must be given once; repeated: {', '.join(repeated)}"
+        )
     return names
 
 
