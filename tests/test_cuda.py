@@ -15,12 +15,9 @@ import torch
 import solvers
 from diffsolvers import registry
 from diffsolvers.experiments.objectives import make_objective
-from diffsolvers.experiments.warcraft import (
-    WarcraftConfig,
-    resolve_device,
-    solve_paths,
-    train_warcraft,
-)
+from diffsolvers.experiments.warcraft import train_warcraft
+from diffsolvers.experiments.warcraft_metrics import solve_paths
+from diffsolvers.experiments.warcraft_run import WarcraftConfig, resolve_device
 
 pytestmark = [
     pytest.mark.cuda,

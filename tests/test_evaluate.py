@@ -28,7 +28,9 @@ from diffsolvers.experiments.cost_profile import (
     mean_profile,
 )
 from diffsolvers.experiments.evaluate import evaluate_run, evaluate_runs, label_ambiguity
-from diffsolvers.experiments.warcraft import WarcraftConfig, solve_paths, train_warcraft
+from diffsolvers.experiments.warcraft import train_warcraft
+from diffsolvers.experiments.warcraft_metrics import solve_paths
+from diffsolvers.experiments.warcraft_run import WarcraftConfig
 
 #: The class costs as the data store them (float16: 0.7998, 1.2002, 5.3008, 7.6992, 9.2031).
 STORED_COSTS = CLASS_COSTS.astype(np.float16).astype(np.float64)

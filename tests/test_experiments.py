@@ -23,25 +23,19 @@ import solvers
 from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
 from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
 from diffsolvers.experiments import compare as compare_module
+from diffsolvers.experiments import compare_synthetic as compare_synthetic_module
 from diffsolvers.experiments import warcraft as warcraft_module
+from diffsolvers.experiments import warcraft_data, warcraft_run
 from diffsolvers.experiments.cli import main as cli_main
-from diffsolvers.experiments.compare import (
-    compare_synthetic,
-    compare_warcraft,
-    validation_curve,
-)
+from diffsolvers.experiments.compare import compare_warcraft
+from diffsolvers.experiments.compare_synthetic import compare_synthetic
 from diffsolvers.experiments.models import WarcraftCNN
 from diffsolvers.experiments.objectives import hamming_loss
+from diffsolvers.experiments.plots import validation_curve
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
-from diffsolvers.experiments.warcraft import (
-    RunAlreadyExists,
-    evaluate,
-    load_data,
-    path_metrics,
-    random_tie_paths,
-    resolve_device,
-    train_warcraft,
-)
+from diffsolvers.experiments.warcraft import load_data, train_warcraft
+from diffsolvers.experiments.warcraft_metrics import evaluate, path_metrics, random_tie_paths
+from diffsolvers.experiments.warcraft_run import RunAlreadyExists, resolve_device
 
 #: Each symmetry of ``random_symmetry`` on one ``(..., n, n)`` grid.
 SYMMETRY_MAPS = {
@@ -174,9 +168,9 @@ def test_random_symmetry_keeps_the_path_ends_and_optimal_costs():
 def test_a_config_saved_before_a_field_existed_takes_its_default():
     saved = TINY.to_dict()
     del saved["augment"]  # as written before the option existed
-    assert warcraft_module.config_mismatch(saved, TINY.to_dict()) is None
+    assert warcraft_run.config_mismatch(saved, TINY.to_dict()) is None
     changed = dataclasses.replace(TINY, augment=True).to_dict()
-    assert "augment: False → True" in warcraft_module.config_mismatch(saved, changed)
+    assert "augment: False → True" in warcraft_run.config_mismatch(saved, changed)
 
 
 def test_the_data_path_counts_only_for_runs_saved_without_a_data_signature():
@@ -184,10 +178,10 @@ def test_the_data_path_counts_only_for_runs_saved_without_a_data_signature():
     by_path = TINY.to_dict() | {"data": "/somewhere/12x12"}
     signature = {"dataset_params": {"seed": 0}, "files": {"train_maps.npy": 10}}
     saved = by_path | {"data_root": "/somewhere/12x12", "data_signature": signature}
-    assert warcraft_module.config_mismatch(saved, by_default) is None
-    assert "data: '/somewhere/12x12' → None" in warcraft_module.config_mismatch(by_path, by_default)
+    assert warcraft_run.config_mismatch(saved, by_default) is None
+    assert "data: '/somewhere/12x12' → None" in warcraft_run.config_mismatch(by_path, by_default)
     other_run = by_default | {"seed": TINY.seed + 1}
-    assert "seed" in warcraft_module.config_mismatch(saved, other_run)
+    assert "seed" in warcraft_run.config_mismatch(saved, other_run)
 
 
 def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, capsys):
@@ -200,10 +194,13 @@ def test_device_is_checked_first_and_is_not_part_of_a_runs_identity(tmp_path, ca
             resolve_device("cuda")
         out = tmp_path / "gpu"
         cli = ["train", "warcraft", "--data", SAMPLE, "--device", "cuda", "--out", str(out)]
-        assert cli_main(cli) == 2
-        assert "no CUDA device" in capsys.readouterr().err and not out.exists()
+        with pytest.raises(SystemExit) as exit_:
+            cli_main(cli)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --device" in err and "no CUDA device" in err and not out.exists()
     on_gpu = dataclasses.replace(TINY, device="cuda:1").to_dict()
-    assert warcraft_module.config_mismatch(TINY.to_dict(), on_gpu) is None
+    assert warcraft_run.config_mismatch(TINY.to_dict(), on_gpu) is None
 
 
 def test_training_with_augmentation_runs_and_is_a_different_run(tmp_path):
@@ -252,6 +249,7 @@ def test_training_with_random_ties_relabels_the_train_split_only(tmp_path, monke
         return random_tie_paths(solver, costs, jitter, dtype)
 
     monkeypatch.setattr(warcraft_module, "random_tie_paths", spy)
+    monkeypatch.setattr(warcraft_data, "random_tie_paths", spy)
     config = dataclasses.replace(TINY, ties="random")
     res = train_warcraft(config, tmp_path / "random")
     assert calls == [TINY.n_train]  # the train split, once; val and test keep their labels
@@ -413,7 +411,7 @@ def test_runs_on_changed_data_are_refused_by_resume_and_compare(tmp_path):
     config = dataclasses.replace(TINY, data=str(data), method="two_stage")
     train_warcraft(config, tmp_path / "cmp" / "two_stage" / "seed0")
     saved = json.loads((tmp_path / "cmp" / "two_stage" / "seed0" / "config.json").read_text())
-    assert saved["data_signature"] == warcraft_module.data_signature(data, 12)
+    assert saved["data_signature"] == warcraft_run.data_signature(data, 12)
     compare_warcraft(["two_stage"], [0], tmp_path / "cmp", config)  # same data: reused
     info = json.loads((data / "info.json").read_text())
     info["dataset_params"]["seed"] = 12345  # as if the folder were generated again
@@ -528,7 +526,7 @@ def test_compare_checks_names_before_training(tmp_path, monkeypatch):
         raise AssertionError("trained before checking the method names")
 
     monkeypatch.setattr(compare_module, "train_warcraft", must_not_train)
-    monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
+    monkeypatch.setattr(compare_synthetic_module, "train_synthetic", must_not_train)
     with pytest.raises(ValueError, match="no_such_method"):
         compare_warcraft(["two_stage", "no_such_method"], [0], tmp_path, TINY)
     with pytest.raises(ValueError, match="at least one seed"):
@@ -567,7 +565,9 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     unknown = args[:-1] + [str(tmp_path / "unknown")]
     unknown[unknown.index("--method") + 1] = "no_such_method"
-    assert cli_main(unknown) == 2
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(unknown)
+    assert exit_.value.code == 2
     assert "no_such_method" in capsys.readouterr().err
     assert not (tmp_path / "unknown").exists()
     bad = args[:-1] + [str(tmp_path / "other")]
@@ -575,13 +575,16 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert cli_main(bad) == 2
     assert "nowhere" in capsys.readouterr().err
     reference = ["compare", "warcraft", "--methods", "two_stage", "--reference", "blackbox"]
-    assert cli_main(reference + ["--out", str(tmp_path / "cmp")]) == 2
-    assert "reference method 'blackbox' is not among" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(reference + ["--out", str(tmp_path / "cmp")])
+    assert exit_.value.code == 2
+    assert "argument --reference: 'blackbox' is not among" in capsys.readouterr().err
     assert not (tmp_path / "cmp").exists()
 
 
 def test_cli_passes_projection_and_augmentation_to_the_run(tmp_path):
-    from diffsolvers.experiments.cli import _warcraft_config, build_parser
+    from diffsolvers.experiments.cli import build_parser
+    from diffsolvers.experiments.cli_options import warcraft_config as _warcraft_config
 
     base = ["train", "warcraft", "--method", "identity", "--data", SAMPLE]
     plain = _warcraft_config(build_parser().parse_args(base), "identity", 0)
@@ -728,7 +731,7 @@ def test_compare_synthetic_tiny_and_resume(tmp_path, monkeypatch, capsys):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(compare_module, "train_synthetic", must_not_train)
+    monkeypatch.setattr(compare_synthetic_module, "train_synthetic", must_not_train)
     again = compare_synthetic("shortest_path_graph", methods, degrees, [0, 1], tmp_path, base)
     assert again["table"] == result["table"]
     assert again["paired"] is None
@@ -779,7 +782,7 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
         assert build_parser().parse_args([*command, "--threads", "1"]).threads == 1
         with pytest.raises(SystemExit):
             build_parser().parse_args([*command, "--threads", "0"])
-        assert "must be at least 1, got 0" in capsys.readouterr().err
+        assert "must be a whole number of at least 1, got '0'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "synthetic", "--help"])
     shown = " ".join(capsys.readouterr().out.split())

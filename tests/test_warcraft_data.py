@@ -177,8 +177,8 @@ def write_folder(
     for split, n in counts.items():
         maps = rng.integers(0, 256, size=(n, 8 * k, 8 * k, 3), dtype=np.uint8)
         weights = rng.choice(CLASS_COSTS, size=(n, k, k)).astype(np.float16)
-        paths = np.zeros((n, k, k), dtype=path_dtype)
-        paths[:, np.arange(k), np.arange(k)] = 1  # the diagonal: valid 0/1, both ends set
+        theta = solvers.costs_to_theta(weights.astype(np.float64))
+        paths = solvers.get("shortest_path").solve(theta).astype(path_dtype)  # optimal labels
         written[split] = (maps, weights, paths)
         arrays = dict(zip(("maps", "vertex_weights", "shortest_paths"), written[split]))
         for kind, arr in arrays.items():
@@ -268,7 +268,8 @@ def test_error_length_mismatch(good_folder):
         ("val_maps.npy", np.zeros((3, 80, 80, 3), np.uint8), "(N, 96, 96, 3)"),
         ("val_vertex_weights.npy", np.ones((3, 12, 12), np.int64), "floating point"),
         ("val_vertex_weights.npy", np.ones((3, 11, 12), np.float16), "(N, 12, 12)"),
-        ("val_vertex_weights.npy", -np.ones((3, 12, 12), np.float16), "non-negative"),
+        ("val_vertex_weights.npy", -np.ones((3, 12, 12), np.float16), "positive"),
+        ("val_vertex_weights.npy", np.zeros((3, 12, 12), np.float16), "zero-cost cells"),
         ("val_shortest_paths.npy", np.full((3, 12, 12), 2, np.uint8), "only 0 and 1"),
         ("val_shortest_paths.npy", np.ones((3, 12), np.uint8), "(N, 12, 12)"),
         ("val_shortest_paths.npy", np.array(["x"] * 432).reshape(3, 12, 12), "numeric"),

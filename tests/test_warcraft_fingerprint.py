@@ -215,19 +215,28 @@ def test_inspect_command_prints_the_table_and_writes_json_and_png(known, tmp_pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--n", "0"], "--n must be at least 1"),
-        (["--split", "dev"], "unknown split 'dev'"),
+        (["--n", "0"], "argument --n: must be a whole number of at least 1"),
+        (["--split", "dev"], "argument --split: invalid choice: 'dev'"),
+        (["--k", "1"], "argument --k: must be a grid size of at least 2"),
         (["--k", "12"], "says 5x5 maps but k=12"),
-        (["--out", "FILE"], "cannot make this folder"),
+        (["--out", "FILE"], "argument --out: "),
     ],
 )
 def test_inspect_command_refuses_nonsense_in_one_line(known, tmp_path, capsys, args, message):
+    """Argument refusals (argparse: usage, then one error line) and refusals while running
+    (one ``diffsolvers: error:`` line) both exit 2 and name the problem; no traceback."""
     folder = known[0]
     (tmp_path / "FILE").write_text("")
     args = [str(tmp_path / "FILE") if a == "FILE" else a for a in args]
-    assert main(["inspect", "warcraft", str(folder), *args]) == 2
+    try:
+        code = main(["inspect", "warcraft", str(folder), *args])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("diffsolvers: error:") and message in err[0]
+    errors = [line for line in err if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], err
+    assert not any("Traceback" in line for line in err)
 
 
 def test_inspect_command_refuses_a_folder_that_is_not_warcraft_data(tmp_path, capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffsolvers.experiments.warcraft import WarcraftConfig
+from diffsolvers.experiments.warcraft_run import WarcraftConfig
 
 #: ``datasets/warcraft_sample``: a few 12×12 maps in the real data's on-disk format.
 SAMPLE = str(Path(__file__).resolve().parents[1] / "datasets" / "warcraft_sample")

@@ -18,8 +18,17 @@ written by :mod:`diffsolvers.datasets.warcraft_generator` in the same format::
 A split stored in parts (``_part0``, ``_part1``, ...) is read as their concatenation; either
 layout is accepted for any ``k`` (a single file wins if both exist). Maps are memory-mapped;
 costs and paths (small) are read into memory. Every file is checked on load (readable,
-shapes, dtypes, equal lengths, 0/1 paths with both ends set) and a problem raises
-:class:`WarcraftDataError` (or :class:`FileNotFoundError`) naming the file.
+shapes, dtypes, equal lengths, positive finite costs, 0/1 paths with both ends set) and a
+problem raises :class:`WarcraftDataError` (or :class:`FileNotFoundError`) naming the file.
+Each label must also be an optimal path of its map (any one where several tie), checked
+by one batched solve per split (:mod:`.warcraft_labels`); ``labels="report"`` warns about
+the labels that are not and loads them anyway.
+
+Costs must be positive: zero-cost cells are refused on load. The real data's costs are at
+least 0.8; with zero costs, a shortest path may wander through free cells, so neither
+"the" optimal path, the check of a label's shape, the count of optimal paths
+(:func:`solvers.count_optimal_paths`) nor the relative regret ``⟨c, ŷ − y⟩ / ⟨c, y⟩``
+is well defined.
 
 Image normalisation (the ``normalize`` argument)
 ------------------------------------------------
@@ -49,6 +58,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .warcraft_labels import LABEL_CHECKS, check_labels
+
 __all__ = [
     "WarcraftDataError",
     "WarcraftShortestPath",
@@ -62,6 +73,7 @@ __all__ = [
     "train_channel_stats",
     "random_symmetry",
     "SYMMETRIES",
+    "LABEL_CHECKS",
 ]
 
 #: Splits of the data set.
@@ -235,12 +247,19 @@ class WarcraftSplit:
 
 
 def load_split(
-    folder: str | os.PathLike, split: str, k: int, *, mmap: bool = True
+    folder: str | os.PathLike, split: str, k: int, *, mmap: bool = True, labels: str = "check"
 ) -> WarcraftSplit:
-    """Load and validate one split of a size folder (see the module docstring)."""
+    """Load and validate one split of a size folder (see the module docstring).
+
+    ``labels`` (one of :data:`LABEL_CHECKS`) says what to do with labels that are not
+    optimal paths: refuse them (``"check"``), warn and keep them (``"report"``), or not
+    look (``"trust"``, for callers that read only the maps).
+    """
     folder = Path(folder)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    if labels not in LABEL_CHECKS:
+        raise ValueError(f"unknown labels={labels!r}; use one of {', '.join(LABEL_CHECKS)}")
     k = int(k)
     info = read_info(folder)
     px = _pixels_per_cell(info, folder) * k
@@ -276,8 +295,13 @@ def load_split(
         if y.dtype.kind not in "biuf":
             raise WarcraftDataError(f"{p_path}: shortest paths must be numeric, got {y.dtype}")
         w = np.asarray(w, dtype=np.float32)
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise WarcraftDataError(f"{w_path}: vertex weights must be finite and non-negative")
+        if not np.isfinite(w).all() or (w <= 0).any():
+            bad = int(np.flatnonzero(~(np.isfinite(w) & (w > 0)).all(axis=(1, 2)))[0])
+            raise WarcraftDataError(
+                f"{w_path}: vertex weights must be finite and positive (zero-cost cells are "
+                f"not supported: with them a shortest path is not well defined); example "
+                f"{bad} is not"
+            )
         y = np.asarray(y)
         if not np.isin(y, (0, 1)).all():
             raise WarcraftDataError(f"{p_path}: shortest paths must contain only 0 and 1")
@@ -294,6 +318,8 @@ def load_split(
         paths.append(y)
     costs_all = np.concatenate(costs) if len(costs) > 1 else costs[0]
     paths_all = np.concatenate(paths) if len(paths) > 1 else paths[0]
+    where = f"{folder} ({split} split)"
+    check_labels(costs_all, paths_all, where=where, mode=labels)
     return WarcraftSplit(folder, split, _Concat(maps), costs_all, paths_all, files)
 
 
@@ -309,7 +335,7 @@ def train_channel_stats(
     files = _split_files(folder, "train")["maps"]
     key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     if key not in _STATS_CACHE:
-        maps = load_split(folder, "train", k).maps
+        maps = load_split(folder, "train", k, labels="trust").maps
         if len(maps) == 0:
             raise WarcraftDataError(f"{files[0]}: the train split is empty; no statistics")
         total = np.zeros(3)
@@ -365,6 +391,7 @@ class WarcraftShortestPath(Dataset):
     ``root`` is the top folder (``warcraft_shortest_path_oneskin``), its parent, or the size
     folder (``12x12``). For training, :meth:`tensors` returns the whole split as three
     tensors, which is much faster than a ``DataLoader`` over thousands of tiny items.
+    ``labels`` is what to do with labels that are not optimal paths (:func:`load_split`).
     """
 
     def __init__(
@@ -375,12 +402,13 @@ class WarcraftShortestPath(Dataset):
         normalize: str | tuple | None = "train",
         *,
         mmap: bool = True,
+        labels: str = "check",
     ) -> None:
         self.k = int(k)
         self.split = split
         self.folder = find_size_folder(root, self.k)
         self.info = read_info(self.folder)
-        self.data = load_split(self.folder, split, self.k, mmap=mmap)
+        self.data = load_split(self.folder, split, self.k, mmap=mmap, labels=labels)
         scale, mean, std = _normalization(normalize, self.folder, self.k)
         self.normalize = normalize
         self.scale = float(scale)

@@ -7,163 +7,74 @@ diffsolvers compare synthetic --problem shortest_path_graph --deg 1,2,4,6
 diffsolvers generate warcraft --k 18 [--format 2]
 diffsolvers inspect warcraft /data/warcraft_shortest_path_oneskin --n 2000 --out fp/
 diffsolvers demo            # a short comparison on generated 12x12 maps (~5 min, 2 cores)
+
+A value that makes no sense (zero epochs, a negative σ, an unknown method, an ``--out``
+that is a file...) gets one line naming the option and exit code 2, before anything runs
+(:mod:`.cli_args`); an error while running (unreadable data, a corrupt checkpoint, a full
+disk) one line too: 2 for what the user can correct in the command or the data, 1 for the
+machine's file system.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+
+from .cli_args import (
+    check_arguments,
+    degree_list,
+    missing_lab_modules,
+    name_list,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed,
+)
+from .cli_inspect import add_inspect, run_inspect
+from .cli_options import add_threads, add_warcraft_options, show_defaults, warcraft_config
 
 __all__ = ["main", "build_parser"]
 
 DEMO_METHODS = "fenchel_young,blackbox,two_stage"
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _str_list(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _show_defaults(parser: argparse.ArgumentParser) -> None:
-    """Append ``(default: …)`` to every option of ``parser`` and its subcommands whose help
-    does not state its default already (lists shown comma-separated, as typed)."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _show_defaults(sub)
-            continue
-        default = action.default
-        if not action.option_strings or default in (None, False, argparse.SUPPRESS):
-            continue
-        if action.help and "default" in action.help:
-            continue
-        if isinstance(default, (list, tuple)):
-            default = ",".join(str(d) for d in default)
-        shown = f"default: {default}".replace("%", "%%")
-        action.help = f"{action.help} ({shown})" if action.help else shown
-
-
-def _add_threads(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--threads",
-        type=_positive_int,
-        default=None,
-        help="torch and Numba threads (default: all cores; 1 on a busy, shared machine: "
-        "README, Threads)",
-    )
-
-
-def _add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
-    p.add_argument("--k", type=int, default=12, choices=(12, 18, 24, 30), help="grid size")
-    p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=70)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument(
-        "--milestones",
-        type=_int_list,
-        default=None,
-        help="epochs after which the lr is divided by 10 (default: 30,40 scaled to --epochs)",
-    )
-    p.add_argument(
-        "--data",
-        default=None,
-        help="root of the real data set (warcraft_shortest_path_oneskin/ or a size folder); "
-        "default: maps generated into datasets/generated/ on first use",
-    )
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N train maps")
-    p.add_argument("--n-val", type=int, default=None)
-    p.add_argument("--n-test", type=int, default=None)
-    p.add_argument(
-        "--sigma",
-        type=float,
-        default=0.1,
-        help="perturbation size ε (default 0.1, Berthet et al.'s; on the generated maps "
-        "with --augment, 0.001 reached 95.4 ± 0.4%% (three seeds) against 92.2%% for "
-        "0.1: README, Results)",
-    )
-    p.add_argument("--n-samples", type=int, default=3, help="perturbation samples M")
-    p.add_argument("--noise", default="normal", choices=("normal", "gumbel"))
-    p.add_argument("--lambda", dest="lambda_", type=float, default=20.0, help="blackbox/I-MLE λ")
-    p.add_argument(
-        "--kappa",
-        type=float,
-        default=None,
-        help="I-MLE Sum-of-Gamma κ (default: k, about the number of cells on a path)",
-    )
-    p.add_argument(
-        "--tau",
-        type=float,
-        default=0.3,
-        help="I-MLE noise temperature τ (default 0.3; on the generated maps with --augment, "
-        "0.003 reached 94.9 ± 1.0%% (three seeds) against 91.2%% for 0.3: README, Results)",
-    )
-    p.add_argument(
-        "--projection",
-        default="none",
-        choices=("none", "normalize", "mean", "mean_normalize"),
-        help="identity: projection of the predicted scores before the solve (Sahoo et al.)",
-    )
-    p.add_argument(
-        "--augment",
-        action="store_true",
-        help="train on random end-preserving symmetries of the maps (transpose, 180° "
-        "rotation; paths re-solved)",
-    )
-    p.add_argument(
-        "--ties",
-        default="reference",
-        choices=("reference", "random"),
-        help="which optimal path a training label is on maps with several: the stored one "
-        "(the reference Dijkstra's tie-breaking, default) or one drawn at random",
-    )
-    _add_threads(p)
-    p.add_argument(
-        "--device",
-        default="cpu",
-        help="where the CNN runs: cpu, cuda, cuda:N or auto (solvers always run on the CPU)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from ..datasets.synthetic import SYNTHETIC_PROBLEMS
+
     parser = argparse.ArgumentParser(
         prog="diffsolvers", description="Differentiable combinatorial solvers: experiments."
     )
+    parser.add_argument("--version", action="version", version=f"diffsolvers {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one method end to end")
     train_sub = train.add_subparsers(dest="task", required=True)
     tw = train_sub.add_parser("warcraft", help="Warcraft shortest-path maps")
     tw.add_argument("--method", default="fenchel_young")
-    tw.add_argument("--seed", type=int, default=0)
+    tw.add_argument("--seed", type=seed, default=0, help="from 0 to 2**63 - 1")
     tw.add_argument("--out", default=None, help="output folder (default runs/warcraft<k>/METHOD)")
     tw.add_argument("--resume", action="store_true", help="continue the run in --out")
-    _add_warcraft_options(tw, epochs=50)
+    add_warcraft_options(tw, epochs=50)
 
     compare = sub.add_parser("compare", help="train several methods on the same data")
     compare_sub = compare.add_subparsers(dest="task", required=True)
     cw = compare_sub.add_parser("warcraft", help="Warcraft shortest-path maps")
     cw.add_argument(
         "--methods",
-        type=_str_list,
-        default=_str_list(
+        type=name_list,
+        default=name_list(
             "fenchel_young,fenchel_young_multiplicative,blackbox,identity,spo_plus,imle,two_stage"
         ),
     )
-    cw.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    cw.add_argument("--seeds", type=positive_int, default=3, help="number of seeds (0, 1, ...)")
     cw.add_argument(
-        "--jobs", type=int, default=1, help="runs trained at once, one process each (e.g. on a GPU)"
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="runs trained at once, one process each (e.g. on a GPU)",
     )
     cw.add_argument("--out", default=None, help="output folder (default runs/compare_warcraft<k>)")
     cw.add_argument(
@@ -171,31 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="METHOD",
         help="also print each method's test results minus METHOD's, paired by seed (mean ± sd, "
-        "95%% t-interval, seeds at or above)",
+        "95%% t-interval, seeds at or above; default: none)",
     )
-    _add_warcraft_options(cw, epochs=50)
+    add_warcraft_options(cw, epochs=50)
 
     cs = compare_sub.add_parser("synthetic", help="linear models on a synthetic problem")
-    cs.add_argument("--problem", default="shortest_path_graph")
-    cs.add_argument("--deg", type=_int_list, default=[1, 2, 4, 6])
+    cs.add_argument("--problem", default="shortest_path_graph", choices=sorted(SYNTHETIC_PROBLEMS))
     cs.add_argument(
-        "--methods", type=_str_list, default=_str_list("fenchel_young,spo_plus,blackbox,two_stage")
+        "--deg", type=degree_list, default=[1, 2, 4, 6], help="polynomial degrees, at least 1"
     )
-    cs.add_argument("--seeds", type=int, default=3)
-    cs.add_argument("--n-train", type=int, default=1000)
-    cs.add_argument("--n-test", type=int, default=1000)
-    cs.add_argument("--epochs", type=int, default=10)
-    cs.add_argument("--noise-width", type=float, default=0.5)
-    cs.add_argument("--sigma", type=float, default=1.0)
-    cs.add_argument("--n-samples", type=int, default=10)
-    cs.add_argument("--lambda", dest="lambda_", type=float, default=10.0)
+    cs.add_argument(
+        "--methods", type=name_list, default=name_list("fenchel_young,spo_plus,blackbox,two_stage")
+    )
+    cs.add_argument("--seeds", type=positive_int, default=3, help="number of seeds (0, 1, ...)")
+    cs.add_argument("--n-train", type=positive_int, default=1000)
+    cs.add_argument("--n-test", type=positive_int, default=1000)
+    cs.add_argument("--epochs", type=positive_int, default=10)
+    cs.add_argument("--noise-width", type=non_negative_float, default=0.5)
+    cs.add_argument("--sigma", type=positive_float, default=1.0)
+    cs.add_argument("--n-samples", type=positive_int, default=10)
+    cs.add_argument("--lambda", dest="lambda_", type=positive_float, default=10.0)
     cs.add_argument("--out", default=None, help="output folder (default runs/compare_<problem>)")
-    _add_threads(cs)
+    add_threads(cs)
     cs.add_argument(
         "--reference",
         default=None,
         metavar="METHOD",
-        help="also print each method's regret minus METHOD's per degree, paired by seed",
+        help="also print each method's regret minus METHOD's per degree, paired by seed "
+        "(default: none)",
     )
 
     ev = sub.add_parser(
@@ -216,15 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="Warcraft data to evaluate on (root or size folder); default: each run's own",
     )
     ew.add_argument("--split", default="test", choices=("train", "val", "test"))
-    ew.add_argument("--n", type=int, default=None, help="only the first N maps of the split")
+    ew.add_argument(
+        "--n",
+        type=positive_int,
+        default=None,
+        help="only the first N maps of the split (default: all)",
+    )
     ew.add_argument(
         "--cells",
         default="all",
         choices=("all", "path", "off-path"),
         help="cells the cost profile covers: all, those on the true paths, or the others",
     )
-    ew.add_argument("--out", default=None, help="write OUT.csv and OUT.json")
-    _add_threads(ew)
+    ew.add_argument("--out", default=None, help="write OUT.csv and OUT.json (default: none)")
+    ew.add_argument(
+        "--labels",
+        default="check",
+        choices=("check", "report"),
+        help="labels that are not optimal paths: refuse the data (check) or warn and go on "
+        "(report)",
+    )
+    add_threads(ew)
 
     gen = sub.add_parser("generate", help="generate Warcraft maps in the real on-disk format")
     gen_sub = gen.add_subparsers(dest="task", required=True)
@@ -237,10 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         "datasets/generated/ or $DIFFSOLVERS_DATA, format3/warcraft_shortest_path_oneskin "
         "for format 3, warcraft_shortest_path_oneskin for format 2)",
     )
-    gw.add_argument("--n-train", type=int, default=10_000)
-    gw.add_argument("--n-val", type=int, default=1_000)
-    gw.add_argument("--n-test", type=int, default=1_000)
-    gw.add_argument("--seed", type=int, default=0)
+    gw.add_argument("--n-train", type=positive_int, default=10_000)
+    gw.add_argument("--n-val", type=positive_int, default=1_000)
+    gw.add_argument("--n-test", type=positive_int, default=1_000)
+    gw.add_argument("--seed", type=seed, default=0, help="from 0 to 2**63 - 1")
     gw.add_argument(
         "--format",
         type=int,
@@ -249,146 +175,107 @@ def build_parser() -> argparse.ArgumentParser:
         help="generator format: 3 (default) matches the real maps' fingerprint; 2 makes the "
         "maps of the earlier results again (default folder: the format's own)",
     )
-    _add_inspect(sub)
+    gw.add_argument(
+        "--overwrite", action="store_true", help="replace the maps of this size already there"
+    )
+    add_inspect(sub)
 
     demo = sub.add_parser(
         "demo", help="short Warcraft comparison on generated 12x12 maps (about 5 min on 2 cores)"
     )
-    demo.add_argument("--methods", type=_str_list, default=_str_list(DEMO_METHODS))
-    demo.add_argument("--epochs", type=int, default=6)
-    demo.add_argument("--n-train", type=int, default=4000)
+    demo.add_argument("--methods", type=name_list, default=name_list(DEMO_METHODS))
+    demo.add_argument("--epochs", type=positive_int, default=6)
+    demo.add_argument("--n-train", type=positive_int, default=4000)
     demo.add_argument("--out", default="runs/demo")
-    _add_threads(demo)
-    _show_defaults(parser)
+    add_threads(demo)
+    show_defaults(parser)
     return parser
 
 
-# -- inspect: the fingerprint of a Warcraft folder -------------------------------------------------
-def _add_inspect(sub) -> None:
-    """The ``inspect warcraft DATA`` subcommand (:mod:`diffsolvers.datasets.warcraft_goals`)."""
-    inspect = sub.add_parser(
-        "inspect", help="fingerprint of a Warcraft folder, real or generated, against the real maps"
-    )
-    inspect_sub = inspect.add_subparsers(dest="task", required=True)
-    iw = inspect_sub.add_parser("warcraft", help="Warcraft shortest-path maps")
-    iw.add_argument(
-        "data", help="a Warcraft root (…/warcraft_shortest_path_oneskin) or size folder"
-    )
-    iw.add_argument(
-        "--k", type=int, default=None, help="grid size (default: from the folder, else 12)"
-    )
-    iw.add_argument("--split", default="train", help="train, val or test")
-    iw.add_argument("--n", type=int, default=2000, help="first N maps of the split (all if fewer)")
-    iw.add_argument(
-        "--out",
-        default=None,
-        help="folder for fingerprint.json and samples.png (default: runs/inspect/<folder>-<split>)",
-    )
+def _default_out(args: argparse.Namespace) -> str | None:
+    """Where a command writes when ``--out`` is not given."""
+    if args.command == "train":
+        return f"runs/warcraft{args.k}/{args.method}"
+    if args.command == "compare" and args.task == "warcraft":
+        return f"runs/compare_warcraft{args.k}"
+    if args.command == "compare":
+        return f"runs/compare_{args.problem}"
+    return None
 
 
-def _inspect(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from ..datasets.warcraft_fingerprint import fingerprint, save_sample_figure
-    from ..datasets.warcraft_goals import format_report, goals
-
-    if args.n < 1:
-        raise ValueError(f"--n must be at least 1 map, got {args.n}")
-    if args.k is not None and args.k < 2:
-        raise ValueError(f"--k must be a grid size of at least 2, got {args.k}")
-    fp = fingerprint(args.data, k=args.k, split=args.split, n=args.n)
-    folder = Path(fp["source"]["folder"])
-    out = Path(args.out or Path("runs") / "inspect" / f"{folder.name}-{args.split}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"--out {out}: cannot make this folder ({exc.strerror})") from exc
-    print(format_report(fp))
-    (out / "fingerprint.json").write_text(json.dumps({**fp, "goals": goals(fp)}, indent=2) + "\n")
-    print(f"\nwrote {out / 'fingerprint.json'}")
-    try:
-        png = save_sample_figure(folder, out / "samples.png", k=fp["source"]["k"], split=args.split)
-        print(f"wrote {png}")
-    except ImportError:
-        print("no samples.png: matplotlib is not installed (pip install 'diffsolvers[lab]')")
-    return 0
-
-
-def _milestones(args: argparse.Namespace) -> tuple[int, ...]:
-    if args.milestones is not None:
-        return tuple(args.milestones)
-    # The literature's 30 and 40 of 50 epochs, scaled to the requested length.
-    return tuple(sorted({max(1, round(args.epochs * 0.6)), max(1, round(args.epochs * 0.8))}))
-
-
-def _warcraft_config(args: argparse.Namespace, method: str, seed: int):
-    from .warcraft import WarcraftConfig
-
-    options = {
-        "sigma": args.sigma,
-        "n_samples": args.n_samples,
-        "noise": args.noise,
-        "lambda_": args.lambda_,
-        "kappa": float(args.k) if args.kappa is None else args.kappa,
-        "tau": args.tau,
-    }
-    if args.projection != "none":  # absent by default: runs saved without it still match
-        options["projection"] = args.projection
-    return WarcraftConfig(
-        method=method,
-        k=args.k,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        milestones=_milestones(args),
-        seed=seed,
-        data=args.data,
-        n_train=args.n_train,
-        n_val=args.n_val,
-        n_test=args.n_test,
-        method_options=options,
-        threads=args.threads,
-        progress=not args.no_progress,
-        augment=args.augment,
-        ties=args.ties,
-        device=args.device,
-    )
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of the lab as one line (``diffsolvers: warning: ...``)."""
+    print(f"diffsolvers: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from ..datasets.warcraft import WarcraftDataError
-    from .runner import RunInUse
-    from .warcraft import RunAlreadyExists
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code.
 
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        return 130
-    except (RunAlreadyExists, RunInUse, WarcraftDataError, FileNotFoundError, ValueError) as exc:
-        print(f"diffsolvers: error: {exc}", file=sys.stderr)
-        return 2
+    Mistakes in the arguments exit through argparse (code 2) with one line naming the
+    option; errors while running print one line and return 2 (the command or the data
+    can be corrected) or 1 (the file system failed: disk full, read-only...)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    missing = missing_lab_modules()
+    if missing:
+        print(
+            "diffsolvers: error: the diffsolvers command needs the lab's extras (missing: "
+            f"{', '.join(missing)}): pip install 'diffsolvers[lab]'",
+            file=sys.stderr,
+        )
+        return 1
+    if getattr(args, "out", None) is None:
+        args.out = _default_out(args)
+    problem = check_arguments(args)
+    if problem is not None:
+        parser.error(problem)
+    from ..datasets.warcraft import WarcraftDataError
+    from .output import OutputError
+    from .runner import RunInUse
+    from .warcraft_run import CorruptCheckpoint, RunAlreadyExists
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return _run(args)
+        except KeyboardInterrupt:
+            return 130
+        except OutputError as exc:
+            print(f"diffsolvers: error: {exc}", file=sys.stderr)
+            return 1
+        except (
+            RunAlreadyExists,
+            RunInUse,
+            CorruptCheckpoint,
+            WarcraftDataError,
+            FileNotFoundError,
+            ValueError,
+        ) as exc:
+            print(f"diffsolvers: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # reading or writing where the system refuses
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"diffsolvers: error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from .warcraft import train_warcraft
 
-        config = _warcraft_config(args, args.method, args.seed)
-        out = args.out or f"runs/warcraft{args.k}/{args.method}"
-        train_warcraft(config, out, resume=args.resume)
+        config = warcraft_config(args, args.method, args.seed)
+        train_warcraft(config, args.out, resume=args.resume)
         return 0
     if args.command == "compare" and args.task == "warcraft":
         from .compare import compare_warcraft
 
-        base = _warcraft_config(args, args.methods[0], 0)
-        out = args.out or f"runs/compare_warcraft{args.k}"
+        base = warcraft_config(args, args.methods[0], 0)
+        out = args.out
         seeds = list(range(args.seeds))
         compare_warcraft(args.methods, seeds, out, base, jobs=args.jobs, reference=args.reference)
         return 0
     if args.command == "compare" and args.task == "synthetic":
-        from .compare import compare_synthetic
+        from .compare_synthetic import compare_synthetic
         from .synthetic import SyntheticConfig
 
         base = SyntheticConfig(
@@ -406,7 +293,7 @@ def _run(args: argparse.Namespace) -> int:
         from .runner import set_threads
 
         set_threads(args.threads)
-        out = args.out or f"runs/compare_{args.problem}"
+        out = args.out
         seeds = list(range(args.seeds))
         compare_synthetic(
             args.problem, args.methods, args.deg, seeds, out, base, reference=args.reference
@@ -423,27 +310,38 @@ def _run(args: argparse.Namespace) -> int:
             cells=args.cells,
             out=args.out,
             threads=args.threads,
+            labels=args.labels,
         )
         return 0
     if args.command == "generate":
+        from pathlib import Path
+
         from ..datasets.generator import default_data_root, generate_warcraft
 
+        root = Path(args.out) if args.out else default_data_root(args.format)
+        target = root / f"{args.k}x{args.k}"
+        if target.exists() and not args.overwrite:
+            raise ValueError(
+                f"{target} already exists; add --overwrite to replace it (training reuses "
+                "the maps there as they are)"
+            )
         path = generate_warcraft(
-            args.out or default_data_root(args.format),
+            root,
             k=args.k,
             n_train=args.n_train,
             n_val=args.n_val,
             n_test=args.n_test,
             seed=args.seed,
             format=args.format,
+            overwrite=args.overwrite,
         )
         print(f"wrote {path}")
         return 0
     if args.command == "inspect":
-        return _inspect(args)
+        return run_inspect(args)
     if args.command == "demo":
         from .compare import compare_warcraft
-        from .warcraft import WarcraftConfig
+        from .warcraft_run import WarcraftConfig
 
         base = WarcraftConfig(
             epochs=args.epochs,

@@ -1,17 +1,21 @@
-"""Compare methods on the same data, model, optimiser and seeds.
+"""Compare methods on Warcraft maps: the same data, model, optimiser and seeds for each.
 
-``compare_warcraft`` trains every (method, seed) pair with :func:`.warcraft.train_warcraft`
-into ``OUT/<method>/seed<s>/`` (a finished run, one with ``metrics.json``, is never redone;
-an interrupted one resumes from its checkpoint), then writes ``summary.csv``,
-``summary.json`` and ``validation_curves.png`` into ``OUT`` and prints a table of test
-metrics as mean ± sd over seeds, with a note when the runs trained on different devices
-(their timing columns then compare machines too), a table of the methods' test cost
-profiles (:mod:`.cost_profile`, means over seeds) when every run recorded one, and, given
-a ``reference`` method, each method's paired differences to it over the seeds
-(:mod:`.paired`).
+:func:`compare_warcraft` trains every (method, seed) pair with
+:func:`.warcraft.train_warcraft` into ``OUT/<method>/seed<s>/`` (a finished run, one with
+``metrics.json``, is never redone; an interrupted one resumes from its checkpoint), then
+writes ``summary.csv``, ``summary.json`` and ``validation_curves.png`` into ``OUT`` and
+prints a table of test metrics as mean ± sd over seeds, with a note when the runs trained
+on different devices (their timing columns then compare machines too), a table of the
+methods' test cost profiles (:mod:`.cost_profile`, means over seeds) when every run
+recorded one, and, given a ``reference`` method, each method's paired differences to it
+over the seeds (:mod:`.paired`).
 
-``compare_synthetic`` does the same for linear models on a synthetic problem across
-polynomial degrees (``regret_vs_degree.png``).
+Example::
+
+    compare_warcraft(["fenchel_young", "blackbox"], [0, 1, 2], "runs/cmp", WarcraftConfig())
+
+The synthetic comparison is :func:`.compare_synthetic.compare_synthetic` (importable from
+here too); tables and figures are :mod:`.tables` and :mod:`.plots`.
 """
 
 from __future__ import annotations
@@ -27,35 +31,23 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..datasets.synthetic import make_synthetic
 from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraft_data
-from .cost_profile import (
-    class_label,
-    mean_profile,
-    profile_cells,
-    profile_levels,
-    true_ratio_cells,
-)
+from .compare_synthetic import compare_synthetic
+from .cost_profile import mean_profile
 from .objectives import make_objective
-from .paired import (
-    check_reference,
-    format_difference,
-    format_interval,
-    format_paired,
-    paired_differences,
-)
-from .runner import RunInUse, run_holder, write_csv, write_json
-from .synthetic import SyntheticConfig, train_synthetic
-from .warcraft import (
+from .output import make_folder, write_csv, write_json
+from .paired import check_reference, format_paired, paired_differences
+from .plots import plot_validation_curves, validation_curve
+from .runner import RunInUse, check_names, run_holder
+from .tables import format_mean_sd, format_table, mean_sd, profile_table
+from .warcraft import train_warcraft
+from .warcraft_run import (
     WarcraftConfig,
+    check_config,
     check_same_run,
     data_signature,
     load_results,
-    require_same_config,
     require_same_data,
-    train_warcraft,
 )
 
 __all__ = [
@@ -63,32 +55,9 @@ __all__ = [
     "compare_synthetic",
     "mean_sd",
     "format_table",
+    "validation_curve",
     "exit_with_parent",
 ]
-
-
-def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size == 0:
-        return float("nan"), float("nan")
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain aligned text table (Markdown-compatible)."""
-    cells = [list(header)] + [list(r) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |"]
-    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in cells[1:]:
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
-    return "\n".join(lines)
-
-
-def _pm(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
-    m, s = mean_sd(values)
-    return f"{scale * m:.{digits}f} ± {scale * s:.{digits}f}"
 
 
 def _train_one(config: WarcraftConfig, run_dir: Path) -> dict[str, Any]:
@@ -200,15 +169,15 @@ def compare_warcraft(
 
     ``jobs > 1`` trains that many runs at once, each in its own process (each holds its
     own copy of the data; without ``base.threads``, the cores are shared out among them;
-    progress bars are off and a line is printed as each run ends). Worth it on a GPU, whose
-    small Warcraft steps leave it idle between the CPU's turns, and on many cores.
+    progress bars are off, each run prints its epochs' lines, and a line as it ends).
+    Worth it on a GPU, whose small Warcraft steps leave it idle between the CPU's turns,
+    and on many cores.
 
     ``reference`` (one of ``methods``) adds a table of every other method's test
     optimal-cost share and regret minus the reference's, paired by seed: mean ± sd, a 95%
     t-interval and the number of seeds at or above (:func:`.paired.paired_differences`).
     """
-    if not seeds:
-        raise ValueError("compare needs at least one seed")
+    check_names(methods, seeds)
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     check_reference(reference, methods)
@@ -218,6 +187,7 @@ def compare_warcraft(
         make_objective("shortest_path", method, method_options=base.method_options)
         for seed in seeds:
             config = dataclasses.replace(base, method=method, seed=seed)
+            check_config(config)
             check_same_run(out / method / f"seed{seed}", config)
             configs[method, seed] = config
     results: dict[tuple[str, int], dict[str, Any]] = {
@@ -242,7 +212,7 @@ def compare_warcraft(
             require_same_data(saved, signature, run_dir)
     for method, seed in results:
         print(f"[{method} seed {seed}] finished earlier: skipped ({out / method / f'seed{seed}'})")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     if jobs > 1 and len(pending) > 1:
         results.update(_train_in_processes(pending, configs, out, jobs))
     else:
@@ -270,9 +240,9 @@ def compare_warcraft(
             [
                 method,
                 str(len(results)),
-                _pm([t["optimal"] for t in tests]),
-                _pm([t["exact"] for t in tests]),
-                _pm([t["regret"] for t in tests], digits=2),
+                format_mean_sd([t["optimal"] for t in tests]),
+                format_mean_sd([t["exact"] for t in tests]),
+                format_mean_sd([t["regret"] for t in tests], digits=2),
                 f"{row['seconds_per_epoch_mean']:.1f}",
                 f"{100 * row['solver_share_mean']:.1f}",
             ]
@@ -302,7 +272,7 @@ def compare_warcraft(
             f"difference, and the seeds at or above {reference}\n\n{paired_text}\n"
         )
     profiles = {m: mean_profile([r.get("test_cost_profile") for r in rs]) for m, rs in runs.items()}
-    profile_text = _profile_table(profiles)
+    profile_text = profile_table(profiles)
     if profile_text is None:
         print(
             "cost profiles: some runs were saved without one; "
@@ -326,7 +296,7 @@ def compare_warcraft(
         },
         out / "summary.json",
     )
-    _plot_curves(runs, out / "validation_curves.png")
+    plot_validation_curves(runs, out / "validation_curves.png")
     return {
         "rows": rows,
         "table": text,
@@ -359,172 +329,3 @@ def _paired(
     ]
     table = format_table(header, format_paired(by_metric["optimal"], by_metric["regret"]))
     return {"reference": reference, **by_metric}, table
-
-
-def _profile_table(profiles: dict[str, dict[str, list[float]] | None]) -> str | None:
-    """Methods × terrain classes table of cost profiles, or ``None`` if any is missing."""
-    if not profiles or any(p is None for p in profiles.values()):
-        return None
-    levels = profile_levels(list(profiles.values()))
-    rows = [[method, *profile_cells(p, levels)] for method, p in profiles.items()]
-    rows.append(["true costs", *true_ratio_cells(levels)])
-    return format_table(["method", *(class_label(c) for c in levels)], rows)
-
-
-def validation_curve(
-    histories: Sequence[Sequence[dict[str, Any]]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Epochs, mean and sd (``None`` for one run) of the validation optimal-cost share (%)
-    over runs' histories, cut to the shortest run."""
-    curves = [[100 * h["val_optimal"] for h in history] for history in histories]
-    length = min(len(c) for c in curves)
-    values = np.array([c[:length] for c in curves])
-    sd = values.std(0, ddof=1) if len(curves) > 1 else None
-    return np.arange(1, length + 1), values.mean(0), sd
-
-
-def _plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for method, results in runs.items():
-        histories = [r["history"] for r in results if r["history"]]
-        if not histories:
-            continue
-        epochs, mean, sd = validation_curve(histories)
-        ax.plot(epochs, mean, marker=".", label=method)
-        if sd is not None:
-            ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
-    ax.set(xlabel="epoch", ylabel="validation paths with optimal cost (%)")
-    ax.set_title("Warcraft: validation curves (mean ± sd over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-# -- synthetic ---------------------------------------------------------------------------
-def compare_synthetic(
-    problem: str,
-    methods: Sequence[str],
-    degrees: Sequence[int],
-    seeds: Sequence[int],
-    out: str | Path,
-    base: SyntheticConfig,
-    progress: bool = True,
-    reference: str | None = None,
-) -> dict[str, Any]:
-    """Normalised test regret per (method, degree), mean ± sd over seeds; skips finished runs.
-
-    Names, degrees and finished runs are checked before any training, as in
-    :func:`compare_warcraft`. ``reference`` (one of ``methods``) adds a table of every other
-    method's regret minus the reference's per degree, paired by seed (a seed fixes the data
-    and the initial weights): mean ± sd and the 95% t-interval (:mod:`.paired`).
-    """
-    if not seeds or not degrees:
-        raise ValueError("compare needs at least one seed and one degree")
-    check_reference(reference, methods)
-    out = Path(out)
-    for deg in degrees:  # unknown problem, bad degree: ValueError
-        params = make_synthetic(problem, n=1, deg=deg).solver_params
-    configs = {}
-    for method in methods:
-        make_objective(problem, method, solver_params=params, method_options=base.method_options)
-        for deg in degrees:
-            for seed in seeds:
-                config = dataclasses.replace(
-                    base, problem=problem, method=method, deg=deg, seed=seed
-                )
-                path = out / "runs" / f"{problem}_{method}_deg{deg}_seed{seed}.json"
-                if path.exists():
-                    wanted = config.to_dict()
-                    saved = json.loads(path.read_text())
-                    require_same_config({k: saved.get(k) for k in wanted}, wanted, path)
-                configs[method, deg, seed] = (config, path)
-    out.mkdir(parents=True, exist_ok=True)
-    results: dict[tuple[str, int], list[float]] = {}
-    for method in methods:
-        for deg in degrees:
-            for seed in seeds:
-                config, path = configs[method, deg, seed]
-                if path.exists():
-                    res = json.loads(path.read_text())
-                else:
-                    res = train_synthetic(config)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_json(res, path)
-                if progress:
-                    print(
-                        f"[{problem}] {method:<30} deg {deg} seed {seed}: regret "
-                        f"{100 * res['initial_regret']:.1f}% → {100 * res['final_regret']:.1f}%"
-                    )
-                results.setdefault((method, deg), []).append(res["final_regret"])
-
-    rows = []
-    for method in methods:
-        for deg in degrees:
-            m, s = mean_sd(results[(method, deg)])
-            rows.append({"method": method, "deg": deg, "regret_mean": m, "regret_sd": s})
-    table = [
-        [method] + [_pm(results[(method, d)], digits=2) for d in degrees] for method in methods
-    ]
-    text = format_table(["method"] + [f"deg {d}" for d in degrees], table)
-    print(f"\n{problem}: normalised test regret % (mean ± sd over {len(seeds)} seeds)\n\n{text}\n")
-    write_csv(rows, out / "summary.csv")
-    paired, paired_text = None, None
-    if reference is not None and len(methods) > 1:
-        paired = {
-            deg: paired_differences({m: results[(m, deg)] for m in methods}, reference)
-            for deg in degrees
-        }
-        others = [m for m in methods if m != reference]
-        paired_rows = [[m] + [_paired_cell(paired[d][m]) for d in degrees] for m in others]
-        paired_text = format_table(["method"] + [f"deg {d}" for d in degrees], paired_rows)
-        print(
-            f"Paired by seed against {reference}: normalised test regret % minus {reference}'s "
-            "at the same seed and degree, mean ± sd [95% t-interval]; below zero is better\n\n"
-            f"{paired_text}\n"
-        )
-    write_json(
-        {
-            "problem": problem,
-            "config": base.to_dict(),
-            "rows": rows,
-            "table": text,
-            "paired": None if paired is None else {"reference": reference, "by_degree": paired},
-            "paired_table": paired_text,
-        },
-        out / "summary.json",
-    )
-    _plot_degrees(problem, methods, degrees, results, out / "regret_vs_degree.png")
-    return {"rows": rows, "table": text, "paired": paired, "paired_table": paired_text}
-
-
-def _paired_cell(d: dict[str, Any]) -> str:
-    """``"+0.12 ± 0.03 [+0.05, +0.19]"`` (percentages) for one paired difference."""
-    return f"{format_difference(d, 2)} {format_interval(d, 2)}"
-
-
-def _plot_degrees(problem, methods, degrees, results, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for method in methods:
-        stats = [mean_sd(results[(method, d)]) for d in degrees]
-        means = 100 * np.array([s[0] for s in stats])
-        sds = 100 * np.array([s[1] for s in stats])
-        ax.errorbar(degrees, means, yerr=sds, marker="o", capsize=3, label=method)
-    ax.set(xlabel="polynomial degree", ylabel="normalised test regret (%)", title=problem)
-    ax.set_xticks(list(degrees))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -2,12 +2,12 @@
 
 :func:`evaluate_run` loads a finished (or interrupted) run's ``checkpoint.pt`` and
 ``config.json``, predicts the costs of one split and returns the metrics of
-:func:`.warcraft.path_metrics` together with :func:`cost_profile`. By default the split is the
-run's own data; ``data=`` evaluates the same model on another data set of the same grid size
-(for example a model trained on generated maps, evaluated on the real ones). Images are
-normalised as in training: with the channel statistics saved in the checkpoint, or (a run
-saved before they were) those of the data the run trained on when that data is still
-there, else with those of the evaluated data (a note says so).
+:func:`.warcraft_metrics.path_metrics` together with :func:`cost_profile`. By default the
+split is the run's own data; ``data=`` evaluates the same model on another data set of the
+same grid size (for example a model trained on generated maps, evaluated on the real ones).
+Images are normalised as in training: with the channel statistics saved in the
+checkpoint, or (a run saved before they were) those of the data the run trained on when
+that data is still there, else with those of the evaluated data (a note says so).
 
 The cost profile (:mod:`.cost_profile`) shows how the predicted costs of each terrain class
 compare with the true ones, and why decision-focused models fail on maps two-stage regression
@@ -29,7 +29,6 @@ import solvers
 
 from ..datasets.generator import FORMAT_VERSION, default_format, ensure_warcraft_data
 from ..datasets.warcraft import find_size_folder, train_channel_stats
-from .compare import format_table
 from .cost_profile import (
     class_label,
     cost_profile,
@@ -39,8 +38,12 @@ from .cost_profile import (
     true_ratio_cells,
 )
 from .models import WarcraftCNN
-from .runner import set_threads, write_csv, write_json
-from .warcraft import data_signature, evaluate, split_tensors
+from .output import make_folder, write_csv, write_json
+from .runner import set_threads
+from .tables import format_table
+from .warcraft_data import split_tensors
+from .warcraft_metrics import evaluate
+from .warcraft_run import CorruptCheckpoint, data_signature, read_checkpoint, restart_advice
 
 __all__ = ["evaluate_run", "evaluate_runs", "label_ambiguity", "SPLITS", "PROFILE_CELLS"]
 
@@ -55,13 +58,19 @@ PROFILE_CELLS = tuple(CELLS_WORDS)
 
 
 def _run_files(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A run's saved configuration and checkpoint state."""
+    """A run's saved configuration and checkpoint state (checked:
+    :func:`.warcraft_run.read_checkpoint`)."""
     ckpt = run_dir / "checkpoint.pt"
     if not ckpt.exists():
         raise FileNotFoundError(f"{run_dir}: no checkpoint.pt (not a Warcraft run folder?)")
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = read_checkpoint(ckpt)
     config_path = run_dir / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    try:
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{config_path} is not a readable JSON file ({exc})") from exc
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path} holds no run configuration")
     return {**state["config"], **config}, state
 
 
@@ -72,16 +81,20 @@ def evaluate_run(
     n: int | None = None,
     cells: str = "all",
     progress: bool = False,
+    labels: str = "check",
 ) -> dict[str, Any]:
     """Metrics and cost profile of a saved run's model on one split (module doc).
 
     ``data`` is a Warcraft root (or size folder) to evaluate on; default the data the run
     trained on (generated again if it was the default generated data and is gone). ``n``
     keeps the first ``n`` maps of the split; ``cells`` (one of :data:`PROFILE_CELLS`) the
-    cells the profile covers.
+    cells the profile covers; ``labels`` what to do with labels that are not optimal paths
+    (``"check"``: refuse them, ``"report"``: warn and go on).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be a whole number of at least 1 (or None: all), got {n!r}")
     if cells not in PROFILE_CELLS:
         raise ValueError(f"unknown cells {cells!r}; use one of {', '.join(PROFILE_CELLS)}")
     run_dir = Path(run_dir)
@@ -104,10 +117,17 @@ def evaluate_run(
             )
         mean, std = train_channel_stats(find_size_folder(stats_from, k), k)
         normalization = {"mean": mean.tolist(), "std": std.tolist()}
-    images, costs, paths = split_tensors(root, k, split, n, normalization)
+    images, costs, paths = split_tensors(root, k, split, n, normalization, labels)
 
     model = WarcraftCNN(k, channels_last=bool(config.get("channels_last", True)))
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise CorruptCheckpoint(
+            f"{run_dir / 'checkpoint.pt'} is inconsistent: its model does not fit a "
+            f"{k}x{k} Warcraft CNN ({detail}); {restart_advice(run_dir / 'checkpoint.pt')}"
+        ) from exc
     metrics, c_hat, y_hat = evaluate(model, solvers.get("shortest_path"), images, costs, paths)
     labels = label_ambiguity(costs, paths, y_hat)
     same_data = state.get("data_signature") == data_signature(root, k)
@@ -194,6 +214,7 @@ def evaluate_runs(
     out: str | Path | None = None,
     threads: int | None = None,
     progress: bool = True,
+    labels: str = "check",
 ) -> dict[str, Any]:
     """:func:`evaluate_run` on each folder; prints one table (metrics, then the cost profile:
     predicted ratio ± spread per class, and the true ratios) and writes ``OUT.csv`` /
@@ -203,7 +224,9 @@ def evaluate_runs(
     set_threads(threads)
     results = []
     for run_dir in run_dirs:
-        result = evaluate_run(run_dir, data=data, split=split, n=n, cells=cells, progress=progress)
+        result = evaluate_run(
+            run_dir, data=data, split=split, n=n, cells=cells, progress=progress, labels=labels
+        )
         results.append(result)
         for note in result["notes"]:
             print(f"note: {note}", file=sys.stderr)
@@ -244,7 +267,7 @@ def evaluate_runs(
     )
     if out is not None:
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(out.parent)
         rows = [_csv_row(r) for r in results]
         write_csv(rows, out.with_suffix(".csv"))
         write_json({"runs": results, "table": text}, out.with_suffix(".json"))

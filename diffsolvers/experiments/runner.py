@@ -1,17 +1,16 @@
-"""Shared machinery of the training commands: timing, checkpoints, result files.
+"""Shared machinery of the training commands: the run folder's lock, timing, threads.
 
 Nothing here knows about a particular data set: :mod:`.warcraft` and :mod:`.synthetic`
-build on it, and :mod:`.compare` runs them for several methods and seeds.
+build on it, and :mod:`.compare` runs them for several methods and seeds. Files are
+written by :mod:`.output` (its writers are importable from here too).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ import torch
 from torch import nn
 
 from solvers.base import Solver
+
+from .output import atomic_save, output_error, write_csv, write_json
 
 try:
     import fcntl
@@ -35,6 +36,7 @@ __all__ = [
     "write_json",
     "write_csv",
     "set_threads",
+    "check_names",
     "Stopwatch",
 ]
 
@@ -70,7 +72,11 @@ def run_lock(out: str | Path) -> Iterator[None]:
         yield
         return
     out = Path(out)
-    with open(out / LOCK_NAME, "a+") as fh:
+    try:
+        fh = open(out / LOCK_NAME, "a+")
+    except OSError as exc:
+        raise output_error(exc, out / LOCK_NAME) from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -165,35 +171,14 @@ class Stopwatch:
             self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - start
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename: an interrupt never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def write_json(obj: Any, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """Rows of dicts to CSV (columns in first-seen order)."""
-    columns: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+def check_names(methods: Sequence[str], seeds: Sequence[int]) -> None:
+    """``ValueError`` unless a comparison has at least one method and one seed, each once."""
+    for what, names in (("method", list(methods)), ("seed", list(seeds))):
+        if not names:
+            raise ValueError(f"compare needs at least one {what}")
+        repeated = sorted({str(n) for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"each {what} must be given once; repeated: {', '.join(repeated)}")
 
 
 def set_threads(n: int | None) -> int:

@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from diffsolvers.experiments.compare import validation_curve
+from diffsolvers.experiments.plots import validation_curve
 
 
 def _history(folder: Path) -> list[dict]:
