@@ -13,7 +13,7 @@ every core counts as free.
 
 Example::
 
-    >>> free_cores(2)      # on an idle 2-core machine
+    >>> free_cores(2, 2)      # on an idle 2-core machine
     2
 """
 
@@ -42,13 +42,14 @@ def running_threads() -> int | None:
         return None
 
 
-def free_cores(usable: int, spinning: int = 0) -> int:
-    """Cores out of ``usable`` that no other process's thread wants right now (0 to
-    ``usable``); ``spinning``: this process's own workers that may still be busy-waiting."""
+def free_cores(usable: int, system: int, spinning: int = 0) -> int:
+    """Cores out of ``usable`` (of ``system`` in the machine) that no other process's thread
+    wants right now (0 to ``usable``); ``spinning``: this process's own workers that may
+    still be busy-waiting."""
     running = running_threads()
     if running is None:
         return usable
-    others = running - 1 - spinning - ((os.cpu_count() or usable) - usable)
+    others = running - 1 - spinning - max(0, system - usable)
     return max(0, usable - max(0, others))
 
 

@@ -69,7 +69,15 @@ _counts = {"serial": 0, "parallel": 0}
 _kernels: list[ParallelKernel] = []
 
 
-_usable: tuple[int, int] | None = None  # (pid, cores), read once per process
+_cores: tuple[int, int, int] | None = None  # (pid, usable, system), read once per process
+
+
+def _core_counts() -> tuple[int, int]:
+    global _cores
+    if _cores is None or _cores[0] != os.getpid():
+        usable = _read_usable_cores()
+        _cores = (os.getpid(), usable, max(usable, os.cpu_count() or 1))
+    return _cores[1], _cores[2]
 
 
 def usable_cores() -> int:
@@ -79,10 +87,7 @@ def usable_cores() -> int:
     ``ceil(quota / period)`` of ``/sys/fs/cgroup/cpu.max`` when a quota is set. Read once
     per process.
     """
-    global _usable
-    if _usable is None or _usable[0] != os.getpid():
-        _usable = (os.getpid(), _read_usable_cores())
-    return _usable[1]
+    return _core_counts()[0]
 
 
 def _read_usable_cores() -> int:
@@ -113,14 +118,24 @@ def local_world_size() -> int:
     return 1
 
 
+_world = [-1e9, 1]  # [time read, local_world_size()]: the environment, re-read every second
+
+
 def budget() -> int:
     """Threads a solve of this process may use: the value given to :func:`set_threads`,
     else ``max(1, usable_cores() // local_world_size())``, capped by Numba's pool size
     (``NUMBA_NUM_THREADS``).
 
-    N ranks of one job on C cores thus get C/N threads each (at least 1).
+    N ranks of one job on C cores thus get C/N threads each (at least 1). The environment
+    is read at most once a second (and by every :func:`set_threads`).
     """
-    n = _explicit if _explicit is not None else usable_cores() // local_world_size()
+    if _explicit is not None:
+        n = _explicit
+    else:
+        now = time.monotonic()
+        if now - _world[0] > 1.0:
+            _world[:] = [now, local_world_size()]
+        n = usable_cores() // _world[1]
     return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
 
 
@@ -133,6 +148,7 @@ def set_threads(n: int | None) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"threads must be a positive integer or None, got {n!r}")
     _explicit = n
+    _world[:] = [time.monotonic(), local_world_size()]
     threads = budget()
     if _may_use_pool():
         _start_pool()
@@ -186,7 +202,7 @@ def threads_for(size: int, min_size: int = 0) -> int:
         return 1
     n = budget()
     if n > 1 and _adaptive:
-        n = min(n, _load.free_cores(usable_cores(), spinning=_recent_workers()))
+        n = min(n, _load.free_cores(*_core_counts(), spinning=_recent_workers()))
     return max(1, n)
 
 
@@ -225,13 +241,13 @@ class ParallelKernel:
     (``prange`` as a plain loop; the same answers, tested).
     """
 
-    def __init__(self, fn: Callable[..., Any], min_size: int) -> None:
+    def __init__(self, fn: Callable[..., Any], min_size: int, cache: bool = True) -> None:
         self.__name__ = fn.__name__
         self.__qualname__ = fn.__qualname__
         self.__doc__ = fn.__doc__
         self.__module__ = fn.__module__
         self.min_size = min_size
-        self.parallel = njit(parallel=True, cache=True)(fn)
+        self.parallel = njit(parallel=True, cache=cache)(fn)
         # Numba's cache files are named by qualname: the twin needs a name of its own.
         twin = types.FunctionType(
             fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__
@@ -239,7 +255,7 @@ class ParallelKernel:
         twin.__qualname__ = fn.__qualname__ + "_serial"
         twin.__module__ = fn.__module__
         twin.__doc__ = fn.__doc__
-        self.serial = njit(cache=True)(twin)
+        self.serial = njit(cache=cache)(twin)
         _kernels.append(self)
 
     def __repr__(self) -> str:
@@ -262,11 +278,12 @@ class ParallelKernel:
         return self.serial(*args)
 
 
-def parallel_kernel(fn: Callable[..., Any] | None = None, *, min_size: int = 0):
+def parallel_kernel(fn: Callable[..., Any] | None = None, *, min_size: int = 0, cache: bool = True):
     """Decorator: compile a batch kernel parallel and serial (:class:`ParallelKernel`).
 
     ``min_size``: batches whose first argument has fewer entries run serially (starting
-    the pool costs more than solving a few small instances).
+    the pool costs more than solving a few small instances). ``cache``: Numba's on-disk
+    cache (needs the function to live in a file).
 
     Example::
 
@@ -278,5 +295,5 @@ def parallel_kernel(fn: Callable[..., Any] | None = None, *, min_size: int = 0):
             return y
     """
     if fn is None:
-        return lambda f: ParallelKernel(f, min_size)
-    return ParallelKernel(fn, min_size)
+        return lambda f: ParallelKernel(f, min_size, cache)
+    return ParallelKernel(fn, min_size, cache)

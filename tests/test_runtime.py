@@ -151,11 +151,11 @@ def budget_of(monkeypatch):
     """Pretend the process may use ``cores`` cores, nothing else running."""
 
     def set_cores(cores: int, running: int = 1, system: int | None = None):
-        monkeypatch.setattr(runtime, "_usable", (os.getpid(), cores))
+        monkeypatch.setattr(runtime, "_cores", (os.getpid(), cores, system or cores))
         monkeypatch.setattr(_load, "running_threads", lambda: running)
-        monkeypatch.setattr(os, "cpu_count", lambda: system or cores)
         monkeypatch.setattr(runtime.numba.config, "NUMBA_NUM_THREADS", 64)
         monkeypatch.setattr(runtime, "_explicit", None)
+        monkeypatch.setattr(runtime, "_world", [-1e9, 1])  # re-read the environment
         for name in ("LOCAL_WORLD_SIZE", "WORLD_SIZE"):
             monkeypatch.delenv(name, raising=False)
 
@@ -163,14 +163,18 @@ def budget_of(monkeypatch):
 
 
 def test_budget_is_cores_per_local_rank(budget_of, monkeypatch):
+    def budget_with(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        runtime._world[0] = -1e9  # the environment is re-read at most once a second
+        return runtime.budget()
+
     budget_of(8)
     assert runtime.budget() == 8
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert runtime.budget() == 4
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "3")  # wins over WORLD_SIZE
-    assert runtime.local_world_size() == 3 and runtime.budget() == 2
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "16")
-    assert runtime.budget() == 1
+    assert budget_with(WORLD_SIZE="2") == 4
+    assert budget_with(LOCAL_WORLD_SIZE="3") == 2  # wins over WORLD_SIZE
+    assert runtime.local_world_size() == 3
+    assert budget_with(LOCAL_WORLD_SIZE="16") == 1
     monkeypatch.setattr(runtime, "_explicit", 5)  # set_threads(5) wins
     assert runtime.budget() == 5
     monkeypatch.setattr(runtime.numba.config, "NUMBA_NUM_THREADS", 3)  # Numba's pool caps it
@@ -183,6 +187,8 @@ def test_a_bad_world_size_is_a_clear_error(budget_of, monkeypatch, value):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", value)
     with pytest.raises(ValueError, match="LOCAL_WORLD_SIZE must be a positive integer"):
         runtime.budget()
+    with pytest.raises(ValueError, match="LOCAL_WORLD_SIZE must be a positive integer"):
+        runtime.set_threads(None)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
@@ -204,7 +210,9 @@ def test_free_cores_from_the_runnable_threads_of_other_processes(budget_of):
     ]
     for running, spinning, system, free in cases:
         budget_of(2, running=running, system=system)
-        assert _load.free_cores(2, spinning=spinning) == free, (running, spinning, system)
+        assert _load.free_cores(2, system, spinning=spinning) == free, (running, spinning)
+        if not spinning:
+            assert runtime.threads_for(10**6) == max(1, free), (running, system)
 
 
 def test_one_thread_when_busy_small_forked_or_in_a_dataloader_worker(budget_of, monkeypatch):
@@ -254,26 +262,44 @@ def test_usable_cores_follow_affinity_and_cgroup_quota(monkeypatch):
 # -- per-rank budget, fork and threads: fresh processes ----------------------------------------
 
 _BUDGET = """
-import os, numba, torch
+import os
+import numba, torch
 from diffsolvers.experiments.runner import set_threads
 from solvers import runtime
-cores = len(os.sched_getaffinity(0))
-n = set_threads({threads})
-print("OK", cores, n, torch.get_num_threads(), numba.get_num_threads(), runtime.budget())
+
+runtime.adaptive(False)  # the budget itself, whatever the machine's load
+
+
+def report():
+    return [torch.get_num_threads(), numba.get_num_threads(), runtime.threads_for(10**7)]
+
+
+print("OK", len(os.sched_getaffinity(0)))
+print("OK", set_threads(None), *report())  # rank of a 2-process job on this machine
+print("OK", set_threads(2), *report())  # an explicit value wins
+os.environ["LOCAL_WORLD_SIZE"] = "1"
+print("OK", set_threads(None), *report())  # alone on the machine
 """
 
 
-@pytest.mark.parametrize(
-    ("local_world_size", "threads"), [("2", None), ("1", None), ("2", 2)], ids=str
-)
-def test_thread_budget_is_applied_per_rank(local_world_size, threads):
-    env = {"LOCAL_WORLD_SIZE": local_world_size, "WORLD_SIZE": "4", "RANK": "1"}
-    out = assert_ok(run_python(_BUDGET.format(threads=threads), NUMBA_NUM_THREADS="2", **env))
-    cores, n, torch_threads, numba_threads, budget = map(int, out.split()[1:6])
-    expected = threads or min(2, max(1, cores // int(local_world_size)))
-    assert n == torch_threads == expected
-    assert numba_threads == budget == min(expected, 2)
+def test_thread_budget_is_applied_per_rank():
+    env = {"LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4", "RANK": "1", "NUMBA_NUM_THREADS": "2"}
+    out = assert_ok(run_python(_BUDGET, **env))
+    lines = [list(map(int, line.split()[1:])) for line in out.splitlines() if line[:2] == "OK"]
+    cores = lines[0][0]
+    half, whole = max(1, cores // 2), min(2, cores)  # NUMBA_NUM_THREADS=2 caps the pool
+    assert lines[1] == [min(half, 2)] * 4
+    assert lines[2] == [2, 2, 2, 2]
+    assert lines[3] == [whole] * 4
 
+
+#: The two orders in which torch's OpenMP and Numba's threading layer can be loaded: with
+#: torch first, Numba's ``omp`` layer runs on torch's libgomp; with Numba first, torch
+#: shares the system's.
+IMPORTS = {
+    "torch first": "import torch\nimport solvers",
+    "solvers first": "import solvers\nimport numba\nnumba.get_num_threads()\nimport torch",
+}
 
 _FORK = """
 import numpy as np
@@ -312,9 +338,7 @@ print("OK")
 def test_forked_dataloader_workers_solve_after_the_parent_ran_torch_and_a_parallel_solve(
     order, parent_parallel
 ):
-    first, second = ("torch", "solvers") if order == "torch first" else ("solvers", "torch")
-    imports = f"import {first}\nimport {second}"
-    code = _FORK.format(imports=imports, parent_parallel=parent_parallel)
+    code = _FORK.format(imports=IMPORTS[order], parent_parallel=parent_parallel)
     assert_ok(run_python(code, timeout=240))
 
 
@@ -345,10 +369,12 @@ def test_spawned_dataloader_workers_solve_in_one_thread(tmp_path):
 
 
 _THREADS = """
-import threading, numba, torch, diffsolvers
+import threading
+import numba
+{imports}
+import diffsolvers
 from solvers import runtime
 
-layer_name = {layer!r}
 runtime.adaptive(False)  # use the pool whenever it is free, whatever the machine's load
 costs = torch.rand(16, 12, 12, generator=torch.Generator().manual_seed(0)) + 0.1
 
@@ -392,8 +418,18 @@ except ValueError:
 """
 
 
-@pytest.mark.parametrize("layer", ["default", "workqueue", "omp", "tbb"])
-def test_two_python_threads_in_one_layer_neither_abort_nor_change_results(layer):
+@pytest.mark.parametrize(
+    ("layer", "order"),
+    [
+        ("default", "torch first"),
+        ("default", "solvers first"),
+        ("workqueue", "torch first"),
+        ("omp", "torch first"),
+        ("tbb", "torch first"),
+    ],
+    ids=lambda v: v.replace(" ", "-"),
+)
+def test_two_python_threads_in_one_layer_neither_abort_nor_change_results(layer, order):
     if layer != "default":
         probe = run_python(_PROBE_LAYER.format(layer=layer))
         if "MISSING" in probe.stdout:
@@ -401,6 +437,7 @@ def test_two_python_threads_in_one_layer_neither_abort_nor_change_results(layer)
     env = {"NUMBA_NUM_THREADS": "2"}
     if layer != "default":
         env["NUMBA_THREADING_LAYER"] = layer
-    out = assert_ok(run_python(_THREADS.format(layer=layer), timeout=300, **env))
+    code = _THREADS.format(imports=IMPORTS[order])
+    out = assert_ok(run_python(code, timeout=300, **env))
     if layer != "default":
         assert out.split()[-1] == layer
