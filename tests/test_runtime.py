@@ -376,6 +376,7 @@ import diffsolvers
 from solvers import runtime
 
 runtime.adaptive(False)  # use the pool whenever it is free, whatever the machine's load
+runtime.set_threads(2)  # two threads even on a one-core machine
 costs = torch.rand(16, 12, 12, generator=torch.Generator().manual_seed(0)) + 0.1
 
 
