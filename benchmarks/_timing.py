@@ -22,6 +22,25 @@ def best_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05)
     return best
 
 
+def numba_note() -> str:
+    """The solver runtime's budget, Numba's threading layer and the kernel calls so far
+    (serial / parallel): the context of any figure with threads in it."""
+    import numba
+
+    from solvers import runtime
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel call yet
+        layer = "not started"
+    counts = runtime.stats()
+    return (
+        f"Numba: budget {runtime.budget()} threads, threading layer {layer}; kernel calls "
+        f"serial {counts['serial']}, parallel {counts['parallel']} (the runtime picks one "
+        "thread when other processes keep the cores busy)"
+    )
+
+
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
     """Print a plain aligned table."""
     cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from _timing import best_time, print_table
+from _timing import best_time, numba_note, print_table
 from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
 from scipy.optimize import linear_sum_assignment
 
 import solvers
+from solvers import runtime
 
 SIZES = [(10, 256), (50, 64), (200, 8)]
 
@@ -77,21 +78,16 @@ def run(quick: bool = False) -> None:
         ],
         rows,
     )
-    import numba
-
-    print(f"\nNumba: {numba.get_num_threads()} threads, threading layer {numba.threading_layer()}")
+    print("\n" + numba_note())
 
 
 def _one_thread(fn, repeat: int) -> float:
-    """``best_time`` with Numba limited to one thread (the algorithm without the pool)."""
-    import numba
-
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
+    """``best_time`` with the solvers limited to one thread (the algorithm without the pool)."""
+    runtime.set_threads(1)
     try:
         return best_time(fn, repeat)
     finally:
-        numba.set_num_threads(threads)
+        runtime.set_threads(None)
 
 
 if __name__ == "__main__":

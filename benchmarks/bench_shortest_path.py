@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 
-import numba
 import numpy as np
-from _timing import best_time, print_table
+from _timing import best_time, numba_note, print_table
 
 import solvers
+from solvers import runtime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -45,7 +45,7 @@ print(t1 - t0, t2 - t1, t3 - t2)
 
 def _speed(quick: bool) -> None:
     rng = np.random.default_rng(0)
-    threads = numba.get_num_threads()
+    threads = runtime.budget()
     rows = []
     for k in (12, 30):
         theta = -rng.choice(WARCRAFT, size=(1024, k, k))
@@ -88,6 +88,7 @@ def _speed(quick: bool) -> None:
         ],
         rows,
     )
+    print("\n" + numba_note())
 
 
 def _compile(quick: bool) -> None:

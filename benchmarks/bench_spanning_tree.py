@@ -16,13 +16,13 @@ import itertools
 import sys
 
 import networkx as nx
-import numba as nb
 import numpy as np
 import scipy.sparse as sp
-from _timing import best_time, print_table
+from _timing import best_time, numba_note, print_table
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 import solvers
+from solvers import runtime
 
 
 def scipy_per_instance(n: int, edges: np.ndarray, theta: np.ndarray):
@@ -82,10 +82,9 @@ def run(quick: bool = False) -> None:
         )
         n_ref = batch if n <= 30 else batch // 4  # networkx is slow: fewer instances
         t_nb = best_time(lambda s=numba, t=theta: s.solve(t), repeat) / batch * 1e6
-        threads = nb.get_num_threads()
-        nb.set_num_threads(1)
+        runtime.set_threads(1)
         t_nb1 = best_time(lambda s=numba, t=theta: s.solve(t), repeat) / batch * 1e6
-        nb.set_num_threads(threads)
+        runtime.set_threads(None)
         t_one = best_time(lambda s=numba, t=theta: s.solve(t[0]), repeat) * 1e6
         t_sp = best_time(scipy_per_instance(n, edges, theta), repeat) / batch * 1e6
         t_nx = best_time(networkx_per_instance(n, edges, theta[:n_ref]), repeat) / n_ref * 1e6
@@ -97,7 +96,7 @@ def run(quick: bool = False) -> None:
     print_table("spanning_tree: µs per instance (complete graphs, Gaussian scores)", header, rows)
 
     # Algorithmic cost only: one thread, so that thread-pool effects do not blur the rule.
-    nb.set_num_threads(1)
+    runtime.set_threads(1)
     rows = []
     n, batch = 100, 32
     for density in [1.0, 0.5, 0.2, 0.1, 0.03] if not quick else [1.0, 0.1]:
@@ -110,14 +109,14 @@ def run(quick: bool = False) -> None:
         t_k = best_time(lambda s=kruskal, t=theta: s.solve(t), repeat) / batch * 1e6
         auto = solvers.get("spanning_tree", n_nodes=n, edges=edges).algorithm
         rows.append([density, len(edges), t_p, t_k, t_k / t_p, auto])
-    nb.set_num_threads(threads)
+    runtime.set_threads(None)
     print_table(
         f"spanning_tree: Prim vs Kruskal by density (n = {n}, batch {batch}, 1 thread, "
         "µs per instance)",
         ["density", "edges", "prim", "kruskal", "kruskal/prim", "auto picks"],
         rows,
     )
-    print(f"\nNumba: {threads} threads, threading layer {nb.threading_layer()}")
+    print("\n" + numba_note())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .runtime import parallel_kernel
+
 
 @njit(cache=True)
 def assign_one(theta: np.ndarray, col_of_row: np.ndarray) -> None:
@@ -84,7 +86,7 @@ def assign_one(theta: np.ndarray, col_of_row: np.ndarray) -> None:
                 break
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(min_size=2048)
 def assign_batch(theta: np.ndarray) -> np.ndarray:
     """0/1 assignment matrices for a batch ``theta`` (B, n, m); one instance per thread."""
     b_size, n, m = theta.shape

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .runtime import parallel_kernel
+
 
 @njit(cache=True)
 def _dantzig_bound(theta, weights, order, m, capacity, skip):
@@ -140,7 +142,7 @@ def knapsack_dp(theta, weights, capacity, y):
             c -= weights[i]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def knapsack_dp_batch(theta, weights, capacity):
     """Solve ``B`` instances: ``θ`` (B, n) float64; ``weights`` (B, n), ``capacity`` (B,) int64."""
     batch, n = theta.shape

@@ -2,7 +2,9 @@
 
 Flat ``@njit`` functions on NumPy arrays, no Python objects. Each problem has one serial
 kernel for a single instance and one batch kernel with a single ``prange`` loop over the
-batch (plus a serial twin: starting threads costs more than solving a few small instances).
+batch, compiled parallel and serial by :func:`solvers.runtime.parallel_kernel` (which also
+runs batches below ``PARALLEL_MIN_SIZE`` entries serially: starting threads costs more than
+solving a few small instances).
 Every kernel works on float64 costs and writes 0/1 entries into a float64 ``y``.
 """
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from .runtime import parallel_kernel
 
 #: Batches with fewer scalar entries (instances × instance size) than this run serially.
 PARALLEL_MIN_SIZE = 2048
@@ -243,7 +247,7 @@ def _grid_dijkstra_range(theta, offsets, y, start, stop):
         grid_dijkstra(theta[b], offsets, y[b], pred, reached, padded, dist, nxt, head, fd, fi)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(min_size=PARALLEL_MIN_SIZE)
 def grid_dijkstra_batch(theta, moves, n_chunks):
     """:func:`grid_dijkstra` on every ``(H, W)`` grid of a ``(B, H, W)`` batch ``θ = -costs``,
     cut into ``n_chunks`` chunks run in parallel (scratch arrays allocated once per chunk;
@@ -256,14 +260,6 @@ def grid_dijkstra_batch(theta, moves, n_chunks):
         _grid_dijkstra_range(
             theta, offsets, y, chunk * batch // n_chunks, (chunk + 1) * batch // n_chunks
         )
-    return y
-
-
-@njit(cache=True)
-def grid_dijkstra_serial(theta, moves):
-    """:func:`grid_dijkstra_batch` in one thread (small batches: no thread start-up)."""
-    y = np.empty(theta.shape)
-    _grid_dijkstra_range(theta, _padded_offsets(moves, theta.shape[2]), y, 0, theta.shape[0])
     return y
 
 
@@ -297,22 +293,11 @@ def dag_longest_path(theta, n_nodes, order, out_ptr, out_edge, heads, tails, sou
         v = tails[e]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(min_size=PARALLEL_MIN_SIZE)
 def dag_longest_path_batch(theta, n_nodes, order, out_ptr, out_edge, heads, tails, source, target):
     """:func:`dag_longest_path` on every row of a ``(B, n_edges)`` batch."""
     y = np.zeros(theta.shape)
     for b in prange(theta.shape[0]):
-        dag_longest_path(
-            theta[b], n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y[b]
-        )
-    return y
-
-
-@njit(cache=True)
-def dag_longest_path_serial(theta, n_nodes, order, out_ptr, out_edge, heads, tails, source, target):
-    """:func:`dag_longest_path_batch` in one thread (small batches)."""
-    y = np.zeros(theta.shape)
-    for b in range(theta.shape[0]):
         dag_longest_path(
             theta[b], n_nodes, order, out_ptr, out_edge, heads, tails, source, target, y[b]
         )
@@ -364,20 +349,11 @@ def graph_dijkstra(cost, n_nodes, out_ptr, out_edge, heads, tails, source, targe
         v = tails[e]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(min_size=PARALLEL_MIN_SIZE)
 def graph_dijkstra_batch(costs, n_nodes, out_ptr, out_edge, heads, tails, source, target):
     """:func:`graph_dijkstra` on every row of a ``(B, n_edges)`` cost batch."""
     y = np.zeros(costs.shape)
     for b in prange(costs.shape[0]):
-        graph_dijkstra(costs[b], n_nodes, out_ptr, out_edge, heads, tails, source, target, y[b])
-    return y
-
-
-@njit(cache=True)
-def graph_dijkstra_serial(costs, n_nodes, out_ptr, out_edge, heads, tails, source, target):
-    """:func:`graph_dijkstra_batch` in one thread (small batches)."""
-    y = np.zeros(costs.shape)
-    for b in range(costs.shape[0]):
         graph_dijkstra(costs[b], n_nodes, out_ptr, out_edge, heads, tails, source, target, y[b])
     return y
 
@@ -446,7 +422,7 @@ def grid_optimal_path_count(cost, moves, rtol):
     return count[h * w - 1]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(min_size=PARALLEL_MIN_SIZE)
 def grid_optimal_path_counts(costs, moves, rtol):
     """:func:`grid_optimal_path_count` of each grid of a ``(B, H, W)`` batch."""
     out = np.empty(costs.shape[0])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .runtime import parallel_kernel
+
 
 @njit(cache=True)
 def _find(parent: np.ndarray, x: int) -> int:
@@ -99,7 +101,7 @@ def spanning_tree_one(
     return y
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel(min_size=2048)
 def spanning_tree_batch(
     theta: np.ndarray,
     edges: np.ndarray,

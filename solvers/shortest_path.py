@@ -33,11 +33,11 @@ import itertools
 from functools import lru_cache
 from typing import Any
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 from . import _shortest_path_kernels as _k
+from . import runtime
 from .base import (
     LPForm,
     Solver,
@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 _PROBLEM = "shortest_path"
+
+#: Chunks of the batch per thread in the grid kernel (each allocates its scratch once).
+CHUNKS_PER_THREAD = 4
 
 
 def _moves(neighbourhood: int) -> list[tuple[int, int]]:
@@ -202,7 +205,8 @@ class NumbaGridShortestPath(GridShortestPath):
     up to 1,024 cells, a binary heap above; cells leave it in (distance, row, col) order),
     one parallel ``prange`` loop over the batch.
 
-    Batches smaller than ``PARALLEL_MIN_SIZE`` cells in all run in one thread.
+    Runs through :mod:`solvers.runtime`: batches smaller than ``PARALLEL_MIN_SIZE`` cells in
+    all, a busy machine, a fork child... get one thread.
     """
 
     backend = "numba"
@@ -210,10 +214,7 @@ class NumbaGridShortestPath(GridShortestPath):
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
         moves = _k.MOVES_8 if self.neighbourhood == 8 else _k.MOVES_4
         theta = np.ascontiguousarray(theta, dtype=np.float64)  # the kernels read c = -θ
-        if theta.size < _k.PARALLEL_MIN_SIZE:
-            return _k.grid_dijkstra_serial(theta, moves)
-        # A few chunks per thread balance the load; each chunk allocates its scratch once.
-        return _k.grid_dijkstra_batch(theta, moves, 4 * numba.get_num_threads())
+        return _k.grid_dijkstra_batch(theta, moves, CHUNKS_PER_THREAD * runtime.budget())
 
 
 def dijkstra_grid_python(costs: np.ndarray, neighbourhood: int = 8) -> np.ndarray:

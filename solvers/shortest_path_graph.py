@@ -267,12 +267,9 @@ class NumbaGraphShortestPath(GraphShortestPath):
         if self.source == self.target:
             return np.zeros(theta.shape)
         common = (self._out_ptr, self._out_edge, self._heads, self._tails, self.source, self.target)
-        parallel = theta.size >= _k.PARALLEL_MIN_SIZE
         if self.is_dag:
-            dag = _k.dag_longest_path_batch if parallel else _k.dag_longest_path_serial
-            return dag(theta, self.n_nodes, self._nodes, *common)
-        dijkstra = _k.graph_dijkstra_batch if parallel else _k.graph_dijkstra_serial
-        return dijkstra(-theta, self.n_nodes, *common)
+            return _k.dag_longest_path_batch(theta, self.n_nodes, self._nodes, *common)
+        return _k.graph_dijkstra_batch(-theta, self.n_nodes, *common)
 
 
 class NetworkxGraphShortestPath(GraphShortestPath):

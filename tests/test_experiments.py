@@ -770,6 +770,7 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
     import torch
 
     from diffsolvers.experiments.cli import build_parser
+    from solvers import runtime
 
     commands = [
         ["train", "warcraft"],
@@ -798,5 +799,5 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
         assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
     finally:
         torch.set_num_threads(before[0])
-        numba.set_num_threads(before[1])
+        runtime.set_threads(None)  # back to the budget for the tests that follow
     assert "two_stage" in capsys.readouterr().out

@@ -182,13 +182,9 @@ def check_names(methods: Sequence[str], seeds: Sequence[int]) -> None:
 
 
 def set_threads(n: int | None) -> int:
-    """Use ``n`` threads for both torch and Numba (they run one after the other in a
-    training step, so each may use every core); ``None`` keeps the defaults."""
-    import numba
+    """Use ``n`` threads for both torch and the solvers (they run one after the other in a
+    training step, so each may use every core); ``None``: the per-process budget, usable
+    cores / processes of the job on this machine (:mod:`diffsolvers.threads`)."""
+    from ..threads import apply_thread_budget
 
-    if n is None:
-        return torch.get_num_threads()
-    n = max(1, int(n))
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    return n
+    return apply_thread_budget(None if n is None else max(1, int(n)))

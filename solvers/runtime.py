@@ -1,0 +1,299 @@
+"""The parallel runtime: where every batched kernel of the zoo runs, and on how many threads.
+
+Each batch kernel (one ``prange`` loop over the instances) is compiled twice by
+:func:`parallel_kernel`: with Numba's ``parallel=True`` and as a plain loop. Every call picks
+one of the two::
+
+    threads = 1                 the batch is small, the process is a fork child or a
+                                DataLoader worker, another Python thread is inside a
+                                parallel solve, or the budget is 1
+    threads = min(budget, free) otherwise, ``free`` = usable cores - runnable threads of
+                                other processes (sampled at each call, see :mod:`._load`)
+    budget  = set_threads(n) if called, else max(1, usable cores // LOCAL_WORLD_SIZE)
+
+Why each rule (measured in ``benchmarks/threads.py``, written up in ``docs/threads.md``):
+a parallel solve of a training batch lasts about a millisecond, less than a scheduler time
+slice, so one worker thread that waits for a busy core stalls the whole call (4-6× slower
+than one thread); GNU OpenMP's thread pool does not survive ``fork`` (a forked DataLoader
+worker hangs or aborts); Numba's ``workqueue`` layer aborts the process when two Python
+threads enter it at once. One thread is never worse than the machine's free share, so
+that is the fallback of every rule.
+
+Example::
+
+    >>> from solvers import runtime
+    >>> runtime.budget()                # threads a solve may use in this process
+    2
+    >>> runtime.set_threads(1)          # every solve in one thread from now on
+    >>> runtime.set_threads(None)       # back to the budget
+
+References: Numba's threading layers
+(https://numba.readthedocs.io/en/stable/user/threading-layer.html); the OpenMP 5.2
+specification, ``OMP_WAIT_POLICY``; torchrun's ``LOCAL_WORLD_SIZE``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numba
+from numba import njit
+
+from . import _load
+
+__all__ = [
+    "ParallelKernel",
+    "adaptive",
+    "budget",
+    "kernels",
+    "local_world_size",
+    "parallel_kernel",
+    "set_threads",
+    "stats",
+    "threads_for",
+    "usable_cores",
+]
+
+_PID = os.getpid()  # a process whose pid differs was forked after this import
+_explicit: int | None = None  # set_threads(n); None = the budget
+_adaptive = True  # fewer threads when other processes want the cores
+_pool = threading.Lock()  # held by the Python thread inside a parallel kernel
+_counts = {"serial": 0, "parallel": 0}
+_kernels: list[ParallelKernel] = []
+
+
+_cores: tuple[int, int, int] | None = None  # (pid, usable, system), read once per process
+
+
+def _core_counts() -> tuple[int, int]:
+    global _cores
+    if _cores is None or _cores[0] != os.getpid():
+        usable = _read_usable_cores()
+        _cores = (os.getpid(), usable, max(usable, os.cpu_count() or 1))
+    return _cores[1], _cores[2]
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota.
+
+    ``os.sched_getaffinity`` where available (``os.cpu_count`` otherwise), and
+    ``ceil(quota / period)`` of ``/sys/fs/cgroup/cpu.max`` when a quota is set. Read once
+    per process.
+    """
+    return _core_counts()[0]
+
+
+def _read_usable_cores() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    quota = _load.cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def local_world_size() -> int:
+    """Processes of this job on this machine: ``LOCAL_WORLD_SIZE``, else ``WORLD_SIZE``
+    (both set by torchrun; ranks spread over machines make the second an overestimate,
+    hence a safe one), else 1."""
+    for name in ("LOCAL_WORLD_SIZE", "WORLD_SIZE"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            try:
+                size = int(value)
+            except ValueError:
+                size = 0
+            if size < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            return size
+    return 1
+
+
+_world = [-1e9, 1]  # [time read, local_world_size()]: the environment, re-read every second
+
+
+def budget() -> int:
+    """Threads a solve of this process may use: the value given to :func:`set_threads`,
+    else ``max(1, usable_cores() // local_world_size())``, capped by Numba's pool size
+    (``NUMBA_NUM_THREADS``).
+
+    N ranks of one job on C cores thus get C/N threads each (at least 1). The environment
+    is read at most once a second (and by every :func:`set_threads`).
+    """
+    if _explicit is not None:
+        n = _explicit
+    else:
+        now = time.monotonic()
+        if now - _world[0] > 1.0:
+            _world[:] = [now, local_world_size()]
+        n = usable_cores() // _world[1]
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def set_threads(n: int | None) -> int:
+    """Use at most ``n`` threads per solve from now on (``None``: back to :func:`budget`'s
+    default); returns the budget in force. Numba's own setting for the calling thread
+    follows, so ``numba.get_num_threads()`` reports it."""
+    global _explicit
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"threads must be a positive integer or None, got {n!r}")
+    _explicit = n
+    _world[:] = [time.monotonic(), local_world_size()]
+    threads = budget()
+    if _may_use_pool():
+        _start_pool()
+        numba.set_num_threads(threads)
+    return threads
+
+
+def adaptive(enabled: bool | None = None) -> bool:
+    """Whether a solve takes only the cores other processes leave free (default: yes);
+    ``adaptive(False)`` uses the whole budget whatever the load (the other rules stay).
+    Returns the setting in force."""
+    global _adaptive
+    if enabled is not None:
+        if not isinstance(enabled, bool):
+            raise TypeError(f"adaptive takes True, False or None, got {enabled!r}")
+        _adaptive = enabled
+    return _adaptive
+
+
+def kernels() -> list[ParallelKernel]:
+    """Every kernel built by :func:`parallel_kernel` so far (in import order)."""
+    return list(_kernels)
+
+
+def stats() -> dict[str, int]:
+    """How many kernel calls ran serially and in parallel in this process (a copy)."""
+    return dict(_counts)
+
+
+def _in_fork_child() -> bool:
+    return os.getpid() != _PID
+
+
+def _in_dataloader_worker() -> bool:
+    """Whether this process is a torch DataLoader worker (looked up, never imported:
+    the zoo does not depend on torch). Torch runs its own ops in one thread there."""
+    data = sys.modules.get("torch.utils.data")
+    info = getattr(data, "get_worker_info", None)
+    return info is not None and info() is not None
+
+
+def _may_use_pool() -> bool:
+    return not _in_fork_child() and not _in_dataloader_worker()
+
+
+def threads_for(size: int, min_size: int = 0) -> int:
+    """Threads the next call of a kernel on ``size`` entries would get (1 = the serial
+    kernel), without taking the pool: the rules of the module docstring, except the
+    one about other Python threads."""
+    if size < min_size or not _may_use_pool():
+        return 1
+    n = budget()
+    if n > 1 and _adaptive:
+        n = min(n, _load.free_cores(*_core_counts(), spinning=_recent_workers()))
+    return max(1, n)
+
+
+_last_parallel = {"end": -1e9, "workers": 0}
+
+
+def _recent_workers() -> int:
+    """Worker threads of this process's last parallel call that may still be spinning:
+    OpenMP (unless its wait policy is passive) and TBB keep their workers busy-waiting for
+    a few milliseconds after a parallel region; ``workqueue``'s sleep at once."""
+    if time.perf_counter() - _last_parallel["end"] >= _load.SPIN_WINDOW:
+        return 0
+    layer = numba.threading_layer()
+    passive = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+    if layer == "workqueue" or (layer == "omp" and passive):
+        return 0
+    return _last_parallel["workers"]
+
+
+_started = False
+
+
+def _start_pool() -> None:
+    """Start Numba's threading layer once (Numba's choice unless the user set one)."""
+    global _started
+    if not _started:
+        numba.get_num_threads()  # launches the layer
+        _started = True
+
+
+class ParallelKernel:
+    """A batch kernel compiled parallel and serial; calling it runs one of the two.
+
+    ``kernel(*args)`` solves on ``threads_for(args[0].size)`` threads: the ``parallel``
+    dispatcher (Numba ``parallel=True``) with that many threads, or the ``serial`` one
+    (``prange`` as a plain loop; the same answers, tested).
+    """
+
+    def __init__(self, fn: Callable[..., Any], min_size: int, cache: bool = True) -> None:
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__doc__ = fn.__doc__
+        self.__module__ = fn.__module__
+        self.min_size = min_size
+        self.parallel = njit(parallel=True, cache=cache)(fn)
+        # Numba's cache files are named by qualname: the twin needs a name of its own.
+        twin = types.FunctionType(
+            fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__
+        )
+        twin.__qualname__ = fn.__qualname__ + "_serial"
+        twin.__module__ = fn.__module__
+        twin.__doc__ = fn.__doc__
+        self.serial = njit(cache=cache)(twin)
+        _kernels.append(self)
+
+    def __repr__(self) -> str:
+        return f"<parallel kernel {self.__module__}.{self.__qualname__}>"
+
+    def __call__(self, *args: Any) -> Any:
+        threads = threads_for(int(args[0].size), self.min_size)
+        if threads > 1 and _pool.acquire(blocking=False):
+            try:
+                _start_pool()
+                numba.set_num_threads(threads)
+                _counts["parallel"] += 1
+                out = self.parallel(*args)
+                _last_parallel["end"] = time.perf_counter()
+                _last_parallel["workers"] = threads - 1
+                return out
+            finally:
+                _pool.release()
+        _counts["serial"] += 1
+        return self.serial(*args)
+
+
+def parallel_kernel(fn: Callable[..., Any] | None = None, *, min_size: int = 0, cache: bool = True):
+    """Decorator: compile a batch kernel parallel and serial (:class:`ParallelKernel`).
+
+    ``min_size``: batches whose first argument has fewer entries run serially (starting
+    the pool costs more than solving a few small instances). ``cache``: Numba's on-disk
+    cache (needs the function to live in a file).
+
+    Example::
+
+        @parallel_kernel(min_size=2048)
+        def solve_batch(theta):
+            y = np.empty(theta.shape)
+            for b in prange(theta.shape[0]):
+                ...
+            return y
+    """
+    if fn is None:
+        return lambda f: ParallelKernel(f, min_size, cache)
+    return ParallelKernel(fn, min_size, cache)
