@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .runtime import parallel_kernel
+
 
 @njit(cache=True)
 def multi_knapsack_dp(theta, weights, capacity, y):
@@ -116,7 +118,7 @@ def multi_knapsack_dp(theta, weights, capacity, y):
                     idx -= weights[k, i] * stride[k]
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def multi_knapsack_dp_batch(theta, weights, capacity):
     """Solve ``B`` instances: ``θ`` (B, n) float64; ``weights`` (B, m, n), ``capacity``
     (B, m) int64."""

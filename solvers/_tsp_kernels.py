@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .runtime import parallel_kernel
+
 
 @njit(cache=True)
 def edge_index(i, j, n):
@@ -101,7 +103,7 @@ def work_tables(n):
     return np.empty((m, 1 << m)), np.empty((m, 1 << m), dtype=np.int8)
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel
 def held_karp_batch(theta, n, n_chunks):
     """Solve ``B`` instances: ``theta`` (B, n(n-1)/2) float64. One ``prange`` over
     ``n_chunks`` contiguous chunks of the batch (one per thread), each with its own work

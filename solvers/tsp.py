@@ -44,10 +44,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
+from . import runtime
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
 from ._tsp_kernels import held_karp, held_karp_batch, work_tables
 from .base import LPForm, Solver, SolverInputError, as_array, check_path_sum
@@ -251,7 +251,7 @@ class TSPSolver(_TSPBase):
             y = np.zeros(theta.shape)
             held_karp(theta[0], n, y[0], *work_tables(n))
             return y
-        chunks = min(theta.shape[0], numba.get_num_threads())
+        chunks = min(theta.shape[0], runtime.threads_for(theta.size))
         return held_karp_batch(theta, n, chunks)
 
 

@@ -107,6 +107,13 @@ def _solves(rng: np.random.Generator):
         tree = solvers.get("spanning_tree", n_nodes=nodes, edges=complete, algorithm=algorithm)
         t = rng.integers(0, 3, size=(60, len(complete))).astype(float)
         yield f"spanning tree {algorithm}", lambda tree=tree, t=t: tree.solve(t)
+    tsp = solvers.get("tsp", n_nodes=7)
+    tour_scores = -rng.integers(1, 4, size=(20, 21)).astype(float)
+    yield "tsp", lambda: tsp.solve(tour_scores)
+    multi = solvers.get("multi_knapsack")
+    mw = rng.integers(1, 6, size=(30, 2, 12)).astype(float)
+    mv = rng.integers(0, 5, size=(30, 12)).astype(float)
+    yield "multi knapsack", lambda: multi.solve(mv, weights=mw, capacity=np.full((30, 2), 15.0))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -119,7 +126,7 @@ def test_serial_and_parallel_kernels_give_identical_answers(force, seed):
         y_parallel = solve()
         np.testing.assert_array_equal(y_serial, y_parallel, err_msg=name)
         names.append(name)
-    assert len(names) == 9
+    assert len(names) == 11
 
 
 def test_every_parallel_kernel_goes_through_the_runtime(force):
@@ -132,7 +139,7 @@ def test_every_parallel_kernel_goes_through_the_runtime(force):
     for _, solve in _solves(np.random.default_rng(0)):
         solve()
     assert {k.__name__ for k in runtime.kernels()} == {k.__name__ for k in called}
-    assert len(runtime.kernels()) == 7
+    assert len(runtime.kernels()) == 9
 
 
 def test_kernels_keep_their_names_and_compile_twice():
