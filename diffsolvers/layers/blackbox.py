@@ -73,14 +73,14 @@ class _BlackboxFn(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(theta, lambda_, key, problem, names, *side):
+    def forward(theta, lambda_, key, problem, names, side):
         return _bridge.solve_by_key(
             key, problem, theta[None], dict(zip(names, side)), what="the prediction"
         )[0]
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        theta, lambda_, key, problem, names, *side = inputs
+        theta, lambda_, key, problem, names, side = inputs
         ctx.save_for_backward(theta, output, *side)
         ctx.lambda_, ctx.key, ctx.problem, ctx.names = lambda_, key, problem, names
         _handles.hold(ctx, key)  # the backward solves again, maybe after the module is gone
@@ -99,7 +99,7 @@ class _BlackboxFn(torch.autograd.Function):
             what="θ - λ·∂L/∂y",
             direction_what="the incoming gradient ∂L/∂y",
         )[0]
-        return ((y - y_p) / ctx.lambda_, None, None, None, None) + (None,) * len(side)
+        return (y - y_p) / ctx.lambda_, None, None, None, None, None
 
 
 class BlackboxLayer(SolverModule):
@@ -139,8 +139,8 @@ class BlackboxLayer(SolverModule):
         theta, _ = self._prediction(x, self.inputs)
         work = theta.to(work_dtype(theta.dtype))
         names = tuple(side)
-        tensors = _bridge.side_tensors(side)
-        y = _BlackboxFn.apply(work, float(lambda_), self._solver_key, self.problem, names, *tensors)
+        tensors = tuple(_bridge.side_tensors(side))
+        y = _BlackboxFn.apply(work, float(lambda_), self._solver_key, self.problem, names, tensors)
         return y.to(theta.dtype)
 
 

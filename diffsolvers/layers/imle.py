@@ -128,13 +128,13 @@ class _IMLEFn(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(theta, theta_eps, lambda_, key, problem, names, *side):
+    def forward(theta, theta_eps, lambda_, key, problem, names, side):
         ys = _bridge.solve_by_key(key, problem, theta_eps, dict(zip(names, side)), what="θ + ε")
         return ys.mean(0), ys
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        theta, theta_eps, lambda_, key, problem, names, *side = inputs
+        theta, theta_eps, lambda_, key, problem, names, side = inputs
         ctx.save_for_backward(theta, theta_eps, output[1], *side)
         ctx.lambda_, ctx.key, ctx.problem, ctx.names = lambda_, key, problem, names
         _handles.hold(ctx, key)  # the backward solves again, maybe after the module is gone
@@ -155,7 +155,7 @@ class _IMLEFn(torch.autograd.Function):
             direction_what="the incoming gradient ∂L/∂y",
         )
         grad = (ys - ys_target).mean(0) / ctx.lambda_
-        return (grad, None, None, None, None, None) + (None,) * len(side)
+        return grad, None, None, None, None, None, None
 
 
 class IMLELayer(SolverModule):
@@ -250,7 +250,7 @@ class IMLELayer(SolverModule):
             self._solver_key,
             self.problem,
             names,
-            *_bridge.side_tensors(side),
+            tuple(_bridge.side_tensors(side)),
         )
         return y.to(theta.dtype)
 
