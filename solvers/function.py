@@ -135,16 +135,21 @@ class FunctionSolver(Solver):
     # -- solving ----------------------------------------------------------------------------
     def _solve_batch(self, theta: np.ndarray, **side: np.ndarray) -> np.ndarray:
         if self.batched:
-            return self._checked(self.fn(theta, **side), theta, theta.shape, "the batch")
-        rows = range(theta.shape[0])
+            y = self._array(self.fn(theta, **side), theta.shape, "the batch")
+            self._check_finite(y, lambda: "the batch")
+            return y.astype(theta.dtype, copy=False)
+        shape = theta.shape[1:]
 
         def one(i: int) -> np.ndarray:
             out = self.fn(theta[i], **{k: v[i] for k, v in side.items()})
-            return self._checked(out, theta, theta.shape[1:], f"instance {i}")
+            return self._array(out, shape, f"instance {i}")
 
         if self.threads is None or self.threads == 1 or theta.shape[0] == 1:
-            return np.stack([one(i) for i in rows])
-        return np.stack(list(self._executor().map(one, rows)))
+            y = np.stack([one(i) for i in range(theta.shape[0])])
+        else:
+            y = np.stack(list(self._executor().map(one, range(theta.shape[0]))))
+        self._check_finite(y, lambda: f"instance {_first_bad(y)}")
+        return y.astype(theta.dtype, copy=False)
 
     def _executor(self) -> ThreadPoolExecutor:
         """The worker pool, created on first use (and again in a forked child)."""
@@ -154,29 +159,39 @@ class FunctionSolver(Solver):
                 self._pool_pid = os.getpid()
             return self._pool
 
-    def _checked(
-        self, out: Any, theta: np.ndarray, shape: tuple[int, ...], where: str
-    ) -> np.ndarray:
-        """``out`` as a float array of θ's dtype, or an error naming the function."""
-        who = f"{self.problem}: the function {self.name}"
+    @property
+    def _who(self) -> str:
+        return f"{self.problem}: the function {self.name}"
+
+    def _array(self, out: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+        """``out`` as a real array of ``shape``, or an error naming the function and ``where``."""
         try:
             arr = as_array(out, "its result", self.problem)
         except TypeError as exc:
-            raise TypeError(f"{who} returned {type(out).__name__} for {where}: {exc}") from None
-        if arr.dtype.kind not in "biuf":
             raise TypeError(
-                f"{who} returned an array of dtype {arr.dtype} for {where}; a solution holds "
+                f"{self._who} returned {type(out).__name__} for {where}: {exc}"
+            ) from None
+        if arr.dtype.kind not in "biuf":
+            got = "an array" if isinstance(out, np.ndarray) else type(out).__name__
+            raise TypeError(
+                f"{self._who} returned {got} of dtype {arr.dtype} for {where}; a solution holds "
                 "real numbers (bool, integer or float)"
             )
         if arr.shape != tuple(shape):
             raise SolverInputError(
-                f"{who} returned shape {arr.shape} for {where} of shape {tuple(shape)}; it "
-                f"must return one solution of θ's shape" + (" per instance" if self.batched else "")
+                f"{self._who} returned shape {arr.shape} for {where} of shape {tuple(shape)}; "
+                "it must return one solution of θ's shape"
+                + (" per instance" if self.batched else "")
             )
-        if arr.dtype.kind == "f" and arr.size and not np.isfinite([arr.min(), arr.max()]).all():
-            bad = "NaN" if np.isnan(arr).any() else "inf"
-            raise SolverInputError(f"{who} returned {bad} for {where}; solutions must be finite")
-        return arr.astype(theta.dtype, copy=False)
+        return arr
+
+    def _check_finite(self, y: np.ndarray, where: Callable[[], str]) -> None:
+        """One pass over all the solutions (min and max propagate NaN and show ±inf)."""
+        if y.dtype.kind == "f" and y.size and not np.isfinite([y.min(), y.max()]).all():
+            bad = "NaN" if np.isnan(y).any() else "inf"
+            raise SolverInputError(
+                f"{self._who} returned {bad} for {where()}; solutions must be finite"
+            )
 
     def _check_side(
         self, side: dict[str, Any], batch_shape: tuple[int, ...], event_shape: tuple[int, ...]
@@ -190,6 +205,11 @@ class FunctionSolver(Solver):
                     f"with θ's batch shape {tuple(batch_shape)} (one entry per instance)"
                 )
         return side
+
+
+def _first_bad(y: np.ndarray) -> int:
+    """The first instance of ``y`` (B, ...) holding a NaN or an infinity."""
+    return int(np.argmax(~np.isfinite(y.reshape(len(y), -1)).all(axis=1)))
 
 
 def from_function(
