@@ -24,9 +24,9 @@ Example::
     >>> def top2(theta):  # (B, n) -> (B, n) on θ's device
     ...     return torch.zeros_like(theta).scatter(-1, theta.topk(2, dim=-1).indices, 1.0)
     >>> solver = diffsolvers.from_torch_function(top2, problem="top2")
-    >>> layer = diffsolvers.PerturbedOptimizer(solver, sigma=0.5, n_samples=100, seed=0)
+    >>> layer = diffsolvers.PerturbedOptimizer(solver, sigma=2.0, n_samples=100, seed=0)
     >>> layer(torch.tensor([[3.0, 2.0, 0.0, -3.0]]))
-    tensor([[0.9900, 0.9500, 0.0600, 0.0000]])
+    tensor([[0.9100, 0.7500, 0.3200, 0.0200]])
 
 Reference: google-research/perturbations (``perturbed(func)``), jaxopt
 (``make_perturbed_fun``) and InferOpt.jl, which wrap any function the same way.
@@ -60,6 +60,12 @@ class TorchFunctionSolver:
 
     ``solve(θ, **side)`` takes θ with any number of leading batch axes (none: one instance)
     and returns ``y`` of θ's shape, dtype and device.
+
+    >>> import torch
+    >>> best = TorchFunctionSolver(lambda t: torch.nn.functional.one_hot(t.argmax(-1), 3),
+    ...                            problem="best")
+    >>> best.solve(torch.tensor([[0.2, 0.9, 0.1]]))
+    tensor([[0., 1., 0.]])
     """
 
     backend = "torch"
@@ -196,7 +202,14 @@ def from_torch_function(
     instance_shape: Sequence[int] | None = None,
     side_inputs: Sequence[str] = (),
 ) -> TorchFunctionSolver:
-    """Wrap a torch function as a :class:`TorchFunctionSolver` (see its arguments)."""
+    """Wrap a torch function as a :class:`TorchFunctionSolver` (see its arguments).
+
+    >>> import torch
+    >>> def top2(theta):  # stays on θ's device
+    ...     return torch.zeros_like(theta).scatter(-1, theta.topk(2, dim=-1).indices, 1.0)
+    >>> from_torch_function(top2, problem="top2").solve(torch.tensor([3.0, 1.0, 2.0]))
+    tensor([1., 0., 1.])
+    """
     return TorchFunctionSolver(
         fn,
         event_ndim=event_ndim,
@@ -208,7 +221,14 @@ def from_torch_function(
 
 
 def as_solver(obj: Any) -> Any:
-    """``obj`` as a solver (see the module docstring); ``TypeError`` for anything else."""
+    """``obj`` as a solver (see the module docstring); ``TypeError`` for anything else.
+
+    >>> import numpy as np
+    >>> as_solver(lambda t: np.eye(t.shape[-1])[t.argmax(-1)])
+    FunctionSolver(<lambda>, problem='<lambda>', batched)
+    >>> as_solver(solvers.get("argmax"))
+    ArgmaxSolver(problem='argmax', backend='numpy')
+    """
     if isinstance(obj, type) and issubclass(obj, Solver):
         return obj()
     if hasattr(obj, "solve") and hasattr(obj, "event_ndim"):

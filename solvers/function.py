@@ -52,7 +52,11 @@ __all__ = ["FunctionSolver", "from_function", "function_name"]
 
 
 def function_name(fn: Any) -> str:
-    """A readable name of ``fn`` for messages: its qualified name, else its ``repr``."""
+    """A readable name of ``fn`` for messages: its qualified name, else its ``repr``.
+
+    >>> function_name(len)
+    'len'
+    """
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     return name if isinstance(name, str) else repr(fn)
 
@@ -71,6 +75,12 @@ class FunctionSolver(Solver):
         problem: the problem's name, used in messages and by the method registry.
         instance_shape: a fixed instance shape to check θ against (``None``: any).
         side_inputs: names of per-instance side arrays ``fn`` accepts as keywords.
+
+    >>> import numpy as np
+    >>> best = FunctionSolver(lambda t: np.eye(3)[t.argmax()], batched=False, problem="best")
+    >>> best.solve(np.array([[0.2, 0.9, 0.1], [5.0, 0.0, 1.0]]))
+    array([[0., 1., 0.],
+           [1., 0., 0.]])
     """
 
     backend = "function"

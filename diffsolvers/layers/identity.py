@@ -67,12 +67,15 @@ import torch
 
 from .. import _bridge
 from .._core import SolverModule
-from .._options import OPTIONS, PROJECTIONS
+from .._options import OPTIONS
+from .._options import PROJECTIONS as _PROJECTIONS
 from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["IdentityLayer", "project", "PROJECTIONS"]
 
 _O = OPTIONS
+PROJECTIONS = _PROJECTIONS
+"""The projections of θ the identity layer offers (``projection=``)."""
 _EPS = 1e-12
 #: Dtypes the projections run in; narrower floats are projected in float32.
 _PROJECTION_DTYPES = (torch.float32, torch.float64)
@@ -84,8 +87,12 @@ def project(theta: torch.Tensor, projection: str | None) -> torch.Tensor:
     ``None`` returns θ itself; the other projections return float32 for a float16 or
     bfloat16 θ (see "Precision" in the module docstring), θ's dtype otherwise.
 
-    >>> project(torch.tensor([[3.0, 4.0]]), "normalize")
-    tensor([[0.6000, 0.8000]])
+    Examples:
+        >>> import torch
+        >>> project(torch.tensor([[3.0, 4.0]]), "normalize")
+        tensor([[0.6000, 0.8000]])
+        >>> project(torch.tensor([[1.0, 3.0]]), "mean")
+        tensor([[-1.,  1.]])
     """
     _O["projection"].check(projection)
     if projection is None:
@@ -110,6 +117,13 @@ class IdentityLayer(SolverModule):
             gradient wrt ĉ is then ``-g``, PyEPO's negative identity).
 
     ``forward(x, **side)`` returns ``y*`` with ``x``'s shape, device and dtype.
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = IdentityLayer(solvers.get("top_k", k=2), projection="normalize")
+        >>> theta = torch.tensor([[0.1, 1.0, 0.9, -0.5]], requires_grad=True)
+        >>> layer(theta).detach()
+        tensor([[0., 1., 1., 0.]])
     """
 
     def __init__(

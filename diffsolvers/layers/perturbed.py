@@ -131,6 +131,17 @@ class PerturbedOptimizer(SolverModule):
     device and dtype. ``side`` holds the solver's per-call side data, as ``solver.solve``
     takes it: shared by the batch or per instance (knapsack: weights ``(n,)`` or
     ``(*batch, n)``, capacity a scalar or ``(*batch,)``).
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=0.5, n_samples=1000, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> y = layer(theta)  # close to softmax(θ/σ) for Gumbel noise; a smoothed one-hot here
+        >>> float(y.detach().sum()), bool(y[0, 0] > y[0, 1] > y[0, 2])
+        (1.0, True)
+        >>> y[0, 0].backward()
+        >>> bool(theta.grad[0, 0] > 0)
+        True
     """
 
     def __init__(

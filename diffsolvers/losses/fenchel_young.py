@@ -59,12 +59,12 @@ Example::
 
     >>> import torch, solvers
     >>> from diffsolvers import PerturbedOptimizer
-    >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=0.5, n_samples=10, seed=0)
+    >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=1.0, n_samples=10, seed=0)
     >>> loss = FenchelYoungLoss(layer)
-    >>> theta = torch.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
+    >>> theta = torch.tensor([[1.0, 0.5, -1.0]], requires_grad=True)
     >>> loss(theta, torch.tensor([[1.0, 0.0, 0.0]])).backward()
     >>> theta.grad  # y_ε(θ) - y
-    tensor([[-0.1000,  0.1000,  0.0000]])
+    tensor([[-0.6000,  0.5000,  0.1000]])
 """
 
 from __future__ import annotations
@@ -100,6 +100,17 @@ class FenchelYoungLoss(nn.Module):
     ``forward(x, y, **side)``: ``x`` the prediction (θ, or costs ĉ with the layer's
     ``inputs="costs"``), ``y`` the target solution (same shape), ``side`` the solver's
     per-call side data, shared by the batch or per instance, as ``solver.solve`` takes it.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = FenchelYoungLoss(solvers.get("argmax"), sigma=0.5, n_samples=10, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> loss = loss_fn(theta, torch.tensor([[0.0, 1.0, 0.0]]))
+        >>> bool(loss >= 0)
+        True
+        >>> loss.backward()  # the gradient is y_ε(θ) - y
+        >>> round(float(theta.grad.sum()), 6)
+        0.0
     """
 
     def __init__(

@@ -40,7 +40,7 @@ Example::
     >>> spo = SPOPlusLoss(solvers.get("argmax"), inputs="costs")
     >>> c_hat = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
     >>> spo(c_hat, torch.tensor([[3.0, 2.0, 1.0]])).backward()
-    >>> c_hat.grad  # 2(w*(c) - w*(2ĉ - c))
+    >>> c_hat.grad + 0.0  # 2(w*(c) - w*(2ĉ - c)), -0 printed as 0
     tensor([[-2.,  0.,  2.]])
 """
 
@@ -73,6 +73,15 @@ class SPOPlusLoss(SolverModule):
 
     ``forward(x, costs, y_true=None, **side)``: ``costs`` the true costs ``c`` (θ = -c) of
     ``x``'s shape; ``y_true`` optionally the true solution ``y*(θ)`` (saves its solve).
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = SPOPlusLoss(solvers.get("argmax"), inputs="costs")
+        >>> costs = torch.tensor([[1.0, 2.0, 3.0]])
+        >>> loss_fn(costs, costs)  # the true costs: no loss
+        tensor(0.)
+        >>> loss_fn(torch.tensor([[3.0, 2.0, 1.0]]), costs)  # q = 2θ̂ - θ = (-5, -2, 1)
+        tensor(6.)
     """
 
     def __init__(

@@ -35,8 +35,8 @@ from ._layered import layer_of
 
 __all__ = ["SquaredLoss", "SOLUTION_LAYERS"]
 
-#: The layers that return solutions (of θ's shape), which the solution losses accept.
 SOLUTION_LAYERS = (PerturbedOptimizer, BlackboxLayer, IMLELayer, IdentityLayer)
+"""The layers that return solutions (of θ's shape), which the losses on solutions accept."""
 
 
 def solution_layer(owner: str, layer: Any, options: dict, default: type) -> nn.Module:
@@ -63,6 +63,15 @@ class SquaredLoss(nn.Module):
         reduction: over the batch axes.
 
     ``forward(x, y, **side)``.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = SquaredLoss(solvers.get("argmax"), sigma=0.5, n_samples=10, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> loss = loss_fn(theta, torch.tensor([[1.0, 0.0, 0.0]]))
+        >>> loss.backward()
+        >>> bool(0 <= loss <= 2), theta.grad.shape
+        (True, torch.Size([1, 3]))
     """
 
     def __init__(
