@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -433,3 +434,43 @@ def test_the_user_code_is_short():
     user = source.split("# --- user" + " code ---")[1].split("# --- end of user" + " code ---")[0]
     lines = [line for line in user.splitlines() if line.strip()]
     assert len(lines) < 30, len(lines)
+
+
+# -- the guide ------------------------------------------------------------------------------
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "own-oracle.md"
+
+
+def _guide_blocks() -> list[str]:
+    lines, blocks, i = GUIDE.read_text(encoding="utf-8").splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].strip() == "```python":
+            end = lines.index("```", i + 1)
+            blocks.append("\n".join(lines[i + 1 : end]))
+            i = end
+        i += 1
+    return blocks
+
+
+def test_the_guides_first_example_runs():
+    (first, _) = _guide_blocks()
+    namespace: dict = {"__name__": "guide"}
+    exec(compile(first, "docs/own-oracle.md (1)", "exec"), namespace)
+    assert namespace["y_soft"].shape == (8, 5)
+    torch.testing.assert_close(
+        namespace["y_soft"].sum(-1), torch.full((8,), 2.0), rtol=0, atol=1e-6
+    )
+
+
+def test_the_guides_ortools_routing_example_trains_three_ways(capsys):
+    (_, routing) = _guide_blocks()
+    namespace: dict = {"__name__": "guide"}
+    exec(compile(routing, "docs/own-oracle.md (2)", "exec"), namespace)
+    assert "fenchel_young" in capsys.readouterr().out
+    tours = namespace["tours"]
+    assert torch.all(tours.sum(-1) == 1) and torch.all(tours.sum(-2) == 1)  # one arc out, one in
+    x, c, n = namespace["x"], namespace["c"], namespace["N"]
+    torch.manual_seed(0)
+    untrained = torch.nn.Linear(5, n * n)(x[160:]).reshape(-1, n, n)
+    before = diffsolvers.decision_regret(namespace["oracle"], untrained, c[160:]).item()
+    for name, after in namespace["regrets"].items():
+        assert after < 0.7 * before, (name, before, after)
