@@ -24,6 +24,7 @@ from problem_cases import CASES
 from torch.func import grad, vmap
 
 import diffsolvers
+import solvers
 from diffsolvers import registry
 
 OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0}
@@ -243,3 +244,58 @@ def test_compiled_without_gradients_in_eval_mode(method):
         expected = fn(theta)
         _reseed(module)
         torch.testing.assert_close(compiled(theta), expected, rtol=0, atol=0)
+
+
+# -- the objects behind the operators: copies, pickles, lifetime ----------------------------
+@pytest.mark.parametrize("method", ["perturbed", "imle", "blackbox"])
+def test_copied_and_unpickled_modules_hold_their_own_objects(method):
+    import copy
+    import pickle
+
+    from diffsolvers import _handles
+
+    layer = (
+        diffsolvers.layer("top_k", method=method, k=2, seed=3)
+        if method != "blackbox"
+        else (diffsolvers.layer("top_k", method=method, k=2))
+    )
+    x = torch.randn(4, 6, dtype=torch.float64)
+    layer(x)  # advance the generator: copies continue from here
+    for other in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert other.solver is not layer.solver
+        assert _handles.get(other._solver_key) is other.solver
+        if method != "blackbox":
+            assert _handles.get(other._source_key) is other._source
+            assert _handles.get(other._noise_key) is other.noise
+        torch.testing.assert_close(other(x), copy.deepcopy(layer)(x), rtol=0, atol=0)
+    layer.solver = solvers.get("top_k", k=3)  # replacing the solver moves the handle too
+    assert _handles.get(layer._solver_key) is layer.solver
+    torch.testing.assert_close(layer(x).sum(-1), torch.full((4,), 3.0, dtype=x.dtype))
+
+
+def test_handles_go_with_their_modules():
+    import gc
+
+    from diffsolvers import _handles
+
+    gc.collect()
+    before = len(_handles._objects)
+    for _ in range(50):
+        diffsolvers.loss("argmax", "fenchel_young", seed=0)(torch.randn(2, 3), torch.eye(3)[:2])
+    gc.collect()
+    assert len(_handles._objects) <= before + 3
+
+
+@pytest.mark.parametrize("method", ["perturbed", "fenchel_young", "blackbox", "imle"])
+def test_second_derivatives_through_torch_func_are_refused(method):
+    info, module = _module("argmax", method)
+    x = torch.rand(2, 5, dtype=torch.float64)
+    target = torch.eye(5, dtype=torch.float64)[:2]
+
+    def f(t):
+        out = module(t) if info.kind == "layer" else module(t, target)
+        return (out * torch.arange(out.numel(), dtype=out.dtype).reshape(out.shape)).sum()
+
+    assert grad(f)(x).shape == x.shape  # first derivatives are fine
+    with pytest.raises(RuntimeError, match="gives first derivatives only"):
+        grad(lambda t: grad(f)(t).pow(2).sum())(x)
