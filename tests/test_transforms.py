@@ -299,3 +299,20 @@ def test_second_derivatives_through_torch_func_are_refused(method):
     assert grad(f)(x).shape == x.shape  # first derivatives are fine
     with pytest.raises(RuntimeError, match="gives first derivatives only"):
         grad(lambda t: grad(f)(t).pow(2).sum())(x)
+
+
+@pytest.mark.parametrize("method", ["perturbed", "blackbox"])
+def test_compiled_layers_follow_the_batch_size(method):
+    """A new batch size recompiles with symbolic shapes (the last, smaller batch of an
+    epoch): the fake rules of the operators follow, and values stay eager's."""
+    seed = {"seed": 0} if method == "perturbed" else {}
+    layer = diffsolvers.layer("shortest_path", method=method, inputs="costs", **seed)
+    torch._dynamo.reset()
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    gen = torch.Generator().manual_seed(0)
+    for batch in (4, 5, 6, 3):
+        costs = torch.rand(batch, 5, 5, generator=gen) + 0.1
+        _reseed(layer)
+        expected = layer(costs)
+        _reseed(layer)
+        torch.testing.assert_close(compiled(costs), expected, rtol=0, atol=0)
