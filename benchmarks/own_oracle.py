@@ -38,7 +38,7 @@ import diffsolvers  # noqa: E402
 import solvers  # noqa: E402
 
 B, K, M, SIGMA = 70, 12, 3, 0.1
-ROUNDS, STEPS = 7, 20
+ROUNDS, STEPS = 15, 20
 
 
 class LoopedSolver(solvers.Solver):

@@ -148,10 +148,12 @@ class FunctionSolver(Solver):
             y = self._array(self.fn(theta, **side), theta.shape, "the batch")
             self._check_finite(y, lambda: "the batch")
             return y.astype(theta.dtype, copy=False)
-        shape = theta.shape[1:]
+        shape, fn = theta.shape[1:], self.fn
 
         def one(i: int) -> np.ndarray:
-            out = self.fn(theta[i], **{k: v[i] for k, v in side.items()})
+            out = fn(theta[i], **{k: v[i] for k, v in side.items()}) if side else fn(theta[i])
+            if type(out) is np.ndarray and out.shape == shape and out.dtype.kind in "biuf":
+                return out  # the common case, checked without a call
             return self._array(out, shape, f"instance {i}")
 
         if self.threads is None or self.threads == 1 or theta.shape[0] == 1:
