@@ -3,6 +3,19 @@
 Each check raises a :class:`TypeError` (wrong kind of value) or :class:`ValueError` (right
 kind, bad value) whose message names the problem and the argument, before any solver call;
 the layers never let a bad input reach a solver, a reshape or a silent NaN.
+
+Checks of shapes and types read no values and run in Python (:func:`check_shapes`). Checks
+of values (NaN, infinity, the sign of shortest-path scores) run inside the custom operator
+``diffsolvers::checked`` (:func:`checked`), on the data, so that a program compiled by
+:func:`torch.compile` keeps them, with the same messages, without a graph break.
+
+Example::
+
+    >>> import torch, solvers
+    >>> checked(torch.tensor([1.0, float("nan")]), "argmax: the prediction")
+    Traceback (most recent call last):
+    ...
+    ValueError: argmax: the prediction contains NaN; all entries must be finite
 """
 
 from __future__ import annotations
