@@ -27,6 +27,7 @@ from solvers.base import Solver
 from . import _bridge
 from ._checks import as_target, check_finite, check_prediction
 from ._core import costs_to_theta
+from .oracle import as_solver
 
 __all__ = ["regret", "normalized_regret", "decision_regret"]
 
@@ -126,6 +127,7 @@ def decision_regret(
     numbers. Returns the normalised regret (a scalar; ``ValueError`` for an empty batch) or,
     with ``normalized=False``, the per-instance regrets, shape ``(B,)`` (empty for ``B = 0``).
     """
+    solver = as_solver(solver)
     costs_pred, costs_true = _common_float(costs_pred, costs_true)
     check_prediction(costs_pred, solver)
     if costs_pred.ndim != solver.event_ndim + 1:
@@ -141,9 +143,8 @@ def decision_regret(
             "normalized=False gives the per-instance regrets (an empty tensor)"
         )
     with torch.no_grad():
-        flat_side = {k: _bridge.to_numpy(v) for k, v in side.items()}
-        y_pred = _bridge.solve(solver, costs_to_theta(costs_pred), flat_side)
-        y_true = _bridge.solve(solver, costs_to_theta(costs_true), flat_side)
+        both = torch.stack([costs_to_theta(costs_pred), costs_to_theta(costs_true)])
+        y_pred, y_true = _bridge.solve(solver, both, side, what="the costs")
         if normalized:
             return normalized_regret(y_pred, y_true, costs_true)
         return regret(y_pred, y_true, costs_true)

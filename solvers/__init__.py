@@ -20,10 +20,12 @@ from . import (
     tsp,  # noqa: F401  (registers tsp)
 )
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
+from .function import FunctionSolver, from_function
 from .optimal_paths import count_optimal_paths
 from .registry import available, backends, default_backend, get, problems, register
 
 __all__ = [
+    "FunctionSolver",
     "LPForm",
     "Solver",
     "SolverInputError",
@@ -33,6 +35,7 @@ __all__ = [
     "costs_to_theta",
     "count_optimal_paths",
     "default_backend",
+    "from_function",
     "get",
     "problems",
     "register",
