@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 KINDS = ("layer", "loss")
-#: Problems whose solvers take ``negative_costs="raise"|"clamp"``.
 NEGATIVE_COST_PROBLEMS = ("shortest_path", "shortest_path_graph")
+"""Problems whose solvers take ``negative_costs="raise"|"clamp"``."""
 #: Options every method accepts; they are not passed to the solver.
 REGISTRY_OPTIONS = ("backend", "solver")
 
@@ -70,6 +70,11 @@ class Method:
     ``not_meaningful`` maps a problem to the reason the method does not apply to it (or is
     a function ``problem -> reason or None``); ``solver_defaults(problem)`` gives default
     solver parameters.
+
+    Examples:
+        >>> info = method_info("blackbox")
+        >>> info.kind, info.options, info.target
+        ('layer', ('lambda_', 'inputs'), 'solution')
     """
 
     name: str
@@ -91,7 +96,13 @@ class Method:
 
 
 class MethodRow(NamedTuple):
-    """One row of :func:`available`."""
+    """One row of :func:`available`.
+
+    Examples:
+        >>> row = available()[0]
+        >>> row.problem in ("argmax", "assignment"), row.kind in ("layer", "loss")
+        (True, True)
+    """
 
     problem: str
     method: str
@@ -119,6 +130,15 @@ def register_method(
     """Register a method (see :class:`Method` for the fields); returns it.
 
     Raises ``ValueError`` if ``name`` is taken (unless ``replace=True``) or a field is invalid.
+
+    Examples:
+        >>> from diffsolvers.layers.blackbox import BlackboxLayer
+        >>> def build(solver, problem, **options):
+        ...     return BlackboxLayer(solver, lambda_=100.0, **options)
+        >>> _ = register_method("blackbox_strong", "layer", build, description="blackbox, λ = 100",
+        ...                     options=("inputs",), replace=True)
+        >>> layer("argmax", method="blackbox_strong").lambda_
+        100.0
     """
     if kind not in KINDS:
         raise ValueError(f"method {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -150,19 +170,34 @@ def register_method(
 
 
 def methods(kind: str | None = None) -> list[str]:
-    """Names of the registered methods (of one ``kind`` if given), sorted."""
+    """Names of the registered methods (of one ``kind`` if given), sorted.
+
+    Examples:
+        >>> methods("layer")[:3]
+        ['blackbox', 'identity', 'imle']
+    """
     return sorted(n for n, m in _METHODS.items() if kind is None or m.kind == kind)
 
 
 def method_info(name: str) -> Method:
-    """The registered :class:`Method` ``name``; ``ValueError`` listing valid names otherwise."""
+    """The registered :class:`Method` ``name``; ``ValueError`` listing valid names otherwise.
+
+    Examples:
+        >>> method_info("fenchel_young").kind
+        'loss'
+    """
     if name not in _METHODS:
         raise ValueError(f"unknown method {name!r}; available methods: {', '.join(methods())}")
     return _METHODS[name]
 
 
 def available() -> list[MethodRow]:
-    """Every meaningful (problem, method) pair, with the method's kind and description."""
+    """Every meaningful (problem, method) pair, with the method's kind and description.
+
+    Examples:
+        >>> ("knapsack", "fenchel_young") in {(r.problem, r.method) for r in available()}
+        True
+    """
     return [
         MethodRow(p, m.name, m.kind, m.description)
         for p in solvers.problems()
@@ -172,7 +207,12 @@ def available() -> list[MethodRow]:
 
 
 def not_meaningful() -> list[tuple[str, str, str]]:
-    """Every (problem, method, reason) pair where the method does not apply."""
+    """Every (problem, method, reason) pair where the method does not apply.
+
+    Examples:
+        >>> [(p, m) for p, m, _ in not_meaningful() if m == "hamming"]
+        [('lp', 'hamming'), ('ranking', 'hamming')]
+    """
     out = []
     for p in solvers.problems():
         for n in methods():
@@ -183,7 +223,12 @@ def not_meaningful() -> list[tuple[str, str, str]]:
 
 
 def clamp_negative_costs(problem: str) -> dict[str, Any]:
-    """Solver defaults for additive noise: ``negative_costs="clamp"`` for shortest paths."""
+    """Solver defaults for additive noise: ``negative_costs="clamp"`` for shortest paths.
+
+    Examples:
+        >>> clamp_negative_costs("shortest_path"), clamp_negative_costs("knapsack")
+        ({'negative_costs': 'clamp'}, {})
+    """
     return {"negative_costs": "clamp"} if problem in NEGATIVE_COST_PROBLEMS else {}
 
 
@@ -235,12 +280,26 @@ def _build(problem: str, method: str, kind: str, options: dict[str, Any]) -> nn.
 
 
 def layer(problem: str, method: str = "perturbed", **options: Any) -> nn.Module:
-    """A differentiable layer for ``problem`` by ``method`` (see the module docstring)."""
+    """A differentiable layer for ``problem`` by ``method`` (see the module docstring).
+
+    Examples:
+        >>> import torch
+        >>> top2 = layer("top_k", method="perturbed", k=2, sigma=0.5, seed=0)
+        >>> top2(torch.tensor([[0.1, 1.0, 0.9, -0.5]])).sum().item()
+        2.0
+    """
     return _build(problem, method, "layer", options)
 
 
 def loss(problem: str, method: str = "fenchel_young", **options: Any) -> nn.Module:
-    """A loss module for ``problem`` by ``method`` (see the module docstring)."""
+    """A loss module for ``problem`` by ``method`` (see the module docstring).
+
+    Examples:
+        >>> import torch
+        >>> fy = loss("argmax", method="fenchel_young", sigma=0.5, seed=0)
+        >>> bool(fy(torch.tensor([[2.0, 0.0]]), torch.tensor([[1.0, 0.0]])) >= 0)
+        True
+    """
     return _build(problem, method, "loss", options)
 
 

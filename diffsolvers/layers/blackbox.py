@@ -90,6 +90,14 @@ class BlackboxLayer(nn.Module):
     ``forward(x, **side)``: ``x`` of shape ``(*batch, *instance)``; returns ``y*(θ)`` with
     the same shape, device and dtype. ``side``: the solver's per-call side data, shared by
     the batch or per instance, as ``solver.solve`` takes it.
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = BlackboxLayer(solvers.get("argmax"), lambda_=1.5)
+        >>> theta = torch.tensor([1.0, 0.0, 0.0], requires_grad=True)
+        >>> layer(theta).backward(torch.tensor([2.0, -1.0, 0.0]))
+        >>> theta.grad
+        tensor([ 0.6667, -0.6667,  0.0000])
     """
 
     def __init__(self, solver: Solver, lambda_: float = 10.0, inputs: str = "scores") -> None:

@@ -61,6 +61,7 @@ from ..registry import builder, clamp_negative_costs, register_method
 __all__ = ["IdentityLayer", "project", "PROJECTIONS"]
 
 PROJECTIONS = (None, "normalize", "mean", "mean_normalize")
+"""The values of ``projection``: none, the sphere, the hyperplane ``Σθ = 0``, both."""
 _EPS = 1e-12
 #: Dtypes the projections run in; narrower floats are projected in float32.
 _PROJECTION_DTYPES = (torch.float32, torch.float64)
@@ -71,6 +72,13 @@ def project(theta: torch.Tensor, projection: str | None) -> torch.Tensor:
 
     ``None`` returns θ itself; the other projections return float32 for a float16 or
     bfloat16 θ (see "Precision" in the module docstring), θ's dtype otherwise.
+
+    Examples:
+        >>> import torch
+        >>> project(torch.tensor([[3.0, 4.0]]), "normalize")
+        tensor([[0.6000, 0.8000]])
+        >>> project(torch.tensor([[1.0, 3.0]]), "mean")
+        tensor([[-1.,  1.]])
     """
     check_choice("projection", projection, PROJECTIONS)
     if projection is None:
@@ -106,6 +114,13 @@ class IdentityLayer(nn.Module):
             gradient wrt ĉ is then ``-g``, PyEPO's negative identity).
 
     ``forward(x, **side)`` returns ``y*`` with ``x``'s shape, device and dtype.
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = IdentityLayer(solvers.get("top_k", k=2), projection="normalize")
+        >>> theta = torch.tensor([[0.1, 1.0, 0.9, -0.5]], requires_grad=True)
+        >>> layer(theta)
+        tensor([[0., 1., 1., 0.]], grad_fn=<ViewBackward0>)
     """
 
     def __init__(

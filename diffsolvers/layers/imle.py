@@ -66,6 +66,14 @@ class SumOfGamma:
             the number of edges of a path).
         tau: the temperature τ > 0 (scale of the noise).
         n_terms: the number s >= 1 of Gamma terms.
+
+    Examples:
+        >>> import torch
+        >>> noise = SumOfGamma(kappa=1.0, tau=1.0, n_terms=10)
+        >>> round(noise.mean, 4), round(noise.variance, 4)
+        (0.6264, 1.5498)
+        >>> noise.sample((2, 3), generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([2, 3])
     """
 
     def __init__(self, kappa: float = 1.0, tau: float = 1.0, n_terms: int = 10) -> None:
@@ -140,6 +148,17 @@ class IMLELayer(nn.Module):
             ``[-2**63, 2**64 - 1]``; ``generator``: an explicit ``torch.Generator`` instead.
         map_in_eval: in eval mode (``module.eval()``) return ``y*(θ)`` without noise.
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ, θ = -ĉ).
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = IMLELayer(solvers.get("top_k", k=2), kappa=2.0, n_samples=5, seed=0)
+        >>> theta = torch.randn(3, 6, requires_grad=True)
+        >>> y = layer(theta)
+        >>> bool(torch.allclose(y.sum(-1), torch.tensor(2.0)))  # each sample picks 2 entries
+        True
+        >>> y.sum().backward()
+        >>> theta.grad.shape
+        torch.Size([3, 6])
     """
 
     def __init__(

@@ -111,6 +111,17 @@ class PerturbedOptimizer(nn.Module):
     device and dtype. ``side`` holds the solver's per-call side data, as ``solver.solve``
     takes it: shared by the batch or per instance (knapsack: weights ``(n,)`` or
     ``(*batch, n)``, capacity a scalar or ``(*batch,)``).
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=0.5, n_samples=1000, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> y = layer(theta)  # close to softmax(θ/σ) for Gumbel noise; a smoothed one-hot here
+        >>> float(y.detach().sum()), bool(y[0, 0] > y[0, 1] > y[0, 2])
+        (1.0, True)
+        >>> y[0, 0].backward()
+        >>> bool(theta.grad[0, 0] > 0)
+        True
     """
 
     def __init__(
@@ -224,6 +235,14 @@ class PerturbedMax(PerturbedOptimizer):
     ``inputs="costs"`` the value is still the max of ``⟨θ, y⟩`` with ``θ = -ĉ``. Its
     gradient needs no Jacobian estimator, so ``control_variate`` does not apply (``True``
     raises ``ValueError``).
+
+    Examples:
+        >>> import torch, solvers
+        >>> pmax = PerturbedMax(solvers.get("argmax"), sigma=0.5, n_samples=100, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> value = pmax(theta)
+        >>> value.shape, bool(value >= 1.0)  # >= max θ on average (Jensen)
+        (torch.Size([1]), True)
     """
 
     def __init__(self, solver: Solver, *args: Any, **kwargs: Any) -> None:

@@ -82,6 +82,17 @@ class FenchelYoungLoss(nn.Module):
     ``forward(x, y, **side)``: ``x`` the prediction, ``y`` the target solution (same shape),
     ``side`` the solver's per-call side data, shared by the batch or per instance, as
     ``solver.solve`` takes it.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = FenchelYoungLoss(solvers.get("argmax"), sigma=0.5, n_samples=10, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> loss = loss_fn(theta, torch.tensor([[0.0, 1.0, 0.0]]))
+        >>> bool(loss >= 0)
+        True
+        >>> loss.backward()  # the gradient is y_ε(θ) - y
+        >>> round(float(theta.grad.sum()), 6)
+        0.0
     """
 
     def __init__(

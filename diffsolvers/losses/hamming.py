@@ -44,6 +44,13 @@ class HammingLoss(nn.Module):
 
     Args: ``lambda_``, ``inputs`` as :class:`BlackboxLayer`; ``reduction`` ``"mean"`` |
     ``"sum"`` | ``"none"`` over the batch axes. ``forward(x, y, **side)``.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = HammingLoss(solvers.get("argmax"), lambda_=10.0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> loss_fn(theta, torch.tensor([[0.0, 1.0, 0.0]]))  # 2 of 3 entries differ
+        tensor(0.6667, grad_fn=<MeanBackward0>)
     """
 
     def __init__(

@@ -58,6 +58,15 @@ class SPOPlusLoss(nn.Module):
 
     ``forward(x, costs, y_true=None, **side)``: ``costs`` the true costs ``c`` (θ = -c) of
     ``x``'s shape; ``y_true`` optionally the true solution ``y*(θ)`` (saves its solve).
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = SPOPlusLoss(solvers.get("argmax"), inputs="costs")
+        >>> costs = torch.tensor([[1.0, 2.0, 3.0]])
+        >>> loss_fn(costs, costs)  # the true costs: no loss
+        tensor(0.)
+        >>> loss_fn(torch.tensor([[3.0, 2.0, 1.0]]), costs)  # q = 2θ̂ - θ = (-5, -2, 1)
+        tensor(6.)
     """
 
     def __init__(self, solver: Solver, inputs: str = "scores", reduction: str = "mean") -> None:
@@ -98,6 +107,12 @@ class TwoStageLoss(nn.Module):
 
     Args: ``solver`` (only its instance shape is used), ``inputs``, ``reduction`` as
     :class:`SPOPlusLoss`. ``forward(x, costs, **side)``; ``side`` is accepted and ignored.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = TwoStageLoss(solvers.get("argmax"), inputs="costs")
+        >>> loss_fn(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 4.0]]))  # (0² + 2²) / 2
+        tensor(2.)
     """
 
     def __init__(self, solver: Solver, inputs: str = "scores", reduction: str = "mean") -> None:

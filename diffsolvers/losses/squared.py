@@ -36,6 +36,15 @@ class SquaredLoss(nn.Module):
     Args: ``sigma``, ``n_samples``, ``noise``, ``mode``, ``control_variate``, ``seed``,
     ``generator``, ``inputs`` as the perturbed optimizer; ``reduction`` over the batch axes.
     ``forward(x, y, **side)``.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = SquaredLoss(solvers.get("argmax"), sigma=0.5, n_samples=10, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> loss = loss_fn(theta, torch.tensor([[1.0, 0.0, 0.0]]))
+        >>> loss.backward()
+        >>> bool(0 <= loss <= 2), theta.grad.shape
+        (True, torch.Size([1, 3]))
     """
 
     def __init__(
