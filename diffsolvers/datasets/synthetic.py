@@ -133,6 +133,15 @@ def tsp_costs(
     rounded to 4 decimals. Unlike :func:`polynomial_costs`, ``B`` has signed entries, so
     for odd ``deg`` a cost can (rarely) be negative. Drawn in this order: cities, ``B``,
     ``x``, ``ε``.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> rng = np.random.default_rng(0)
+        >>> x, c = tsp_costs(n=3, p=5, n_nodes=5, deg=2, noise_width=0.5, rng=rng)
+        >>> x.shape, c.shape  # 5 cities: 10 edges
+        ((3, 5), (3, 10))
+        >>> solvers.get("tsp", n_nodes=5).solve(-c).sum(axis=1)  # shortest tours: 5 edges
+        array([5., 5., 5.])
     """
     _check_sizes(n, p, deg, noise_width)
     if n_nodes < 3:
