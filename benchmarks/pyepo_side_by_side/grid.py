@@ -195,16 +195,19 @@ def run_grid(
     versions = _versions()
     specs: list[MethodSpec] = [ALL_METHODS[m] for m in grid.methods]
     cells = grid.cells()
-    todo = len(cells) * len(specs) * len(grid.sides)
-    counts = {"done": 0, "skipped": 0, "pending": 0, "failed": 0}
+    runnable = [
+        (spec, side)
+        for spec, side in itertools.product(specs, grid.sides)
+        if side == "pyepo" or ours_available(spec)
+    ]
+    todo = len(cells) * len(runnable)
+    pending = len(cells) * (len(specs) * len(grid.sides) - len(runnable))
+    counts = {"done": 0, "skipped": 0, "pending": pending, "failed": 0}
     started = time.perf_counter()
     for cell in cells:
         data = generate(cell, grid.n_test)
         wanted = []
-        for spec, side in itertools.product(specs, grid.sides):
-            if side == "ours" and not ours_available(spec):
-                counts["pending"] += 1
-                continue
+        for spec, side in runnable:
             solver = _side_solver(side, data, grid.knapsack_solver)
             base = {
                 **{k: getattr(cell, k) for k in ("problem", "deg", "noise", "n_train", "seed")},
@@ -257,8 +260,8 @@ def run_grid(
             append_row(csv_path, row)
             counts["done"] += 1
             elapsed = time.perf_counter() - started
-            finished = sum(counts.values())
-            eta = elapsed / max(counts["done"], 1) * (todo - finished)
+            finished = counts["done"] + counts["skipped"] + counts["failed"]
+            eta = elapsed / counts["done"] * (todo - finished)
             log(
                 f"[{finished}/{todo}] {cell.label()} {spec.name:<13} {side:<5} regret "
                 f"{100 * res['regret']:6.2f}%  train {res['train_seconds']:7.2f}s "
