@@ -148,7 +148,9 @@ def _seconds(s: float) -> str:
 
 
 def _ratio(r: float) -> str:
-    return "—" if math.isnan(r) else f"{r:.1f}×"
+    if math.isnan(r):
+        return "—"
+    return f"{r:.1f}×" if r >= 1 else f"{r:.2f}×"
 
 
 def _detail_table(items: list[Summary]) -> str:
@@ -207,7 +209,7 @@ def _geometric(group: list[Summary], clock: str) -> str:
     if not ratios:
         return "—"
     mean = math.exp(float(np.mean(np.log(ratios))))
-    return f"{mean:.1f}× [{min(ratios):.1f}, {max(ratios):.1f}]"
+    return f"{_ratio(mean)} [{_ratio(min(ratios))[:-1]}, {_ratio(max(ratios))[:-1]}]"
 
 
 def sections(summaries: list[Summary]) -> dict[tuple[str, str | None], list[Summary]]:
@@ -259,7 +261,10 @@ def plot_regret_vs_degree(items: list[Summary], path: str | Path, title: str) ->
                 (s for s in items if (s.n_train, s.noise, s.method) == (n, noise, method)),
                 key=lambda s: s.deg,
             )
-            for side, style, label in (("ours", "-", "diffsolvers"), ("pyepo", "--", "PyEPO")):
+            for side, style, color, label in (
+                ("ours", "-", "C0", "diffsolvers"),
+                ("pyepo", "--", "C1", "PyEPO"),
+            ):
                 pts = [(s.deg, *s.stats(side)[:2]) for s in cell if s.stats(side)[2]]
                 if pts:
                     d, m, sd = (np.array(v) for v in zip(*pts))
@@ -268,6 +273,7 @@ def plot_regret_vs_degree(items: list[Summary], path: str | Path, title: str) ->
                         100 * m,
                         yerr=100 * sd,
                         linestyle=style,
+                        color=color,
                         marker="o",
                         markersize=3,
                         capsize=2,
@@ -280,6 +286,7 @@ def plot_regret_vs_degree(items: list[Summary], path: str | Path, title: str) ->
             if i == len(panels) - 1:
                 ax.set_xlabel("degree", fontsize=8)
             ax.set_xticks(sorted({s.deg for s in items}))
+            ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
