@@ -337,6 +337,8 @@ def test_table_from_a_small_csv(tmp_path):
         rows += [_row(2, "pfyl", "ours", seed, 0.10 + 0.001 * seed, 1.0)]
         rows += [_row(2, "pfyl", "pyepo", seed, 0.30 + 0.001 * seed, 4.0)]
     rows.append(_row(2, "nce", "pyepo", 0, 0.2, 3.0))  # PyEPO only
+    rows += [_row(2, "dbb", s, 0, r, 1.0) for s, r in (("ours", 0.12), ("pyepo", 0.2))]
+    rows.append(_row(2, "dbb_exact_optimum", "pyepo", 0, 0.13, 1.0))
     path = tmp_path / "r.csv"
     _write_csv(path, rows)
     summaries = summarise(load_rows(path))
@@ -352,6 +354,8 @@ def test_table_from_a_small_csv(tmp_path):
     )
     assert "| 6.0× | 8.0× |" in text and "**no**" in text and "![shortest_path" in text
     assert "| spo_plus | 1 | 12.00 | 12.00 | 1 / 1 | 6.0× [6.0, 6.0] | 8.0× [8.0, 8.0] |" in text
+    assert "| 100 | 0.5 | 2 | dbb | 20.00 | 13.00 | 12.00 |" in text  # the diagnostic table
+    assert "| dbb_exact_optimum |" not in text.split("??? note")[0]  # not a summary row
     figure = tmp_path / "f.png"
     plot_regret_vs_degree(summaries, figure, "test")
     assert figure.stat().st_size > 1000

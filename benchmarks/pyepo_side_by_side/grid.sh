@@ -17,7 +17,7 @@ run --problems shortest_path --seeds "$SEEDS"
 run --problems shortest_path --seeds "$SEEDS" --deg 1,6 --noise 0.5 --sides pyepo \
     --methods dbb_exact_optimum,dpo_exact_optimum
 # 3. 2-D knapsack: PyEPO's side, and diffsolvers' when it has a dedicated solver
-#    (with --knapsack-solver lp the generic backend would take several times PyEPO's time)
+#    (with --knapsack-solver lp the generic backend: slower than PyEPO per solve)
 if python -c "import solvers, sys; sys.exit('multi_knapsack' not in solvers.problems())"; then
     run --problems knapsack --seeds 0
 else

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .methods import ALL_METHODS
+from .methods import ALL_METHODS, DIAGNOSTICS
+from .problems import PROBLEMS
 
 __all__ = [
     "Summary",
@@ -124,9 +125,11 @@ def summarise(rows: list[dict[str, Any]]) -> list[Summary]:
             groups[key].seconds[r["side"]][r["seed"]] = r["train_seconds"]
             groups[key].cpu[r["side"]][r["seed"]] = r["train_cpu_seconds"]
     order = {m: i for i, m in enumerate(ALL_METHODS)}
+    problems = {p: i for i, p in enumerate(PROBLEMS)}
     return sorted(
         groups.values(),
         key=lambda s: (
+            problems.get(s.problem, 99),
             s.problem,
             s.ours_solver or "",
             s.n_train,
@@ -185,7 +188,8 @@ def _method_table(items: list[Summary]) -> str:
     )
     by_method: dict[str, list[Summary]] = defaultdict(list)
     for s in items:
-        by_method[s.method].append(s)
+        if s.method not in DIAGNOSTICS:  # shown in their own table
+            by_method[s.method].append(s)
     lines = []
     order = {m: i for i, m in enumerate(ALL_METHODS)}
     for method in sorted(by_method, key=lambda m: order.get(m, 99)):
@@ -200,6 +204,31 @@ def _method_table(items: list[Summary]) -> str:
             f"| {'—' if not theirs else f'{100 * np.mean(theirs):.2f}'} "
             f"| {f'{sum(verdicts)} / {len(verdicts)}' if verdicts else '—'} | {ratio} | {wall} |"
         )
+    return head + "\n".join(lines) + "\n"
+
+
+def _diagnostic_table(items: list[Summary]) -> str:
+    """For each cell with a diagnostic run (``<method>_exact_optimum``): PyEPO's method
+    against its stored optimum, against the exact one, and diffsolvers' method."""
+    by_key = {(s.n_train, s.noise, s.deg, s.method): s for s in items}
+    lines = []
+    for s in items:
+        if s.method not in DIAGNOSTICS or not s.stats("pyepo")[2]:
+            continue
+        base = by_key.get((s.n_train, s.noise, s.deg, s.method.removesuffix("_exact_optimum")))
+        if base is None:
+            continue
+        lines.append(
+            f"| {s.n_train} | {s.noise:g} | {s.deg} | {base.method} "
+            f"| {_pm(*base.stats('pyepo'))} | {_pm(*s.stats('pyepo'))} "
+            f"| {_pm(*base.stats('ours'))} |"
+        )
+    if not lines:
+        return ""
+    head = (
+        "| n | noise | deg | method | PyEPO, stored optimum z | PyEPO, optimum ⟨c, w⟩ "
+        "| diffsolvers |\n|---:|---:|---:|---|---:|---:|---:|\n"
+    )
     return head + "\n".join(lines) + "\n"
 
 
@@ -223,28 +252,40 @@ def sections(summaries: list[Summary]) -> dict[tuple[str, str | None], list[Summ
 def markdown(
     summaries: list[Summary], figures: dict[tuple[str, str | None], str] | None = None
 ) -> str:
-    """The Markdown of every section: a per-method summary, a figure, the detailed table."""
+    """The Markdown of every section: a per-method summary, a figure, and the detailed table
+    in a collapsed block (``pymdownx.details``)."""
     parts = []
     for (problem, solver), items in sections(summaries).items():
-        pyepo_solver = "GLOP" if problem == "shortest_path" else "SCIP"
-        title = f"### {problem.replace('_', ' ')}: diffsolvers `{solver or 'not run'}`, "
-        title += f"PyEPO OR-Tools {pyepo_solver}"
-        parts.append(title + "\n")
+        theirs = "PyEPO OR-Tools " + ("GLOP" if problem == "shortest_path" else "SCIP")
+        name = PROBLEMS[problem].description if problem in PROBLEMS else problem
+        ours = f"diffsolvers `{solver}`" if solver else "diffsolvers not run"
+        parts.append(f"### {problem.replace('_', ' ')} ({name}): {ours}, {theirs}\n")
         parts.append(_method_table(items))
         if figures and (problem, solver) in figures:
             parts.append(f"![{problem}: regret against degree]({figures[problem, solver]})\n")
-        parts.append(_detail_table(items))
+        diagnostic = _diagnostic_table(items)
+        if diagnostic:
+            parts.append(
+                "PyEPO's DBB and DPO against the optimum it stores and against the optimum "
+                "recomputed in the precision of the prediction's objective (normalised test "
+                "regret %, mean ± sd over seeds; see below):\n"
+            )
+            parts.append(diagnostic)
+        detail = _detail_table(items).rstrip("\n").replace("\n", "\n    ")
+        parts.append(f'??? note "Every cell: {problem.replace("_", " ")}"\n\n    {detail}\n')
     return "\n".join(parts)
 
 
 def plot_regret_vs_degree(items: list[Summary], path: str | Path, title: str) -> None:
-    """Rows: (size, noise); columns: methods; diffsolvers solid, PyEPO dashed, ± sd."""
+    """Rows: (size, noise); columns: methods (not the diagnostics); diffsolvers solid, PyEPO
+    dashed, ± sd."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     order = {m: i for i, m in enumerate(ALL_METHODS)}
+    items = [s for s in items if s.method not in DIAGNOSTICS]
     methods = sorted({s.method for s in items}, key=lambda m: order.get(m, 99))
     panels = sorted({(s.n_train, s.noise) for s in items})
     fig, axes = plt.subplots(
