@@ -19,7 +19,15 @@ from . import (
     spanning_tree,  # noqa: F401  (registers spanning_tree)
     tsp,  # noqa: F401  (registers tsp)
 )
-from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
+from .base import (
+    LPForm,
+    Solver,
+    SolverInputError,
+    SolverTimeLimitError,
+    as_theta,
+    costs_to_theta,
+    theta_to_costs,
+)
 from .function import FunctionSolver, from_function
 from .optimal_paths import count_optimal_paths
 from .registry import available, backends, default_backend, get, problems, register
@@ -29,6 +37,7 @@ __all__ = [
     "LPForm",
     "Solver",
     "SolverInputError",
+    "SolverTimeLimitError",
     "as_theta",
     "available",
     "backends",

@@ -29,6 +29,7 @@ __all__ = [
     "LPForm",
     "Solver",
     "SolverInputError",
+    "SolverTimeLimitError",
     "costs_to_theta",
     "theta_to_costs",
     "as_array",
@@ -39,6 +40,10 @@ __all__ = [
 
 class SolverInputError(ValueError):
     """Raised when a solver is given input it cannot solve (bad shape, NaN, negative costs...)."""
+
+
+class SolverTimeLimitError(RuntimeError):
+    """Raised when a solver with a time limit stops before proving its answer optimal."""
 
 
 def costs_to_theta(costs: np.ndarray) -> np.ndarray:
