@@ -176,8 +176,9 @@ class LPForm:
     with ``y = x[y_index]``: ``y_index`` has the instance shape of ``θ`` and holds, for each
     entry of ``y``, the index of the LP variable that equals it. LP variables that are not
     entries of ``y`` are auxiliary (flows, permutation matrices...) and have zero objective.
-    ``integral_polytope`` states that the LP relaxation already has integral vertices (so a
-    simplex solver such as GLOP suffices); otherwise a MIP solver is needed.
+    ``integral_polytope`` states that the LP relaxation already has integral vertices, in
+    every variable, auxiliary ones included (so a simplex solver such as GLOP suffices);
+    otherwise a MIP solver is needed.
 
     Defaults: no rows, ``lower = 0``, ``upper = +inf``, no integer variables. ``n_vars`` is
     an integer ``>= 0``, ``y_index`` holds whole numbers (integer dtype, or floats such as

@@ -29,9 +29,8 @@ Backends (Kellerer, Pferschy and Pisinger, *Knapsack Problems*, Springer 2004):
   round to 0 are dropped, as are items with ``θ_i <= 0``). Integer values up to ``2^40``
   are therefore exact; otherwise the packing is optimal for the rounded profits and its
   true value is within ``n / (2 s)`` of the optimum (a relative ``n·2^-41``).
-* ``lp`` (derived, reference): the MIP of :meth:`lp_form` through :mod:`solvers.lp`; it may
-  be suboptimal, with a :class:`RuntimeWarning`, when an instance's values span more than
-  ``1e9`` (``max|θ| / min nonzero |θ|``).
+* ``lp`` (derived, reference): the integer program of :meth:`lp_form` solved exactly by
+  CP-SAT through :mod:`solvers.lp`, whatever the magnitudes of ``θ``.
 
 Weights. The DP needs integer weights, and both backends use the same rule. Without
 ``weight_scale`` the weights must be integral and the capacity is used as ``⌊C⌋`` (exact
@@ -403,11 +402,15 @@ class KnapsackORToolsSolver(_KnapsackBase):
 
     def _limit_message(self, unproven: list[int], n: int, capacity: int) -> str:
         first = unproven[0]
-        count = f"{len(unproven)} instance(s), first {first}" if len(unproven) > 1 else (
-            f"instance {first}"
+        count = (
+            f"{len(unproven)} instance(s), first {first}"
+            if len(unproven) > 1
+            else (f"instance {first}")
         )
-        accept = "" if self.on_time_limit == "warn" else (
-            ", pass on_time_limit='warn' to accept such packings"
+        accept = (
+            ""
+            if self.on_time_limit == "warn"
+            else (", pass on_time_limit='warn' to accept such packings")
         )
         return (
             f"knapsack (ortools): {count} reached the time limit of {self.time_limit:g} s "

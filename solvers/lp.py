@@ -6,7 +6,24 @@ For one instance ``θ`` it solves
                         x_i ∈ ℤ where integrality[i],
 
 with ``c = form.objective_vector(θ)`` (``θ`` scattered onto the variables ``y_index``) and
-returns ``y = x[y_index]``. The solver is chosen from the form:
+returns ``y = x[y_index]``.
+
+Exactness. Integer programs with integer data are solved exactly, whatever the magnitudes
+and spread of ``θ`` (:mod:`solvers._lp_exact`): every registered problem's form is one.
+The form qualifies when ``θ`` lands on distinct variables, the constraint rows become
+integer after an exact power-of-two scaling (``b_ub`` is then rounded down, which keeps
+the integer points) and either
+
+* it declares an integral polytope and no integer variables: GLOP solves a short sequence
+  of integer objectives of at most 20 bits, each optimum certified by exact integer duals
+  and refined by reduced-cost fixing (typically one to three GLOP solves); or
+* every variable is integral (flags, or an integral polytope) with finite bounds: CP-SAT
+  solves a sequence of exact integer programs of about 40 bits each, each level keeping
+  the previous one's optimum within the exact window the remaining bits allow.
+
+Floating-point path. Other forms (a fractional LP, continuous variables in a MIP,
+non-integer or huge data, an unbounded objective variable), and the rare instance whose
+exact refinement cannot be certified, are solved in floating point as they are given:
 
 * no integrality flags: OR-Tools GLOP (primal/dual simplex). A simplex method returns a
   basic optimal solution, i.e. a vertex, so when ``form.integral_polytope`` holds (a totally
@@ -16,34 +33,28 @@ returns ``y = x[y_index]``. The solver is chosen from the form:
   to integers for CP-SAT itself). The relative MIP gap is set to 0 so that the optimum is
   exact, not within the default 1e-4.
 
-Scaling. GLOP's and the MIP solvers' tolerances are absolute, so ``c`` is handed to them as
-``c / 2^e``, with ``e`` from ``max|c| = m·2^e``, ``m ∈ [1/2, 1)``: the scaled objective has
-``max|c / 2^e| ∈ [1/2, 1)``. Since ``argmax ⟨c, x⟩ = argmax ⟨c/σ, x⟩`` for every ``σ > 0``,
-the optimum set is unchanged, and a power of two keeps the division exact in floating point
-(bar underflow of entries below ``2^-1022·2^e``, negligible next to ``max|c|``). ``θ`` is
-scaled the same way before it is scattered onto the variables, so sums of entries that
-share a variable cannot overflow. An all-zero ``c`` is passed as it is (any feasible point
-is optimal).
-
-Limit: dynamic range. Scaling fixes the magnitude of ``θ``, not its spread: the solvers'
-tolerances (about ``1e-9``) then apply relative to ``max|θ|``, so entries below roughly
-``1e-9·max|θ|`` can be ignored and the answer can be suboptimal (e.g. a knapsack with
-values ``[1e10, 1, 2]`` may leave out the small items that still fit). This backend is not
-made exact there; instead it emits one :class:`RuntimeWarning` per call when some instance
-has ``max|θ| / min nonzero |θ|`` above ``1e9`` (:data:`DYNAMIC_RANGE_LIMIT`). Use the
-problem's exact backend for such ``θ``.
-
-Where the polytope is declared integral or the variable is required to be integral, the
-solution entry is checked to be integral (within ``1e-6`` relative) and rounded, so ``y``
-has exactly integral entries; anything else is a solver failure and raises.
+``c`` is handed to them as ``c / 2^e``, with ``e`` from ``max|c| = m·2^e``,
+``m ∈ [1/2, 1)`` (exact; the optimum set is unchanged). Their tolerances are absolute,
+so they resolve differences between solutions only down to a fraction of ``max|θ|``:
+measured with ``benchmarks/lp_float_range.py`` on registered problems forced through this
+path, the first suboptimal answers appear when solutions differ by about ``1e-5·max|θ|``
+(ranking, spanning tree), and when small entries of ``θ`` span ``1e4`` to ``1e5`` times
+less than the largest; none were seen below. This path therefore emits one
+:class:`RuntimeWarning` per call when an instance it solved has ``max|θ| / min nonzero |θ|``
+above ``1e4`` (:data:`DYNAMIC_RANGE_LIMIT`); near-ties among large entries (``θ`` of a
+narrow range whose optimal and second-best solutions differ by less than ``1e-5·max|θ|``)
+are not detected. Where the polytope is declared integral or the variable is required to be
+integral, the solution entry is checked to be integral (within ``1e-6`` relative) and
+rounded, so ``y`` has exactly integral entries; anything else is a solver failure and
+raises.
 
 :class:`LPSolver` makes a solver from a user's ``(A, b, bounds, integrality)``;
 :class:`LPBackedSolver` solves any registered problem through its ``lp_form`` (the
 ``"lp"`` backend that :func:`solvers.registry.register` derives), to cross-check fast
 solvers against a general one.
 
-Reference: Schrijver, *Theory of Linear and Integer Programming* (1986), ch. 8 and 19
-(vertices of polyhedra, total unimodularity).
+Reference: Schrijver, *Theory of Linear and Integer Programming* (1986), ch. 7, 8 and 19
+(duality, vertices of polyhedra, total unimodularity).
 """
 
 from __future__ import annotations
@@ -56,6 +67,7 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver import pywraplp
 
+from ._lp_exact import NotCertified, exact_engines
 from .base import LPForm, Solver, SolverInputError, as_array
 from .registry import register
 
@@ -64,9 +76,10 @@ __all__ = ["LPBackedSolver", "LPSolver", "solve_lp_form"]
 _MIP_BACKENDS = ("SCIP", "CBC", "CP_SAT")
 _INT_TOL = 1e-6
 
-#: Above this ``max|θ| / min nonzero |θ|`` within one instance the answer may be suboptimal
-#: (module docstring), and :func:`warn_dynamic_range` warns.
-DYNAMIC_RANGE_LIMIT = 1e9
+#: Above this ``max|θ| / min nonzero |θ|`` within one instance, an answer of the
+#: floating-point path may be suboptimal (module docstring), and :func:`warn_dynamic_range`
+#: warns.
+DYNAMIC_RANGE_LIMIT = 1e4
 
 _STATUS_NAMES = {
     pywraplp.Solver.OPTIMAL: "OPTIMAL",
@@ -101,9 +114,10 @@ def warn_dynamic_range(theta: np.ndarray, problem: str, stacklevel: int = 2) -> 
     if worst > DYNAMIC_RANGE_LIMIT:
         warnings.warn(
             f"{problem} (lp backend): θ spans a dynamic range of {worst:.3g} "
-            f"(max|θ| / min nonzero |θ| in one instance), above {DYNAMIC_RANGE_LIMIT:.0e}: "
-            "the LP/MIP tolerances are relative to max|θ|, so the small entries may be "
-            "ignored and the answer may be suboptimal; use the problem's exact backend",
+            f"(max|θ| / min nonzero |θ| in one instance), above {DYNAMIC_RANGE_LIMIT:.0e}, on "
+            "an instance the exact engines do not cover (see solvers.lp): the LP/MIP "
+            "tolerances are relative to max|θ|, so the small entries may be ignored and the "
+            "answer may be suboptimal",
             RuntimeWarning,
             stacklevel=stacklevel + 1,
         )
@@ -119,6 +133,37 @@ def _unit_scale(v: np.ndarray) -> np.ndarray:
 
 
 class _Model:
+    """One LPForm made ready to solve: its exact engines (:mod:`solvers._lp_exact`) and,
+    loaded on first use, a pywraplp model for the floating-point path."""
+
+    def __init__(self, form: LPForm, problem: str = "lp") -> None:
+        self.form = form
+        self.problem = problem
+        self.engines = exact_engines(form)
+        self._float: _FloatModel | None = None
+
+    def solve(self, theta_instance: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(y, certified)``: ``y`` for one instance, and whether an exact engine
+        certified it optimal (else it comes from the floating-point path)."""
+        theta = np.asarray(as_array(theta_instance, "θ", self.problem), dtype=np.float64)
+        if theta.size and not np.isfinite(theta).all():
+            raise SolverInputError(f"{self.problem}: θ contains NaN or inf")
+        if self.engines:
+            c = self.form.objective_vector(theta)
+            for engine in self.engines:
+                try:
+                    x = engine.solve(c, self.problem)
+                except NotCertified:
+                    continue
+                if x is not None:
+                    return x[self.form.y_index] + 0.0, True
+                break  # no optimum at all: the floating-point path says why
+        if self._float is None:
+            self._float = _FloatModel(self.form, self.problem)
+        return self._float.solve(theta), False
+
+
+class _FloatModel:
     """One LPForm loaded into a pywraplp solver; :meth:`solve` re-solves for a new ``c``."""
 
     def __init__(self, form: LPForm, problem: str = "lp") -> None:
@@ -205,8 +250,9 @@ def solve_lp_form(form: LPForm, theta_instance: Any) -> np.ndarray:
     """
     if not isinstance(form, LPForm):
         raise TypeError(f"lp: expected an LPForm, got {type(form).__name__}")
-    y = _Model(form).solve(theta_instance)
-    warn_dynamic_range(as_array(theta_instance, "θ", "lp")[None], "lp", stacklevel=2)
+    y, certified = _Model(form).solve(theta_instance)
+    if not certified:
+        warn_dynamic_range(as_array(theta_instance, "θ", "lp")[None], "lp", stacklevel=2)
     return y
 
 
@@ -221,9 +267,9 @@ class LPSolver(Solver):
     ``y_shape`` (default: all variables, shape ``(n_vars,)``); further variables are
     auxiliary. ``n_vars`` is read from the matrices or bounds. A form with neither
     integrality flags nor ``integral_polytope=True`` is a plain LP and ``y`` may be
-    fractional. Like every use of this backend, it warns (:class:`RuntimeWarning`) when
-    an instance's ``max|θ| / min nonzero |θ|`` exceeds ``1e9``, where the answer may be
-    suboptimal (module docstring, "Limit").
+    fractional. Integer programs with integer data are solved exactly; other forms go
+    through the floating-point path, which warns (:class:`RuntimeWarning`) when an
+    instance's ``max|θ| / min nonzero |θ|`` exceeds ``1e4`` (module docstring).
     """
 
     problem = "lp"
@@ -281,9 +327,8 @@ class LPSolver(Solver):
         return self.form
 
     def _solve_batch(self, theta: np.ndarray) -> np.ndarray:
-        warn_dynamic_range(theta, self.problem, stacklevel=3)  # the caller of solve()
         model = _Model(self.form, self.problem)
-        return np.stack([model.solve(t) for t in theta])
+        return _solve_all(theta, [model] * theta.shape[0], self.problem)
 
 
 def _form_from_pieces(
@@ -391,9 +436,8 @@ class LPBackedSolver(Solver):
     side data the form depends only on the instance shape, so it is built once per shape
     and the loaded model is re-solved for every instance of the batch.
 
-    Not exact for ``θ`` of wide dynamic range: when ``max|θ| / min nonzero |θ|`` of an
-    instance exceeds ``1e9`` the solvers' tolerances may ignore the small entries, and a
-    :class:`RuntimeWarning` is emitted once per call (module docstring, "Limit").
+    Every registered problem's form is an integer program with integer data, solved
+    exactly for any ``θ`` (module docstring, "Exactness").
     """
 
     backend = "lp"
@@ -436,16 +480,29 @@ class LPBackedSolver(Solver):
         return form
 
     def _solve_batch(self, theta: np.ndarray, **side: np.ndarray) -> np.ndarray:
-        warn_dynamic_range(theta, self.problem, stacklevel=3)  # the caller of solve()
         shape = tuple(theta.shape[1:])
         if not side:
-            model = _Model(self._form(shape, {}), self.problem)
-            return np.stack([model.solve(t) for t in theta])
-        out = []
-        for b, t in enumerate(theta):
-            form = self._form(shape, {k: v[b] for k, v in side.items()})
-            out.append(_Model(form, self.problem).solve(t))
-        return np.stack(out)
+            models = [_Model(self._form(shape, {}), self.problem)] * theta.shape[0]
+        else:
+            models = [
+                _Model(self._form(shape, {k: v[b] for k, v in side.items()}), self.problem)
+                for b in range(theta.shape[0])
+            ]
+        return _solve_all(theta, models, self.problem)
+
+
+def _solve_all(theta: np.ndarray, models: list[_Model], problem: str) -> np.ndarray:
+    """Solve instance ``b`` of ``θ`` with ``models[b]``; one dynamic-range warning for the
+    instances that no exact engine certified (module docstring, "Exactness")."""
+    out, uncertified = [], []
+    for b, (t, model) in enumerate(zip(theta, models)):
+        y, certified = model.solve(t)
+        out.append(y)
+        if not certified:
+            uncertified.append(b)
+    if uncertified:
+        warn_dynamic_range(theta[uncertified], problem, stacklevel=4)  # the caller of solve()
+    return np.stack(out)
 
 
 register(
