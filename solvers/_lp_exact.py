@@ -315,6 +315,8 @@ class ExactIntegralLP:
             # the next objective: equality and tight rows add a constant on what is left
             objective.R = np.where(free, reduced + self.A_ubT @ np.where(tight, 0, duals_ub), 0)
             objective.rho[~free] = 0.0
+            if objective.top_exponent() is None:  # what is left all ties: x is optimal
+                return x.astype(np.float64)
         raise NotCertified(f"no exact optimum after {_MAX_LEVELS} levels")
 
     def _integral_point(self, problem: str) -> np.ndarray:
