@@ -3,6 +3,7 @@
     >>> import solvers
     >>> sp = solvers.get("shortest_path")          # grid, 8-neighbour, Numba Dijkstra
     >>> y = sp.solve(solvers.costs_to_theta(costs))  # costs (B, H, W) >= 0
+    >>> oracle = solvers.cached(sp, solve_ratio=0.3)  # 70% of each call from a pool
 
 Every solver computes ``y*(θ) = argmax_{y ∈ Y} ⟨θ, y⟩`` (always maximise; costs enter as
 ``θ = -c``). ``solvers.available()`` lists every (problem, backend) pair.
@@ -28,11 +29,13 @@ from .base import (
     costs_to_theta,
     theta_to_costs,
 )
+from .cached import CachedSolver, cached
 from .function import FunctionSolver, from_function
 from .optimal_paths import count_optimal_paths
 from .registry import available, backends, default_backend, get, problems, register
 
 __all__ = [
+    "CachedSolver",
     "FunctionSolver",
     "LPForm",
     "Solver",
@@ -41,6 +44,7 @@ __all__ = [
     "as_theta",
     "available",
     "backends",
+    "cached",
     "costs_to_theta",
     "count_optimal_paths",
     "default_backend",
