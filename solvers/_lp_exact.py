@@ -34,14 +34,11 @@ of ``max|c|``: each level resolves about ``20 - log2(W)`` more bits of ``c``. Th
 reduced-cost fixing (Nemhauser and Wolsey, *Integer and Combinatorial Optimization*,
 1988, §II.5.5) turned into an exact refinement.
 
-Engine for pure integer programs (CP-SAT; :class:`ExactIntegerProgram`). CP-SAT solves
-integer programs with int64 data exactly. Level ``k`` maximises ``C_k`` (about 40 bits)
-and records its optimum ``V_k``; any optimum of the exact objective then satisfies
-``C_k·x >= V_k - W_k`` (``W_k`` as above), so level ``k+1`` adds the exact constraint
-``C_k·x + t_k = V_k`` with an integer slack ``0 <= t_k <= ⌊W_k⌋`` (or ``C_k·x = V_k`` when
-``W_k < 1``) and maximises ``-2^Δ t_k + F_{k+1}·x``, the next bits of the same objective.
+Engine for pure integer programs (:mod:`solvers._ip_exact`): a sequence of integer
+programs, each keeping the previous level's optimum within the exact window that the
+remaining bits of the objective allow.
 
-Either engine raises :class:`NotCertified` when its preconditions fail (a non-integral
+Each engine raises :class:`NotCertified` when its preconditions fail (a non-integral
 vertex, duals that do not verify, no progress); the caller then falls back to the plain
 floating-point solve and says so.
 """
@@ -56,10 +53,9 @@ import scipy.sparse as sp
 
 from .base import LPForm, SolverInputError
 
-__all__ = ["ExactIntegralLP", "ExactIntegerProgram", "IntegerForm", "NotCertified"]
+__all__ = ["ExactIntegralLP", "IntegerForm", "NotCertified", "exact_engines"]
 
 _LP_BITS = 20  # |C| <= 2^20 per GLOP level: integer reduced costs far above its tolerances
-_IP_BITS = 40  # Σ|C_j|·(u_j - l_j) <= 2^40 per CP-SAT level, far inside int64
 _INT_SAFE = 2.0**53  # integer data (coefficients × bounds) must stay exact in float64
 _MAX_LEVELS = 400  # 1,100 bits of float64 range at >= 3 bits a level, with room to spare
 _ROUND_TOL = 1e-6  # a GLOP value this close to an integer is that integer
@@ -361,104 +357,24 @@ def _integral_duals(values: list[float]) -> np.ndarray:
     return duals.astype(np.int64)
 
 
-class ExactIntegerProgram:
-    """Exact ``argmax ⟨c, x⟩`` over a pure integer program with integer data (CP-SAT levels).
-
-    Needs every variable flagged integral (or an integral polytope, whose optimum over its
-    integer points is the same) and finite bounds on every variable.
-    """
-
-    def __init__(self, iform: IntegerForm) -> None:
-        form = iform.form
-        if not (form.integrality.all() or form.integral_polytope):
-            raise NotCertified("continuous variables")
-        if not iform.bounded(np.arange(iform.n_vars)):
-            raise NotCertified("CP-SAT needs finite bounds on every variable")
-        self.iform = iform
-
-    def _model(self):
-        from ortools.sat.python import cp_model
-
-        iform = self.iform
-        model = cp_model.CpModel()
-        xs = [
-            model.NewIntVar(int(lo), int(hi), f"x{i}")
-            for i, (lo, hi) in enumerate(zip(iform.lower, iform.upper))
-        ]
-        for mat, rhs, equal in ((iform.A_eq, iform.b_eq, True), (iform.A_ub, iform.b_ub, False)):
-            for r in range(mat.shape[0]):
-                span = slice(mat.indptr[r], mat.indptr[r + 1])
-                expr = cp_model.LinearExpr.WeightedSum(
-                    [xs[j] for j in mat.indices[span].tolist()], mat.data[span].tolist()
-                )
-                model.Add(expr == int(rhs[r]) if equal else expr <= int(rhs[r]))
-        return model, xs
-
-    def solve(self, c: np.ndarray, problem: str) -> np.ndarray:
-        """The exact optimum ``x`` (float64, integral) for the objective ``c`` (n_vars,)."""
-        from ortools.sat.python import cp_model
-
-        iform = self.iform
-        model, xs = self._model()
-        columns = iform.objective_vars
-        width = (iform.upper - iform.lower)[columns]
-        objective = _Objective(c)
-        slack = None  # (t_k, ⌊W_k⌋) of the module docstring, in the current level's units
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        terms = [xs[j] for j in columns.tolist()]
-        for level in range(_MAX_LEVELS):
-            span = float(width.sum()) + (slack[1] if slack is not None else 0.0)
-            top = objective.top_exponent(columns, 1.0 if slack is not None else 0.0)
-            delta = 0 if top is None else _IP_BITS - top - math.frexp(max(span, 1.0))[1]
-            if level and delta < 1:
-                raise NotCertified("the objective leaves no room for another level")
-            coefs = objective.advance(delta)[columns].tolist()
-            level_terms = list(terms)
-            if slack is not None:
-                level_terms.append(slack[0])
-                coefs.append(-(2**delta))
-            expr = cp_model.LinearExpr.WeightedSum(level_terms, coefs)
-            model.Maximize(expr)
-            status = solver.Solve(model)
-            if status != cp_model.OPTIMAL:
-                if status == cp_model.INFEASIBLE and level == 0:
-                    raise SolverInputError(
-                        f"{problem}: the MIP (CP-SAT, {iform.n_vars} variables) has no optimal "
-                        "solution: INFEASIBLE"
-                    )
-                raise NotCertified(f"CP-SAT status {solver.StatusName(status)}")
-            x = np.array([solver.Value(v) for v in xs], dtype=np.int64)
-            if objective.exhausted(columns):
-                return x.astype(np.float64)
-            values = [solver.Value(v) for v in level_terms]
-            best = sum(a * b for a, b in zip(coefs, values))  # exact, in Python integers
-            window = objective.window(width, columns)
-            model.ClearHints()
-            for var, value in zip(xs, x.tolist()):
-                model.AddHint(var, value)
-            if window < 1.0:  # no remainder can make up one unit: the optimum is lexicographic
-                model.Add(expr == best)
-                slack = None
-            else:
-                t = model.NewIntVar(0, int(window), "")
-                model.Add(expr + t == best)
-                model.AddHint(t, 0)
-                slack = (t, float(int(window)))
-        raise NotCertified(f"no exact optimum after {_MAX_LEVELS} levels")
-
-
 def exact_engines(form: LPForm) -> list:
     """The exact engines that apply to ``form``, in the order to try them: GLOP levels for
-    an integral polytope (fast), then CP-SAT levels for a pure integer program. Empty when
-    the data are not integral or a bound is missing (module docstring)."""
+    an integral polytope (fast), then integer-program levels with SCIP, then with CP-SAT
+    (:mod:`solvers._ip_exact`). Empty when the data are not integral or a bound is missing
+    (module docstring)."""
     iform = IntegerForm.from_form(form)
     if iform is None:
         return []
+    from ._ip_exact import ExactIntegerProgram
+
     engines = []
-    for engine in (ExactIntegralLP, ExactIntegerProgram):
+    for make in (
+        ExactIntegralLP,
+        lambda f: ExactIntegerProgram(f, "SCIP"),
+        lambda f: ExactIntegerProgram(f, "CP_SAT"),
+    ):
         try:
-            engines.append(engine(iform))
+            engines.append(make(iform))
         except NotCertified:
             continue
     return engines

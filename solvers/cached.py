@@ -26,7 +26,9 @@ must hold feasible solutions; it is checked for shape and finite entries only.
 Memory. The pool is deduplicated and bounded: at most ``max_pool`` solutions (default
 20,000), the oldest replaced first once full. It stores ``d`` float64 entries per solution
 (``d`` = entries of one instance: 1.2 kB for a 12×12 grid, 20,000 of them 23 MB), and a
-call forms the scores ``θ Sᵀ`` in row blocks of at most 2^21 entries (16 MB). The
+call forms the scores ``θ Sᵀ`` in row blocks of at most 2^21 entries (16 MB); up to
+2^25 multiplications a serial Numba loop finds the best rows instead (BLAS threads cost
+more than they save there when the cores are shared). The
 generator is seeded (``seed``), so the same seed and calls give the same answers. The
 wrapper is stateful (pool, generator, counters): use one per training run and thread.
 
@@ -50,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from ._cached_kernels import best_in_pool
 from .base import Solver, SolverInputError, as_array
 
 __all__ = ["CachedSolver", "cached", "DEFAULT_MAX_POOL"]
@@ -57,6 +60,10 @@ __all__ = ["CachedSolver", "cached", "DEFAULT_MAX_POOL"]
 #: Default bound on the number of pool solutions.
 DEFAULT_MAX_POOL = 20_000
 _BLOCK = 2**21  # entries of one block of the score matrix θ Sᵀ
+#: Up to this many multiplications the best pool rows are found by a serial Numba loop: a
+#: BLAS thread pool costs tens of milliseconds per product when other processes share the
+#: cores, more than the product itself.
+_NO_BLAS = 2**25
 
 
 class _Pool:
@@ -95,7 +102,11 @@ class _Pool:
         step = max(1, _BLOCK // max(1, self.count))
         for start in range(0, theta.shape[0], step):
             block = theta[start : start + step].astype(np.float64, copy=False)
-            out[start : start + step] = pool[np.argmax(block @ pool.T, axis=1)]
+            if block.size * self.count <= _NO_BLAS:
+                index = best_in_pool(np.ascontiguousarray(block), pool)
+            else:
+                index = np.argmax(block @ pool.T, axis=1)
+            out[start : start + step] = pool[index]
         return out
 
 
