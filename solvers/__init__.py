@@ -29,7 +29,7 @@ from .base import (
     costs_to_theta,
     theta_to_costs,
 )
-from .cached import CachedSolver, cached
+from .caching import CachedSolver, cached
 from .function import FunctionSolver, from_function
 from .optimal_paths import count_optimal_paths
 from .registry import available, backends, default_backend, get, problems, register

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ._cached_kernels import best_in_pool
+from ._caching_kernels import best_in_pool
 from .base import Solver, SolverInputError, as_array
 
 __all__ = ["CachedSolver", "cached", "DEFAULT_MAX_POOL"]

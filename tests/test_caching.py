@@ -7,7 +7,7 @@ import pytest
 
 import solvers
 from solvers import SolverInputError
-from solvers.cached import CachedSolver
+from solvers.caching import CachedSolver
 
 WEIGHTS = np.array([3, 4, 5, 2, 6, 1, 4, 2])
 CAPACITY = 11
@@ -167,3 +167,16 @@ def test_it_is_a_solver_with_the_wrapped_structure():
     )
     assert oracle.lp_form(shape=(8,)).n_vars == 8
     assert "solve_ratio=0.5" in repr(oracle)
+
+
+@pytest.mark.parametrize("no_blas", [0, 2**25])
+def test_both_look_up_paths_find_the_best_pool_solution(monkeypatch, no_blas):
+    """Small look-ups run in a Numba loop, large ones through BLAS: same answers."""
+    monkeypatch.setattr("solvers.caching._NO_BLAS", no_blas)
+    rng = np.random.default_rng(9)
+    pool = rng.integers(0, 2, size=(300, 12)).astype(np.float64)
+    oracle = solvers.cached(solvers.get("top_k", k=3), solve_ratio=0.0, pool=pool)
+    theta = rng.integers(-9, 10, size=(40, 12)).astype(np.float64)
+    y = oracle.solve(theta)
+    distinct = np.unique(pool, axis=0)
+    np.testing.assert_array_equal((theta * y).sum(1), (theta @ distinct.T).max(1))
