@@ -34,9 +34,9 @@ of ``max|c|``: each level resolves about ``20 - log2(W)`` more bits of ``c``. Th
 reduced-cost fixing (Nemhauser and Wolsey, *Integer and Combinatorial Optimization*,
 1988, §II.5.5) turned into an exact refinement.
 
-Engine for pure integer programs (:mod:`solvers._ip_exact`): a sequence of integer
-programs, each keeping the previous level's optimum within the exact window that the
-remaining bits of the objective allow.
+Engine for pure integer programs (:mod:`solvers._ip_exact`, SCIP then CP-SAT): a sequence
+of integer programs, each keeping the previous level's optimum within the exact window that
+the remaining bits of the objective allow.
 
 Each engine raises :class:`NotCertified` when its preconditions fail (a non-integral
 vertex, duals that do not verify, no progress); the caller then falls back to the plain
