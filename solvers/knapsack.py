@@ -25,11 +25,11 @@ Backends (Kellerer, Pferschy and Pisinger, *Knapsack Problems*, Springer 2004):
   or, with ``on_time_limit="warn"``, returns the best packing found (feasible, possibly
   suboptimal) with one :class:`RuntimeWarning` per call. It takes
   integer profits only: the positive values of an instance are multiplied by the power of
-  two ``s`` that brings their sum into ``[2^61, 2^62)`` (within int64) and rounded to
-  integers (items that round to 0 are dropped, as are items with ``θ_i <= 0``). Integer
-  values summing to at most ``2^61`` are therefore exact; otherwise the packing is optimal
-  for the rounded profits and its true value is within ``n / (2 s) <= n·2^-62·Σ θ⁺`` of the
-  optimum, below the rounding of a floating-point sum of the values.
+  two ``s`` that brings their sum into ``[2^49, 2^50)`` and rounded to integers (items that
+  round to 0 are dropped, as are items with ``θ_i <= 0``). Integer values summing to at
+  most ``2^49`` are therefore exact; otherwise the packing is optimal for the rounded
+  profits and its true value is within ``n / (2 s) <= n·2^-50·Σ θ⁺`` of the optimum, the
+  order of the rounding of a floating-point sum of the values.
 * ``lp`` (derived, reference): the integer program of :meth:`lp_form` solved exactly by
   CP-SAT through :mod:`solvers.lp`, whatever the magnitudes of ``θ``.
 
@@ -76,7 +76,9 @@ DEFAULT_TIME_LIMIT = 10.0
 
 _SNAP = 2.0**-50  # relative tolerance for a scaled weight to count as the integer below it
 _INT_LIMIT = 2.0**62  # integer weights and capacities must stay below this (int64 headroom)
-_PROFIT_BITS = 62  # the OR-Tools profit scale brings the sum of the values into [2^61, 2^62)
+#: The OR-Tools profit scale brings the sum of the values into [2^49, 2^50). (Sums near
+#: 2^62 made OR-Tools' KnapsackSolver.init die of SIGFPE on some instances.)
+_PROFIT_BITS = 50
 
 
 class _KnapsackBase(Solver):
@@ -376,9 +378,9 @@ class KnapsackORToolsSolver(_KnapsackBase):
             items = np.flatnonzero((t > 0) & (w[b] <= c[b]))
             if items.size == 0:
                 continue
-            # 2^e brings the sum of the values into [2^61, 2^62): exact, however small or
-            # large; their sum stays within int64 after rounding (at most n/2 more). The sum
-            # is taken with the largest value scaled into [1/2, 1), so it cannot overflow.
+            # 2^e brings the sum of the values into [2^49, 2^50): exact, however small or
+            # large. The sum is taken with the largest value scaled into [1/2, 1), so it
+            # cannot overflow.
             top = -math.frexp(float(t[items].max()))[1]
             e = top + _PROFIT_BITS - math.frexp(math.fsum(np.ldexp(t[items], top)))[1]
             profits = np.round(np.ldexp(t[items], e))

@@ -484,10 +484,10 @@ def test_ortools_time_limit_default_and_checks():
 def test_ortools_keeps_values_far_below_the_largest():
     """Profits used to be scaled so that the largest was 2^40: an item worth 3·2^-45 of it
     rounded to 0 and was dropped, although float sums resolve it. The sum of the values
-    now scales to 2^62."""
+    now scales to 2^50."""
     theta = np.array([1.0, 2.0**-45, 3 * 2.0**-45])
     solver = solvers.get("knapsack", backend="ortools", weights=[1, 1, 1], capacity=2)
     np.testing.assert_array_equal(solver.solve(theta), [1.0, 0.0, 1.0])
-    big = np.array([2.0**60, 2.0**60, 1.0, 3.0])  # a sum of 2^61: still exact
+    big = np.array([2.0**48, 2.0**48, 1.0, 3.0])  # a sum of 2^49: still exact
     solver = solvers.get("knapsack", backend="ortools", weights=[1, 1, 1, 1], capacity=3)
     np.testing.assert_array_equal(solver.solve(big), [1.0, 1.0, 0.0, 1.0])
