@@ -491,6 +491,87 @@ def _knapsack_feasible(inst: Instance, b: int, y: np.ndarray, backend: str) -> s
     return None
 
 
+# -- multi-dimensional knapsack ---------------------------------------------------------------
+
+
+def _multi_knapsack_instances(draw, st, rng, profile, batch) -> Instance:
+    n, m = draw(st.integers(1, 9)), draw(st.integers(1, 3))
+    weights = rng.integers(0, 7, size=(batch, m, n)).astype(np.float64)
+    total = weights.sum(2)
+    mode = draw(st.sampled_from(["random", "below", "zero", "all"]))
+    if mode == "zero":
+        capacity = np.zeros((batch, m))
+    elif mode == "all":
+        capacity = total + rng.integers(0, 3, size=(batch, m))
+    else:
+        capacity = np.floor(rng.uniform(0, 1, size=(batch, m)) * (total + 1))
+        if mode == "below":  # just below an integer: never rounded up
+            capacity = np.maximum(capacity - rng.choice([0.5, 1e-9, 2e-15], (batch, m)), 0.0)
+    theta = values(rng, (batch, n), profile)
+    if draw(st.booleans()):  # fixed at construction, shared by the batch
+        weights[:], capacity[:] = weights[0], capacity[0]
+        params, side = {"weights": weights[0], "capacity": capacity[0]}, {}
+    else:
+        params, side = {}, {"weights": weights, "capacity": capacity}
+    return Instance(params, theta, profile, side, info={"weights": weights, "capacity": capacity})
+
+
+def _multi_knapsack_reference(inst: Instance, b: int) -> Reference:
+    w, c = inst.info["weights"][b], inst.info["capacity"][b]
+    subsets = _all_subsets(w.shape[1])
+    return Reference(best_of(inst.theta[b], subsets[np.all(subsets @ w.T <= c, axis=1)]))
+
+
+def _multi_knapsack_feasible(inst: Instance, b: int, y: np.ndarray, backend: str) -> str | None:
+    w, c = inst.info["weights"][b], inst.info["capacity"][b]
+    if not _binary(y) or np.any(w @ y > c):
+        return f"loads {w @ y} exceed the capacities {c!r}"
+    if backend != "lp" and np.any(y[inst.theta[b] <= 0]):
+        return "an item of non-positive value was chosen"  # numba and ortools promise it
+    return None
+
+
+# -- travelling salesman -----------------------------------------------------------------------
+
+
+def _tsp_instances(draw, st, rng, profile, batch) -> Instance:
+    n = draw(st.integers(3, 8))
+    theta = values(rng, (batch, n * (n - 1) // 2), profile)
+    return Instance({"n_nodes": n}, theta, profile)
+
+
+@functools.lru_cache(maxsize=8)
+def _tours(n: int) -> np.ndarray:
+    """Edge indicators of every Hamiltonian cycle of the complete graph (each once)."""
+    index = {pair: k for k, pair in enumerate(itertools.combinations(range(n), 2))}
+    rows = []
+    for perm in itertools.permutations(range(1, n)):
+        if perm[0] > perm[-1]:
+            continue  # the same cycle the other way round
+        cycle = (0, *perm, 0)
+        y = np.zeros(len(index))
+        y[[index[tuple(sorted(cycle[k : k + 2]))] for k in range(n)]] = 1.0
+        rows.append(y)
+    return np.array(rows)
+
+
+def _tsp_reference(inst: Instance, b: int) -> Reference:
+    return Reference(best_of(inst.theta[b], _tours(inst.params["n_nodes"])))
+
+
+def _tsp_feasible(inst: Instance, b: int, y: np.ndarray, backend: str) -> str | None:
+    n = inst.params["n_nodes"]
+    edges = np.array(list(itertools.combinations(range(n), 2)))
+    chosen = edges[y == 1] if _binary(y) else None
+    if chosen is None or chosen.shape[0] != n:
+        return f"not {n} edges"
+    if np.any(np.bincount(chosen.ravel(), minlength=n) != 2):
+        return "a city without degree two"
+    if not _is_tree(n, chosen[1:]):  # degree two everywhere and connected: one tour
+        return "several cycles"
+    return None
+
+
 # -- user LPs (the lp problem) -----------------------------------------------------------------
 
 
@@ -569,6 +650,13 @@ CASES: dict[str, FuzzCase] = {
         FuzzCase("shortest_path_graph", _graph_instances, _graph_reference, _graph_feasible),
         FuzzCase("spanning_tree", _tree_instances, _tree_reference, _tree_feasible),
         FuzzCase("knapsack", _knapsack_instances, _knapsack_reference, _knapsack_feasible),
+        FuzzCase(
+            "multi_knapsack",
+            _multi_knapsack_instances,
+            _multi_knapsack_reference,
+            _multi_knapsack_feasible,
+        ),
+        FuzzCase("tsp", _tsp_instances, _tsp_reference, _tsp_feasible),
         FuzzCase("lp", _lp_instances, _lp_reference, _lp_feasible),
     ]
 }
