@@ -31,7 +31,8 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(_HERE.parent)]  # checkout first: benchmarks/solvers.py shadows the package
 
 import solvers  # noqa: E402
-from solvers.lp import _FloatModel, _Model  # noqa: E402
+from solvers._lp_float import FloatModel  # noqa: E402
+from solvers.lp import _Model  # noqa: E402
 from solvers.shortest_path_graph import grid_dag  # noqa: E402
 
 #: problem -> (solver parameters, instance shape, sign of θ: -1 where θ = -costs)
@@ -75,7 +76,7 @@ def _row(rng, args, kind, problem, params, shape, sign) -> str:
     """The suboptimal share per range for one problem."""
     solver = solvers.get(problem, **params)
     form = solver.lp_form(shape)
-    exact, floating = _Model(form, problem), _FloatModel(form, problem)
+    exact, floating = _Model(form, problem), FloatModel(form, problem)
     row = []
     for decades in args.decades:
         bad = 0

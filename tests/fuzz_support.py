@@ -8,6 +8,8 @@
 * :func:`exact_value` is ``⟨θ, y⟩`` in rational arithmetic; :func:`best_of` the exact
   optimum over an enumerated candidate set (brute force), evaluating exactly only the
   candidates that floating point cannot rule out.
+* :class:`Reference` holds an optimum; :func:`small_size`, :func:`is_binary`,
+  :func:`all_subsets` and :func:`is_tree` serve several cases.
 * :func:`tolerance` is the float resolution a correct floating-point solver may lose:
   ``2^-48 · d · Σ|θ_i| · max|y|`` for ``d`` entries. For ``ties`` it is below 1, so those
   answers must be exactly optimal.
@@ -15,6 +17,9 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -22,6 +27,7 @@ from typing import Any
 import numpy as np
 
 PROFILES = ("ties", "float", "float32", "wide", "extreme")
+Draw = Callable[[Any], Any]  # hypothesis' draw
 
 
 def values(rng: np.random.Generator, shape: tuple, profile: str, sign: str = "any") -> np.ndarray:
@@ -109,3 +115,51 @@ class Instance:
             f"params={self.params!r} profile={self.profile} side={self.side_of(b)!r}\n"
             f"θ={self.theta[b]!r}"
         )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The optimum of one instance: ``proven`` (brute force, exact: an answer may not
+    exceed it) or an independent library's answer (compared both ways); ``tol`` replaces
+    the float tolerance of :func:`fuzz_support.tolerance` where the reference itself is
+    only as precise as a floating-point LP solver."""
+
+    value: Fraction
+    proven: bool = True
+    tol: Fraction | None = None
+
+
+def small_size(draw: Draw, st_module: Any, low: int, tiny: int, medium: int) -> tuple[int, bool]:
+    """A size, tiny (brute force) four times in five, else medium (library reference)."""
+    st = st_module
+    if draw(st.integers(0, 4)) or medium <= tiny:
+        return draw(st.integers(low, tiny)), True
+    return draw(st.integers(tiny + 1, medium)), False
+
+
+def is_binary(y: np.ndarray) -> bool:
+    return bool(np.all((y == 0) | (y == 1)))
+
+
+@functools.lru_cache(maxsize=32)
+def all_subsets(n: int) -> np.ndarray:
+    return np.array(list(itertools.product((0.0, 1.0), repeat=n))).reshape(-1, n)
+
+
+def is_tree(n: int, edges: np.ndarray) -> bool:
+    if edges.shape[0] != n - 1:
+        return False
+    parent = list(range(n))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for u, v in edges:
+        ru, rv = root(int(u)), root(int(v))
+        if ru == rv:
+            return False
+        parent[ru] = rv
+    return True

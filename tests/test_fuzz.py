@@ -21,7 +21,7 @@ minute for all problems); ``pytest -m slow tests/test_fuzz.py`` draws at least
 :data:`LONG_INSTANCES` instances per problem and prints its figures (instances, back ends,
 wall time per problem); set ``FUZZ_REPORT=path`` to have them written there as JSON lines.
 
-Adding a problem. Write, in ``tests/fuzz_cases.py``:
+Adding a problem. Write, in ``tests/fuzz_cases_sets.py`` or ``tests/fuzz_cases_paths.py``:
 
 1. ``instances(draw, st, rng, profile, batch) -> Instance``: solver parameters (``params``,
    shared by the batch), ``θ`` of shape ``(batch, *shape)`` from
@@ -33,7 +33,8 @@ Adding a problem. Write, in ``tests/fuzz_cases.py``:
    (``Reference(value, proven=False)``). Never the solver under test.
 3. ``feasible(inst, b, y, backend) -> None | str``: ``None`` when ``y`` is a valid answer.
 
-and add ``FuzzCase("<problem>", instances, reference, feasible)`` to ``CASES``
+and add ``FuzzCase("<problem>", instances, reference, feasible)`` to ``CASES`` in
+``tests/fuzz_cases.py``
 (``y_max`` when entries of ``y`` exceed 1; ``skip={"backend": "reason"}`` only for a
 documented limitation). ``test_every_problem_has_a_fuzz_case`` fails until a newly
 registered problem has its entry; its back ends, ``lp`` included, are picked up from the
