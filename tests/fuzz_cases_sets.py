@@ -223,6 +223,12 @@ def lp_instances(draw, st, rng, profile, batch) -> Instance:
     elif kind == "interval":
         params["integral_polytope"] = True
     theta = values(rng, (batch, n), profile)
+    if kind == "plain" and profile != "ties":
+        # |θ| in [1/2, 2]: within the floating-point path's range limit of 1e4, where it
+        # warns (solvers.lp; a uniform draw near 0 once gave a range of 2e4 and a warning)
+        theta = np.sign(theta) * np.maximum(np.abs(theta), 0.5) + (theta == 0) * 0.5
+        if profile == "float32":
+            theta = theta.astype(np.float32).astype(np.float64)
     return Instance(params, theta, profile, info={"kind": kind})
 
 
