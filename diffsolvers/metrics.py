@@ -92,7 +92,14 @@ def regret(y_pred: Any, y_true: Any, costs: Any) -> torch.Tensor:
     is optimal for the true costs ``c``. For a maximisation problem pass ``c = -θ``.
 
     Tensors, NumPy arrays or lists of real numbers, all of one shape; an empty batch gives
-    an empty tensor."""
+    an empty tensor.
+
+    Examples:
+        >>> import torch
+        >>> y_pred, y_true = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> regret(y_pred, y_true, torch.tensor([[1.0, 3.0]]))
+        tensor([2.])
+    """
     y_pred, y_true, costs = _regret_inputs("regret", y_pred, y_true, costs)
     return _per_instance(costs, y_pred) - _per_instance(costs, y_true)
 
@@ -100,7 +107,15 @@ def regret(y_pred: Any, y_true: Any, costs: Any) -> torch.Tensor:
 def normalized_regret(y_pred: Any, y_true: Any, costs: Any) -> torch.Tensor:
     """Normalised regret of a batch, ``Σ_b regret_b / Σ_b |⟨c_b, y_b⟩|`` (as in PyEPO and
     the Warcraft literature); a scalar tensor. Inputs as :func:`regret`; an empty batch
-    (a ratio 0/0) or a zero true objective raises ``ValueError``."""
+    (a ratio 0/0) or a zero true objective raises ``ValueError``.
+
+    Examples:
+        >>> import torch
+        >>> costs = torch.tensor([[1.0, 3.0], [2.0, 2.0]])
+        >>> y_pred = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+        >>> normalized_regret(y_pred, torch.tensor([[1.0, 0.0], [1.0, 0.0]]), costs)
+        tensor(0.6667)
+    """
     fn = "normalized_regret"
     y_pred, y_true, costs = _regret_inputs(fn, y_pred, y_true, costs)
     if costs.shape[0] == 0:
@@ -126,6 +141,13 @@ def decision_regret(
     pass ``c[None]`` for a single instance): tensors, NumPy arrays or lists of real
     numbers. Returns the normalised regret (a scalar; ``ValueError`` for an empty batch) or,
     with ``normalized=False``, the per-instance regrets, shape ``(B,)`` (empty for ``B = 0``).
+
+    Examples:
+        >>> import torch, solvers
+        >>> argmin = solvers.get("argmax")  # costs enter as θ = -c: the cheapest entry
+        >>> true = torch.tensor([[1.0, 3.0, 2.0]])
+        >>> decision_regret(argmin, torch.tensor([[5.0, 0.0, 4.0]]), true)  # cost 3 instead of 1
+        tensor(2.)
     """
     solver = as_solver(solver)
     costs_pred, costs_true = _common_float(costs_pred, costs_true)

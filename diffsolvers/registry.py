@@ -61,8 +61,8 @@ __all__ = [
 ]
 
 KINDS = ("layer", "loss")
-#: Problems whose solvers take ``negative_costs="raise"|"clamp"``.
 NEGATIVE_COST_PROBLEMS = ("shortest_path", "shortest_path_graph")
+"""Problems whose solvers take ``negative_costs="raise"|"clamp"``."""
 #: Options every method accepts; they are not passed to the solver.
 REGISTRY_OPTIONS = ("backend", "solver")
 
@@ -81,6 +81,11 @@ class Method:
     a function ``problem -> reason or None``); ``solver_defaults(problem)`` gives default
     solver parameters. ``option_defaults`` overrides the table's default of some options
     (:mod:`diffsolvers._options`) for this method.
+
+    Examples:
+        >>> info = method_info("blackbox")
+        >>> info.kind, info.options, info.target
+        ('layer', ('lambda_', 'inputs'), 'solution')
     """
 
     name: str
@@ -115,7 +120,13 @@ class Method:
 
 
 class MethodRow(NamedTuple):
-    """One row of :func:`available`: ``options`` maps each option to its default."""
+    """One row of :func:`available`: ``options`` maps each option to its default.
+
+    Examples:
+        >>> row = available()[0]
+        >>> row.problem in ("argmax", "assignment"), row.kind in ("layer", "loss")
+        (True, True)
+    """
 
     problem: str
     method: str
@@ -145,6 +156,15 @@ def register_method(
     """Register a method (see :class:`Method` for the fields); returns it.
 
     Raises ``ValueError`` if ``name`` is taken (unless ``replace=True``) or a field is invalid.
+
+    Examples:
+        >>> from diffsolvers.layers.blackbox import BlackboxLayer
+        >>> def build(solver, problem, **options):
+        ...     return BlackboxLayer(solver, lambda_=100.0, **options)
+        >>> _ = register_method("blackbox_strong", "layer", build, description="blackbox, λ = 100",
+        ...                     options=("inputs",), replace=True)
+        >>> layer("argmax", method="blackbox_strong").lambda_
+        100.0
     """
     if kind not in KINDS:
         raise ValueError(f"method {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -180,12 +200,22 @@ def register_method(
 
 
 def methods(kind: str | None = None) -> list[str]:
-    """Names of the registered methods (of one ``kind`` if given), sorted."""
+    """Names of the registered methods (of one ``kind`` if given), sorted.
+
+    Examples:
+        >>> methods("layer")[:3]
+        ['blackbox', 'identity', 'imle']
+    """
     return sorted(n for n, m in _METHODS.items() if kind is None or m.kind == kind)
 
 
 def method_info(name: str) -> Method:
-    """The registered :class:`Method` ``name``; ``ValueError`` listing valid names otherwise."""
+    """The registered :class:`Method` ``name``; ``ValueError`` listing valid names otherwise.
+
+    Examples:
+        >>> method_info("fenchel_young").kind
+        'loss'
+    """
     if name not in _METHODS:
         raise ValueError(f"unknown method {name!r}; available methods: {', '.join(methods())}")
     return _METHODS[name]
@@ -208,7 +238,12 @@ def available() -> list[MethodRow]:
 
 
 def not_meaningful() -> list[tuple[str, str, str]]:
-    """Every (problem, method, reason) pair where the method does not apply."""
+    """Every (problem, method, reason) pair where the method does not apply.
+
+    Examples:
+        >>> [(p, m) for p, m, _ in not_meaningful() if m == "hamming"]
+        [('lp', 'hamming'), ('ranking', 'hamming')]
+    """
     out = []
     for p in solvers.problems():
         for n in methods():
@@ -219,7 +254,12 @@ def not_meaningful() -> list[tuple[str, str, str]]:
 
 
 def clamp_negative_costs(problem: str) -> dict[str, Any]:
-    """Solver defaults for additive noise: ``negative_costs="clamp"`` for shortest paths."""
+    """Solver defaults for additive noise: ``negative_costs="clamp"`` for shortest paths.
+
+    Examples:
+        >>> clamp_negative_costs("shortest_path"), clamp_negative_costs("knapsack")
+        ({'negative_costs': 'clamp'}, {})
+    """
     return {"negative_costs": "clamp"} if problem in NEGATIVE_COST_PROBLEMS else {}
 
 
@@ -316,13 +356,27 @@ def _build_on_solver(given: Any, method: str, kind: str, options: dict[str, Any]
 
 def layer(problem: Any, method: str = "perturbed", **options: Any) -> nn.Module:
     """A differentiable layer for ``problem`` by ``method`` (see the module docstring);
-    ``problem`` is a name of :func:`solvers.problems` or a ready solver or function."""
+    ``problem`` is a name of :func:`solvers.problems` or a ready solver or function.
+
+    Examples:
+        >>> import torch
+        >>> top2 = layer("top_k", method="perturbed", k=2, sigma=0.5, seed=0)
+        >>> top2(torch.tensor([[0.1, 1.0, 0.9, -0.5]])).sum().item()
+        2.0
+    """
     return _build(problem, method, "layer", options)
 
 
 def loss(problem: Any, method: str = "fenchel_young", **options: Any) -> nn.Module:
     """A loss module for ``problem`` by ``method`` (see the module docstring); ``problem``
-    is a name of :func:`solvers.problems` or a ready solver or function."""
+    is a name of :func:`solvers.problems` or a ready solver or function.
+
+    Examples:
+        >>> import torch
+        >>> fy = loss("argmax", method="fenchel_young", sigma=0.5, seed=0)
+        >>> bool(fy(torch.tensor([[2.0, 0.0]]), torch.tensor([[1.0, 0.0]])) >= 0)
+        True
+    """
     return _build(problem, method, "loss", options)
 
 

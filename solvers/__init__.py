@@ -1,6 +1,7 @@
 """solvers: fast batched combinatorial solvers behind one LP-form interface (NumPy only).
 
-    >>> import solvers
+    >>> import numpy as np, solvers
+    >>> costs = np.random.default_rng(0).uniform(0.5, 9.0, size=(4, 12, 12))
     >>> sp = solvers.get("shortest_path")          # grid, 8-neighbour, Numba Dijkstra
     >>> y = sp.solve(solvers.costs_to_theta(costs))  # costs (B, H, W) >= 0
     >>> oracle = solvers.cached(sp, solve_ratio=0.3)  # 70% of each call from a pool

@@ -69,10 +69,10 @@ __all__ = [
     "DEFAULT_TIME_LIMIT",
 ]
 
-#: Default limit on the DP table cells ``n·(C+1)`` of one instance.
 DEFAULT_MAX_TABLE_SIZE = 50_000_000
-#: Default time limit of the ``ortools`` backend, in seconds per instance.
+"""Default limit on the DP table cells ``n·(C+1)`` of one instance."""
 DEFAULT_TIME_LIMIT = 10.0
+"""Default time limit of the ``ortools`` backend, in seconds per instance."""
 
 _SNAP = 2.0**-50  # relative tolerance for a scaled weight to count as the integer below it
 _INT_LIMIT = 2.0**62  # integer weights and capacities must stay below this (int64 headroom)
@@ -282,6 +282,12 @@ class KnapsackNumbaSolver(_KnapsackBase):
     Parameters: ``weights`` (n,), ``capacity`` (scalar), both optional (else per call);
     ``weight_scale`` for fractional weights; ``max_table_size`` bounds ``n·(C+1)``, where
     ``C`` is the scaled capacity capped at the total item weight.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> knap = solvers.get("knapsack", weights=[3, 4, 5, 6], capacity=10)
+        >>> knap.solve(np.array([4.0, 5.0, 6.0, 1.0]))
+        array([0., 1., 1., 0.])
     """
 
     backend = "numba"
@@ -333,6 +339,12 @@ class KnapsackORToolsSolver(_KnapsackBase):
     says what happens when an instance reaches it unproven: ``"raise"`` (default,
     :class:`~solvers.base.SolverTimeLimitError`) or ``"warn"`` (the best packing found,
     with a :class:`RuntimeWarning`).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> knap = solvers.get("knapsack", backend="ortools", weights=[3, 4, 5, 6], capacity=10)
+        >>> knap.solve(np.array([4.0, 5.0, 6.0, 1.0]))
+        array([0., 1., 1., 0.])
     """
 
     backend = "ortools"

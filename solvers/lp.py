@@ -71,18 +71,18 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from . import _lp_float
 from ._lp_exact import NotCertified, exact_engines
-from ._lp_float import DYNAMIC_RANGE_LIMIT, FloatModel, warn_dynamic_range
+from ._lp_float import FloatModel, warn_dynamic_range
 from .base import LPForm, Solver, SolverInputError, as_array
 from .registry import register
 
-__all__ = [
-    "DYNAMIC_RANGE_LIMIT",
-    "LPBackedSolver",
-    "LPSolver",
-    "solve_lp_form",
-    "warn_dynamic_range",
-]
+__all__ = ["DYNAMIC_RANGE_LIMIT", "LPBackedSolver", "LPSolver", "solve_lp_form"]
+
+DYNAMIC_RANGE_LIMIT = _lp_float.DYNAMIC_RANGE_LIMIT
+"""Above this ``max|θ| / min nonzero |θ|`` within one instance, an answer of the
+floating-point path may be suboptimal, and that path warns (module docstring); the exact
+engines, which every registered problem's form uses, need no limit."""
 
 
 class _Model:
@@ -123,6 +123,12 @@ def solve_lp_form(form: LPForm, theta_instance: Any) -> np.ndarray:
     exactly integral entries where the form declares an integral polytope or integer
     variables. Raises :class:`~solvers.base.SolverInputError` when the problem is
     infeasible or unbounded (the message names the solver status).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> form = solvers.get("top_k", k=2).lp_form(4)
+        >>> solve_lp_form(form, np.array([0.1, 1.0, 0.9, -0.5]))
+        array([0., 1., 1., 0.])
     """
     if not isinstance(form, LPForm):
         raise TypeError(f"lp: expected an LPForm, got {type(form).__name__}")
@@ -146,6 +152,13 @@ class LPSolver(Solver):
     fractional. Integer programs with integer data are solved exactly; other forms go
     through the floating-point path, which warns (:class:`RuntimeWarning`) when an
     instance's ``max|θ| / min nonzero |θ|`` exceeds ``1e4`` (module docstring).
+
+    Examples:
+        >>> import numpy as np
+        >>> lp = LPSolver(A_eq=np.ones((1, 3)), b_eq=[1.0], upper=np.ones(3),
+        ...                integral_polytope=True)
+        >>> lp.solve(np.array([0.2, 0.7, 0.1]))
+        array([0., 1., 0.])
     """
 
     problem = "lp"
@@ -314,6 +327,13 @@ class LPBackedSolver(Solver):
 
     Every registered problem's form is an integer program with integer data, solved
     exactly for any ``θ`` (module docstring, "Exactness").
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> reference = LPBackedSolver(solvers.get("assignment"))
+        >>> reference.solve(np.array([[1.0, 2.0], [3.0, 1.0]]))
+        array([[0., 1.],
+               [1., 0.]])
     """
 
     backend = "lp"
