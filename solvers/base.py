@@ -52,7 +52,19 @@ class SolverInputError(ValueError):
 
 
 class SolverTimeLimitError(RuntimeError):
-    """Raised when a solver with a time limit stops before proving its answer optimal."""
+    """Raised when a solver with a time limit stops before proving its answer optimal.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> knap = solvers.get("knapsack", backend="ortools", weights=[3, 4], capacity=5,
+        ...                    time_limit=10.0)
+        >>> try:
+        ...     y = knap.solve(np.array([1.0, 2.0]))  # proven optimal well within 10 s
+        ... except SolverTimeLimitError as error:
+        ...     print("no packing proven optimal in time:", error)
+        >>> y
+        array([0., 1.])
+    """
 
 
 def costs_to_theta(costs: np.ndarray) -> np.ndarray:

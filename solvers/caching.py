@@ -57,8 +57,8 @@ from .base import Solver, SolverInputError, as_array
 
 __all__ = ["CachedSolver", "cached", "DEFAULT_MAX_POOL"]
 
-#: Default bound on the number of pool solutions.
 DEFAULT_MAX_POOL = 20_000
+"""Default bound on the number of distinct pool solutions (the oldest replaced first)."""
 _BLOCK = 2**21  # entries of one block of the score matrix θ Sᵀ
 #: Up to this many multiplications the best pool rows are found by a serial Numba loop: a
 #: BLAS thread pool costs tens of milliseconds per product when other processes share the
@@ -119,6 +119,18 @@ class CachedSolver(Solver):
     ``pool`` (known feasible solutions, ``(N, *instance_shape)``), ``fixed_feasible_set``
     (declare per-call side data constant), ``max_pool`` (bound on the pool size).
     Counters ``calls``, ``solved`` and ``from_pool`` count calls and instances.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> exact = solvers.get("knapsack", weights=[3, 4, 5, 6], capacity=10)
+        >>> oracle = CachedSolver(exact, solve_ratio=0.25, seed=0)
+        >>> theta = np.random.default_rng(0).uniform(size=(8, 4))
+        >>> y = oracle.solve(theta)  # first call: the pool is empty, all 8 solved
+        >>> y = oracle.solve(theta)  # then 2 of 8 solved, 6 answered from the pool
+        >>> oracle.solved, oracle.from_pool
+        (10, 6)
+        >>> bool(((y @ np.array([3, 4, 5, 6])) <= 10).all())  # pool answers stay feasible
+        True
     """
 
     backend = "cached"
@@ -286,7 +298,18 @@ def cached(
     fixed_feasible_set: bool = False,
     max_pool: int = DEFAULT_MAX_POOL,
 ) -> CachedSolver:
-    """Wrap ``solver`` with solution caching (:class:`CachedSolver`, module docstring)."""
+    """Wrap ``solver`` with solution caching (:class:`CachedSolver`, module docstring).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> exact = solvers.get("argmax")
+        >>> oracle = solvers.cached(exact, solve_ratio=0.0, pool=np.eye(3)[:2])  # pool only
+        >>> oracle.solve(np.array([[0.0, 1.0, 5.0], [2.0, 1.0, 0.0]]))  # best pool members
+        array([[0., 1., 0.],
+               [1., 0., 0.]])
+        >>> solvers.cached(exact, solve_ratio=1.0).solve(np.array([0.0, 1.0, 5.0]))
+        array([0., 0., 1.])
+    """
     return CachedSolver(
         solver,
         solve_ratio,
