@@ -177,6 +177,14 @@ class CachedSolver(Solver):
         if pool is not None:
             self.add_to_pool(pool)
 
+    def __getattr__(self, name: str) -> Any:
+        """The wrapped solver's settings (``negative_costs``, ``weights``...) read through
+        the wrapper, so that checks of a solver's settings see the same values."""
+        inner = self.__dict__.get("solver")
+        if inner is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(inner, name)
+
     def __repr__(self) -> str:
         size = sum(p.count for p in self.pools.values())
         return (
