@@ -23,6 +23,7 @@ option                  default      meaning
 ``kappa``, ``tau``      1.0          Sum-of-Gamma κ and temperature τ (I-MLE)
 ``n_terms``             10           Sum-of-Gamma number of Gamma terms (I-MLE)
 ``map_in_eval``         True         I-MLE returns the noise-free ``y*(θ)`` in eval mode
+``solve_ratio``         None         share of instances solved exactly (solution caching)
 ======================= ============ ===================================================
 
 Example::
@@ -34,9 +35,12 @@ Example::
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ._checks import (
     INPUTS,
@@ -96,10 +100,13 @@ def _noise(name: str, value: Any) -> Noise:
 def _ratio(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    ratio = check_positive(name, value)
-    if ratio > 1:
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return ratio
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not 0 < value <= 1  # NaN fails too
+    ):
+        raise ValueError(f"{name} must be a number in (0, 1] or None, got {value!r}")
+    return float(value)
 
 
 _TABLE = [
@@ -138,13 +145,14 @@ _TABLE = [
     Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
     Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
     Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
-    # Reserved for solution caching (a share of the solver calls answered from a pool of
-    # solutions already seen); no method declares it until the cache is wired in.
+    # Solution caching; the registry gives it to every method that calls a solver and
+    # wraps the solver with solvers.cached (diffsolvers/_caching.py).
     Option(
         "solve_ratio",
         None,
         _ratio,
-        "share of the calls that run the solver; the others reuse the best solution seen",
+        "share in (0, 1] of the instances solved exactly per solver call; the others get "
+        "the best pool solution seen (None: no cache)",
     ),
 ]
 

@@ -43,6 +43,7 @@ from torch import nn
 
 import solvers
 
+from ._caching import SOLVE_RATIO, with_cache
 from ._options import OPTIONS
 from .oracle import as_solver
 
@@ -80,12 +81,14 @@ class Method:
     ``not_meaningful`` maps a problem to the reason the method does not apply to it (or is
     a function ``problem -> reason or None``); ``solver_defaults(problem)`` gives default
     solver parameters. ``option_defaults`` overrides the table's default of some options
-    (:mod:`diffsolvers._options`) for this method.
+    (:mod:`diffsolvers._options`) for this method. ``calls_solver`` is false for a method
+    whose module never calls the solver (two-stage regression); every other method takes
+    ``solve_ratio`` (solution caching, :mod:`diffsolvers._caching`).
 
     Examples:
         >>> info = method_info("blackbox")
         >>> info.kind, info.options, info.target
-        ('layer', ('lambda_', 'inputs'), 'solution')
+        ('layer', ('lambda_', 'inputs', 'solve_ratio'), 'solution')
     """
 
     name: str
@@ -99,6 +102,7 @@ class Method:
     solver_defaults: Callable[[str], dict[str, Any]] | None = None
     reference: str = ""
     option_defaults: Mapping[str, Any] = field(default_factory=dict)
+    calls_solver: bool = True
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -151,9 +155,12 @@ def register_method(
     solver_defaults: Callable[[str], dict[str, Any]] | None = None,
     reference: str = "",
     option_defaults: Mapping[str, Any] | None = None,
+    calls_solver: bool = True,
     replace: bool = False,
 ) -> Method:
-    """Register a method (see :class:`Method` for the fields); returns it.
+    """Register a method (see :class:`Method` for the fields); returns it. A method that
+    calls the solver (``calls_solver=True``) takes ``solve_ratio`` too: the registry wraps
+    its solver with :func:`solvers.cached`, so its ``build`` never sees the option.
 
     Raises ``ValueError`` if ``name`` is taken (unless ``replace=True``) or a field is invalid.
 
@@ -177,6 +184,9 @@ def register_method(
     clash = set(options) & set(REGISTRY_OPTIONS)
     if clash:
         raise ValueError(f"method {name!r}: options {sorted(clash)} are reserved by the registry")
+    options = tuple(options)
+    if calls_solver and SOLVE_RATIO not in options:
+        options = (*options, SOLVE_RATIO)
     stray = set(option_defaults or {}) - set(options)
     if stray:
         raise ValueError(f"method {name!r}: defaults given for undeclared options {sorted(stray)}")
@@ -194,6 +204,7 @@ def register_method(
         solver_defaults=solver_defaults,
         reference=reference,
         option_defaults=dict(option_defaults or {}),
+        calls_solver=bool(calls_solver),
     )
     _METHODS[name] = method
     return method
@@ -294,6 +305,15 @@ def _check_ready_solver(m: Method, problem: str, solver: Any) -> None:
             )
 
 
+def _check_solve_ratio(m: Method, options: dict[str, Any]) -> None:
+    """Refuse ``solve_ratio`` for a method that calls no solver (nothing to cache)."""
+    if SOLVE_RATIO in options and SOLVE_RATIO not in m.options:
+        raise ValueError(
+            f"method {m.name!r} calls no solver, so solve_ratio (solution caching) does not "
+            f"apply to it"
+        )
+
+
 def _build(problem: Any, method: str, kind: str, options: dict[str, Any]) -> nn.Module:
     if not isinstance(problem, str):
         return _build_on_solver(problem, method, kind, options)
@@ -305,7 +325,9 @@ def _build(problem: Any, method: str, kind: str, options: dict[str, Any]) -> nn.
     reason = m.reason_not_meaningful(problem)
     if reason is not None:
         raise ValueError(f"method {method!r} is not meaningful for {problem!r}: {reason}")
+    _check_solve_ratio(m, options)
     method_opts = {k: v for k, v in options.items() if k in m.options}
+    solve_ratio = method_opts.pop(SOLVE_RATIO, None)
     backend = options.get("backend")
     solver = options.get("solver")
     params = {k: v for k, v in options.items() if k not in m.options and k not in REGISTRY_OPTIONS}
@@ -332,6 +354,7 @@ def _build(problem: Any, method: str, kind: str, options: dict[str, Any]) -> nn.
                 f"{sorted(params)} ({exc}); options of method {method!r} are: "
                 f"{', '.join(m.options + REGISTRY_OPTIONS)}"
             ) from exc
+    solver = with_cache(solver, OPTIONS[SOLVE_RATIO].check(solve_ratio), method_opts)
     return m.build(solver, problem=problem, **method_opts)
 
 
@@ -343,6 +366,7 @@ def _build_on_solver(given: Any, method: str, kind: str, options: dict[str, Any]
     reason = m.reason_not_meaningful(problem)
     if reason is not None:
         raise ValueError(f"method {method!r} is not meaningful for {problem!r}: {reason}")
+    _check_solve_ratio(m, options)
     others = sorted(set(options) - set(m.options))
     if others:
         raise TypeError(
@@ -351,7 +375,9 @@ def _build_on_solver(given: Any, method: str, kind: str, options: dict[str, Any]
             f"method {method!r} are: {', '.join(m.options) or 'none'}"
         )
     _check_ready_solver(m, problem, solver)
-    return m.build(solver, problem=problem, **options)
+    options = dict(options)
+    ratio = OPTIONS[SOLVE_RATIO].check(options.pop(SOLVE_RATIO, None))
+    return m.build(with_cache(solver, ratio, options), problem=problem, **options)
 
 
 def layer(problem: Any, method: str = "perturbed", **options: Any) -> nn.Module:

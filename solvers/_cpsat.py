@@ -2,13 +2,14 @@
 knapsack): options, the integer objective, and one solve with its time limit.
 
 CP-SAT takes integer objective coefficients. :func:`integer_objective` multiplies one
-instance's scores by the power of two ``s = 2^e`` that brings the largest ``|θ|`` into
-``[2^40, 2^41)`` and rounds: integer scores up to ``2^40`` are kept exactly, and otherwise
-the solution is optimal for the rounded scores, each within ``1/(2s)`` of the true one, so
-its true objective is within ``k/s`` of the optimum when solutions have at most ``k``
-nonzero entries (a relative ``k·2^-40`` of ``max|θ|``). With more than ``2^19`` objective
-terms the top is lowered so that the sum of all coefficients stays below ``2^60``, the
-range CP-SAT accepts.
+instance's scores by the power of two ``s = 2^e`` that brings the sum of the objective's
+``|coefficients|`` into ``[2^49, 2^50)`` (far inside the ``2^60`` CP-SAT accepts) and
+rounds: integer scores whose absolute values sum to at most ``2^49`` are kept exactly, and
+otherwise the solution is optimal for the rounded scores, each within ``1/(2s)`` of the
+true one, so its true objective is within ``k/s <= k·2^-49·Σ|θ|`` of the optimum when
+solutions have at most ``k`` nonzero entries: the order of the rounding of a
+floating-point sum of the scores. (Scaling the largest score to ``2^40`` instead lost
+scores below ``2^-41·max|θ|``, which float sums still resolve.)
 
 Status. ``OPTIMAL`` is returned as it is. When the time limit stops the search with a
 solution that is not proven optimal (``FEASIBLE``), ``on_time_limit="warn"`` (default)
@@ -32,7 +33,7 @@ from .base import SolverInputError
 
 __all__ = ["CpSatOptions", "integer_objective", "solve_model", "TimeLimitReport"]
 
-_OBJECTIVE_BITS = 40
+_OBJECTIVE_BITS = 50  # Σ|coefficients| in [2^49, 2^50)
 ON_TIME_LIMIT = ("warn", "raise")
 
 
@@ -83,15 +84,16 @@ class CpSatOptions:
 
 
 def integer_objective(scores: np.ndarray, terms: int) -> np.ndarray:
-    """``round(scores · 2^e)`` as int64, with ``2^e`` bringing ``max|scores|`` into
-    ``[2^40, 2^41)``, or lower when the objective has ``terms > 2^19`` coefficients
-    (module docstring); all zeros stay zeros."""
+    """``round(scores · 2^e)`` as int64, with ``2^e`` bringing the objective's
+    ``Σ|coefficients|`` into ``[2^49, 2^50)``; ``terms`` counts the objective's terms (each
+    score may weigh several, e.g. both arcs of a TSP edge); all zeros stay zeros."""
     scores = np.asarray(scores, dtype=np.float64)
     top = float(np.abs(scores).max()) if scores.size else 0.0
     if top == 0.0:
         return np.zeros(scores.shape, dtype=np.int64)
-    bits = min(_OBJECTIVE_BITS, 59 - math.ceil(math.log2(max(terms, 1))))
-    e = bits + 1 - math.frexp(top)[1]
+    shift = -math.frexp(top)[1]  # the largest score scaled into [1/2, 1): no overflow below
+    total = math.fsum(np.abs(np.ldexp(scores, shift)).tolist()) * max(terms, 1) / scores.size
+    e = shift + _OBJECTIVE_BITS - math.frexp(total)[1]
     return np.round(np.ldexp(scores, e)).astype(np.int64)
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "LPForm",
     "Solver",
     "SolverInputError",
+    "SolverTimeLimitError",
     "costs_to_theta",
     "theta_to_costs",
     "as_array",
@@ -47,6 +48,22 @@ class SolverInputError(ValueError):
         ... except SolverInputError as error:
         ...     print(error)
         argmax: θ contains NaN; all scores must be finite
+    """
+
+
+class SolverTimeLimitError(RuntimeError):
+    """Raised when a solver with a time limit stops before proving its answer optimal.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> knap = solvers.get("knapsack", backend="ortools", weights=[3, 4], capacity=5,
+        ...                    time_limit=10.0)
+        >>> try:
+        ...     y = knap.solve(np.array([1.0, 2.0]))  # proven optimal well within 10 s
+        ... except SolverTimeLimitError as error:
+        ...     print("no packing proven optimal in time:", error)
+        >>> y
+        array([0., 1.])
     """
 
 
@@ -214,8 +231,9 @@ class LPForm:
     with ``y = x[y_index]``: ``y_index`` has the instance shape of ``θ`` and holds, for each
     entry of ``y``, the index of the LP variable that equals it. LP variables that are not
     entries of ``y`` are auxiliary (flows, permutation matrices...) and have zero objective.
-    ``integral_polytope`` states that the LP relaxation already has integral vertices (so a
-    simplex solver such as GLOP suffices); otherwise a MIP solver is needed.
+    ``integral_polytope`` states that the LP relaxation already has integral vertices, in
+    every variable, auxiliary ones included (so a simplex solver such as GLOP suffices);
+    otherwise a MIP solver is needed.
 
     Defaults: no rows, ``lower = 0``, ``upper = +inf``, no integer variables. ``n_vars`` is
     an integer ``>= 0``, ``y_index`` holds whole numbers (integer dtype, or floats such as

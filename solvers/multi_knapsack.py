@@ -38,13 +38,14 @@ Backends:
   :class:`SolverInputError` naming the ``ortools`` backend. Time ``O(n·L)``. Positive
   values whose sum overflows float64 are refused, as in ``knapsack``.
 * ``ortools``: OR-Tools CP-SAT, exact, one instance at a time, values scaled to integers
-  per instance (:mod:`solvers._cpsat`: integer values up to ``2^40`` exactly; items whose
-  value rounds to 0, below ``2^-41·max θ``, are left out). ``time_limit`` seconds per
+  per instance (:mod:`solvers._cpsat`: integer values summing to at most ``2^49``
+  exactly; otherwise within ``n·2^-49·Σ|θ|`` of the optimum; items whose value rounds to 0
+  are left out). ``time_limit`` seconds per
   instance (default 60), ``num_workers`` (default 1), ``on_time_limit`` ``"warn"`` or
   ``"raise"``.
-* ``lp`` (derived, reference): the MIP of :meth:`~MultiKnapsackSolver.lp_form` through
-  :mod:`solvers.lp` (SCIP); it may be suboptimal, with a RuntimeWarning, when an
-  instance's values span more than ``1e9``.
+* ``lp`` (derived, reference): the integer program of
+  :meth:`~MultiKnapsackSolver.lp_form` solved exactly through :mod:`solvers.lp`, whatever
+  the magnitudes of ``θ``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Each problem module registers its backends at import time with :func:`register`. The
 problem's default backend also gets an ``"lp"`` backend for free: the same instance
 structure, solved through its :class:`~solvers.base.LPForm` by the generic OR-Tools
-backend of :mod:`solvers.lp` (used to cross-check fast solvers; it may be suboptimal when
-the entries of ``θ`` span more than ``1e9``, see :mod:`solvers.lp`).
+backend of :mod:`solvers.lp` (used to cross-check fast solvers; exact for every registered
+problem, see :mod:`solvers.lp`).
 """
 
 from __future__ import annotations
@@ -103,8 +103,8 @@ def register(
         _INFOS[problem]["lp"] = SolverInfo(
             problem,
             "lp",
-            f"{problem} through its LP form, solved by OR-Tools (reference, slow; may be "
-            "suboptimal when |θ| spans more than 1e9, with a RuntimeWarning)",
+            f"{problem} through its LP form, solved exactly by OR-Tools GLOP / CP-SAT "
+            "(reference, slow)",
             False,
         )
 

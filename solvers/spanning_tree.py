@@ -132,10 +132,13 @@ class SpanningTreeSolver(Solver):
 
         A 0/1 ``y`` admits such a flow iff its edges connect every node to node 0; with
         ``n - 1`` edges that is exactly a spanning tree. So the integer points project onto
-        the spanning trees, but the LP relaxation is not integral (``integrality`` is set
-        on ``y``, and a MIP solver is needed). ``O(E)`` variables and constraints, in
-        contrast to the exponentially many subtour constraints of Edmonds' polytope
-        (Magnanti & Wolsey, "Optimal trees", Handbooks in OR & MS 7, 1995, §3).
+        the spanning trees, but the LP relaxation is not integral (``integrality`` is set,
+        and a MIP solver is needed). The flows are flagged integral too: on a tree they
+        are unique and integral (edge ``e`` carries the number of nodes it separates from
+        node 0), so the integer program is pure and the ``lp`` backend solves it exactly.
+        ``O(E)`` variables and constraints, in contrast to the exponentially many subtour
+        constraints of Edmonds' polytope (Magnanti & Wolsey, "Optimal trees", Handbooks in
+        OR & MS 7, 1995, §3).
         """
         if shape is not None and tuple(np.atleast_1d(shape)) != self.instance_shape:
             raise SolverInputError(
@@ -166,7 +169,7 @@ class SpanningTreeSolver(Solver):
             A_ub=a_ub,
             b_ub=np.zeros(2 * e),
             upper=np.concatenate([np.ones(e), np.full(2 * e, cap)]),
-            integrality=np.concatenate([np.ones(e, dtype=bool), np.zeros(2 * e, dtype=bool)]),
+            integrality=np.ones(3 * e, dtype=bool),
             integral_polytope=False,
             description="spanning trees via single-commodity flow from node 0 (MIP)",
         )

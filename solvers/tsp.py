@@ -29,14 +29,15 @@ Backends:
   overtakes it at about 18.
 * ``ortools``: OR-Tools CP-SAT with its circuit constraint (``AddCircuit`` on the two arcs
   of every edge) and LP cuts at linearisation level 2, exact: optimal within the time
-  limit for the integer-scaled scores of :mod:`solvers._cpsat` (integer ``θ`` up to
-  ``2^40`` exactly; otherwise within ``n·2^-40·max|θ - mid|`` of the optimum, ``mid`` the
-  midrange that is subtracted first). One instance at a time; ``time_limit`` seconds
+  limit for the integer-scaled scores of :mod:`solvers._cpsat` (integer ``θ`` whose
+  absolute values, less the midrange ``mid``, sum to at most ``2^49`` exactly; otherwise
+  within ``n·2^-49·Σ|θ - mid|`` of the optimum). One instance at a time; ``time_limit`` seconds
   each (default 60), ``num_workers`` search threads (default 1, deterministic), and
   ``on_time_limit`` ``"warn"`` (return the best tour found, with a RuntimeWarning) or
   ``"raise"``.
-* ``lp`` (derived, reference): the MIP of :meth:`~TSPSolver.lp_form` (single-commodity
-  flow) through :mod:`solvers.lp` with SCIP; slow, for cross-checks on small ``n``.
+* ``lp`` (derived, reference): the integer program of :meth:`~TSPSolver.lp_form`
+  (single-commodity flow) solved exactly through :mod:`solvers.lp`; slow, for cross-checks
+  on small ``n``.
 """
 
 from __future__ import annotations
@@ -178,7 +179,10 @@ class _TSPBase(Solver):
         iff its edges connect every city to city 0, i.e. iff it is one cycle through all
         cities. ``3E`` variables and ``2n + 2E`` rows, against the exponentially many
         subtour constraints of Dantzig, Fulkerson and Johnson (1954). The relaxation is not
-        integral, so ``y`` is flagged integer and the ``lp`` backend uses a MIP solver.
+        integral, so ``y`` is flagged integer and the ``lp`` backend uses a MIP solver. The
+        flows are flagged integer too: along a tour, city 0 can send ``n - 1, n - 2, …, 1``
+        units round the cycle, an integral flow, so the integer program is pure and the
+        ``lp`` backend solves it exactly.
         """
         if shape is not None and tuple(np.atleast_1d(shape)) != self.instance_shape:
             raise SolverInputError(
@@ -207,7 +211,7 @@ class _TSPBase(Solver):
             A_ub=a_ub,
             b_ub=np.zeros(2 * e),
             upper=np.concatenate([one, np.full(2 * e, cap)]),
-            integrality=np.concatenate([np.ones(e, dtype=bool), np.zeros(2 * e, dtype=bool)]),
+            integrality=np.ones(3 * e, dtype=bool),
             integral_polytope=False,
             description="Hamiltonian cycles: degree two and a single-commodity flow (MIP)",
         )

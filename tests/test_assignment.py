@@ -237,3 +237,51 @@ def test_lp_form():
         NUMBA.lp_form()
     with pytest.raises(SolverInputError, match="assignment"):
         NUMBA.lp_form((3, 2))
+
+
+# -- exact on wide-range scores (issue 26, item 6) -------------------------------------------
+
+
+def exact_value(theta: np.ndarray, y: np.ndarray) -> Fraction:
+    """``⟨θ, y⟩`` in exact rational arithmetic (float sums would round off small entries)."""
+    return sum((Fraction(float(t)) for t in theta[y == 1]), Fraction(0))
+
+
+def exact_best(theta: np.ndarray) -> Fraction:
+    n, m = theta.shape
+    return max(
+        sum((Fraction(float(theta[i, j])) for i, j in enumerate(cols)), Fraction(0))
+        for cols in itertools.permutations(range(m), n)
+    )
+
+
+def test_ortools_is_exact_on_wide_range_scores():
+    """[[1, -1, -1e299]] used to give value -1 against an optimum of 1: the rounding to
+    int64 erased the small entries. The refinement makes every answer exact."""
+    np.testing.assert_array_equal(ORTOOLS.solve([[1.0, -1.0, -1e299]]), [[1.0, 0.0, 0.0]])
+    rng = np.random.default_rng(26)
+    for decades in (8, 40, 300):
+        theta = 10.0 ** rng.uniform(-decades / 2, decades / 2, size=(20, 5, 6))
+        theta *= rng.choice([-1.0, 1.0], size=theta.shape)
+        y = ORTOOLS.solve(theta)
+        assert_feasible(y)
+        for t, yb in zip(theta, y):
+            assert exact_value(t, yb) == exact_best(t)
+
+
+def test_ortools_near_ties_below_the_rounding_step():
+    """Large integer scores with many ties, and tiny scores on the other cells: the first
+    level's rounding erases the tiny ones, the refinement lets them decide."""
+    rng = np.random.default_rng(6)
+    big = rng.integers(0, 3, size=(30, 4, 4)) * 2.0**30
+    tiny = rng.integers(1, 4, size=(30, 4, 4)) * 2.0**-30
+    theta = np.where(rng.random((30, 4, 4)) < 0.5, big, tiny)
+    y = ORTOOLS.solve(theta)
+    for t, yb in zip(theta, y):
+        assert exact_value(t, yb) == exact_best(t)
+    rough = solvers.get("assignment", "ortools", exact=False)
+    assert rough.exact is False
+    y = rough.solve(theta)
+    assert any(exact_value(t, yb) < exact_best(t) for t, yb in zip(theta, y))
+    with pytest.raises(TypeError, match="exact must be True or False"):
+        solvers.get("assignment", "ortools", exact="yes")

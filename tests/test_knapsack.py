@@ -145,16 +145,23 @@ def test_weight_scale(backend, seed, n, scale):
     )
     y = solver.solve(theta)
     assert_feasible(theta, weights, capacity, y)
-    w_int = np.ceil(np.round(weights * scale, 9))
-    c_int = np.floor(np.round(capacity * scale, 9))
+    product = weights * scale
+    w_int = np.where(
+        product - np.floor(product) <= 2.0**-50 * product, np.floor(product), np.ceil(product)
+    )
+    c_int = np.floor(capacity * scale)
     got = solver.objective(theta, y)
     np.testing.assert_array_equal(got, [brute_force_best(t, w_int, c_int) for t in theta])
     assert np.all(got <= [brute_force_best(t, weights, capacity) for t in theta])
 
 
-def test_weight_scale_snaps_float_error():
-    """0.7 * 10 is 7.000000000000001 in floating point; it must count as weight 7."""
-    solver = solvers.get("knapsack", weights=[0.7, 0.3], capacity=1.0, weight_scale=10)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_weight_scale_snaps_float_error(backend):
+    """0.07 * 100 is 7.000000000000001 in floating point; it must count as weight 7."""
+    assert 0.07 * 100 > 7
+    solver = solvers.get(
+        "knapsack", backend=backend, weights=[0.07, 0.93], capacity=1.0, weight_scale=100
+    )
     np.testing.assert_array_equal(solver.solve([1.0, 1.0]), [1.0, 1.0])
 
 
@@ -332,7 +339,8 @@ def test_numba_raises_when_the_values_would_overflow_the_dp():
         solver.solve(np.stack([np.ones(3), theta]))
     for backend in ("ortools", "lp"):
         other = solvers.get("knapsack", backend=backend, weights=[1, 1, 1], capacity=2)
-        np.testing.assert_array_equal(other.solve(theta), [1.0, 0.0, 1.0])
+        y = other.solve(theta)  # items 0 and 1 tie: either goes with item 2
+        assert y[2] == 1.0 and y.sum() == 2.0
     # negative values never enter a sum: no overflow there
     np.testing.assert_array_equal(solver.solve([-1.7e308, -1.7e308, 1.0]), [0.0, 0.0, 1.0])
 
@@ -383,12 +391,103 @@ def test_masked_matrix_and_tensor_side_data(backend):
     np.testing.assert_array_equal(free.solve(torch.from_numpy(theta), **tensors), want)
 
 
-def test_lp_backend_warns_on_a_wide_dynamic_range():
-    """Values spanning 1e10: the MIP's tolerances drop the small items ([1, 0, 0] instead
-    of [1, 0, 1]); not made exact, but never silent."""
+def test_lp_backend_is_exact_on_a_wide_dynamic_range():
+    """Values spanning 1e10: the MIP's tolerances used to drop the small items ([1, 0, 0]
+    instead of [1, 0, 1]) with a warning; the exact engine keeps them, without one."""
     solver = solvers.get("knapsack", backend="lp", weights=[1, 1, 1], capacity=2)
-    with pytest.warns(RuntimeWarning, match="knapsack \\(lp backend\\): θ spans a dynamic"):
-        solver.solve([1e10, 1.0, 2.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(solver.solve([1e8, 1.0, 2.0]), [1.0, 0.0, 1.0])
+        np.testing.assert_array_equal(solver.solve([1e10, 1.0, 2.0]), [1.0, 0.0, 1.0])
+        np.testing.assert_array_equal(solver.solve([1e300, 1e-300, 2e-300]), [1.0, 0.0, 1.0])
+
+
+# -- a capacity is never rounded up (issue 26, item 1) --------------------------------------
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "lp"])
+@pytest.mark.parametrize(
+    ("weights", "capacity"),
+    [([1e9], 999_999_999.5), ([10], 9.9999999999), ([3, 4], 6.999999999999999), ([7], 7 - 2e-15)],
+)
+def test_a_capacity_just_below_an_integer_is_not_rounded_up(backend, weights, capacity):
+    """Integral weights: the capacity is used as ⌊C⌋, never snapped up to the next integer
+    (999_999_999.5 used to pack the item of weight 1e9)."""
+    solver = solvers.get("knapsack", backend=backend)
+    y = solver.solve(np.ones(len(weights)), weights=weights, capacity=capacity)
+    assert y @ np.asarray(weights, dtype=float) <= capacity
+    assert y.sum() == len(weights) - 1  # all but one item still fit
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_scaled_capacity_just_below_an_integer_is_not_rounded_up(backend):
+    """weight_scale: ⌊s·C⌋ of the floating-point product, not snapped up (4 · 0.2499999999
+    = 0.9999999996 used to count as 1 and pack the item of weight 0.25)."""
+    solver = solvers.get(
+        "knapsack", backend=backend, weights=[0.25], capacity=0.2499999999, weight_scale=4
+    )
+    np.testing.assert_array_equal(solver.solve([1.0]), [0.0])
+    solver = solvers.get("knapsack", backend=backend, weights=[0.25], capacity=0.25, weight_scale=4)
+    np.testing.assert_array_equal(solver.solve([1.0]), [1.0])
+
+
+# -- the OR-Tools time limit (issue 26, item 12) ---------------------------------------------
+
+
+def _strongly_correlated(n: int = 90):
+    """Weights 1..49, values = weights + 10, capacity 30% of the total weight: OR-Tools'
+    branch and bound took 186 s on this instance without a time limit."""
+    rng = np.random.default_rng(0)
+    weights = rng.integers(1, 50, size=n)
+    return (weights + 10).astype(np.float64), weights, int(0.3 * weights.sum())
+
+
+def test_ortools_time_limit_raises_by_default():
+    theta, weights, capacity = _strongly_correlated()
+    solver = solvers.get("knapsack", backend="ortools", time_limit=0.01)
+    with pytest.raises(solvers.SolverTimeLimitError, match="time limit of 0.01 s") as info:
+        solver.solve(theta, weights=weights, capacity=capacity)
+    assert "knapsack (ortools): instance 0" in str(info.value)
+    assert "on_time_limit='warn'" in str(info.value)
+
+
+def test_ortools_time_limit_can_warn_and_return_a_feasible_packing():
+    theta, weights, capacity = _strongly_correlated()
+    solver = solvers.get("knapsack", backend="ortools", time_limit=0.01, on_time_limit="warn")
+    with pytest.warns(RuntimeWarning, match="2 instance\\(s\\), first 0 reached the time limit"):
+        y = solver.solve(np.stack([theta, theta]), weights=weights, capacity=capacity)
+    for packing in y:
+        assert_feasible(theta, weights, capacity, packing)
+    best = solvers.get("knapsack").solve(theta, weights=weights, capacity=capacity) @ theta
+    assert np.all(y @ theta <= best)
+    assert np.all(y @ theta > 0.9 * best)
+
+
+def test_ortools_time_limit_default_and_checks():
+    from solvers.knapsack import DEFAULT_TIME_LIMIT
+
+    solver = solvers.get("knapsack", backend="ortools")
+    assert solver.time_limit == DEFAULT_TIME_LIMIT == 10.0
+    assert solver.on_time_limit == "raise"
+    with warnings.catch_warnings():  # easy instances are proven within any limit
+        warnings.simplefilter("error")
+        unlimited = solvers.get("knapsack", backend="ortools", time_limit=float("inf"))
+        np.testing.assert_array_equal(
+            unlimited.solve([3.0, 2.0, 1.0], weights=[1, 1, 1], capacity=2), [1.0, 1.0, 0.0]
+        )
+    for bad in (0, -1.0, float("nan"), "10", True):
+        with pytest.raises(SolverInputError, match="knapsack: time_limit must be"):
+            solvers.get("knapsack", backend="ortools", time_limit=bad)
+    with pytest.raises(SolverInputError, match="on_time_limit must be 'raise' or 'warn'"):
+        solvers.get("knapsack", backend="ortools", on_time_limit="ignore")
+
+
+def test_ortools_keeps_values_far_below_the_largest():
+    """Profits used to be scaled so that the largest was 2^40: an item worth 3·2^-45 of it
+    rounded to 0 and was dropped, although float sums resolve it. The sum of the values
+    now scales to 2^50."""
+    theta = np.array([1.0, 2.0**-45, 3 * 2.0**-45])
+    solver = solvers.get("knapsack", backend="ortools", weights=[1, 1, 1], capacity=2)
+    np.testing.assert_array_equal(solver.solve(theta), [1.0, 0.0, 1.0])
+    big = np.array([2.0**48, 2.0**48, 1.0, 3.0])  # a sum of 2^49: still exact
+    solver = solvers.get("knapsack", backend="ortools", weights=[1, 1, 1, 1], capacity=3)
+    np.testing.assert_array_equal(solver.solve(big), [1.0, 1.0, 0.0, 1.0])

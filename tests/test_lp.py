@@ -587,35 +587,94 @@ def test_torch_pieces():
         solvers.get("lp", A_ub=torch.ones(1, 3, requires_grad=True), b_ub=[2.0])
 
 
-# -- the dynamic-range limit of the lp backend --------------------------------------------
+# -- exactness, and the dynamic-range limit of the floating-point path ---------------------
 
 
 def _dynamic_range_warnings(record) -> list:
     return [w for w in record if "dynamic range" in str(w.message)]
 
 
+def simplex_lp(n: int = 3) -> LPSolver:
+    """The simplex {y >= 0, Σ y = 1} as a plain LP (not declared integral): no exact engine
+    covers it, so it goes through the floating-point path."""
+    return solvers.get("lp", A_eq=np.ones((1, n)), b_eq=[1.0], upper=np.ones(n))
+
+
 def test_dynamic_range_warning_once_per_call():
-    """Above max|θ| / min nonzero |θ| = 1e9 the answer may be suboptimal: one
-    RuntimeWarning per call, however many instances are affected, pointing at the caller."""
-    lp = solvers.get("top_k", backend="lp", k=1)
-    theta = np.array([[1e10, 1.0, 0.0], [1e12, -1.0, 3.0], [1.0, 2.0, 3.0]])
-    with pytest.warns(RuntimeWarning, match="top_k \\(lp backend\\): θ spans") as record:
-        lp.solve(theta)
+    """On the floating-point path, above max|θ| / min nonzero |θ| = 1e4 the answer may be
+    suboptimal: one RuntimeWarning per call, however many instances are affected, pointing
+    at the caller."""
+    theta = np.array([[1e5, 1.0, 0.0], [1e12, -1.0, 3.0], [1.0, 2.0, 3.0]])
+    with pytest.warns(RuntimeWarning, match="lp \\(lp backend\\): θ spans") as record:
+        simplex_lp().solve(theta)
     assert len(_dynamic_range_warnings(record)) == 1
     assert record[0].filename == __file__
-    with pytest.warns(RuntimeWarning, match="lp \\(lp backend\\): θ spans") as record:
-        knapsack_solver().solve(np.array([[1e10, 1.0, 1.0, 1.0, 1.0]] * 3))
-    assert len(_dynamic_range_warnings(record)) == 1
     with pytest.warns(RuntimeWarning, match="dynamic range"):
-        solve_lp_form(assignment_form(2), np.array([[1e-300, 0.0], [0.0, 1.0]]))
+        form = simplex_lp(2).form
+        solve_lp_form(form, np.array([1e-300, 1.0]))
 
 
-def test_no_dynamic_range_warning_within_the_limit():
+def test_no_dynamic_range_warning_within_the_limit_or_on_the_exact_path():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        lp = solvers.get("top_k", backend="lp", k=1)
-        lp.solve(np.array([[1e9, 1.0, 0.0], [1e-300, 5e-300, 0.0]]))  # zeros do not count
-        lp.solve(np.zeros((2, 3)))
-        lp.solve(np.zeros((0, 3)))
+        simplex_lp().solve(np.array([[1e4, 1.0, 0.0], [1e-300, 5e-300, 0.0]]))  # zeros do not count
+        simplex_lp().solve(np.zeros((2, 3)))
+        simplex_lp().solve(np.zeros((0, 3)))
         solvers.get("ranking", backend="lp").solve(np.zeros((2, 0)))
-        solvers.get("top_k", k=1).solve(np.array([1e12, 1.0, 0.0]))  # exact backend
+        # exact engines: any range
+        lp = solvers.get("top_k", backend="lp", k=1)
+        np.testing.assert_array_equal(lp.solve(np.array([1e12, 1.0, 0.0])), [1.0, 0.0, 0.0])
+        np.testing.assert_array_equal(knapsack_solver().solve([1e10, 1, 1, 1, 1]), [1, 1, 0, 1, 0])
+        y = solve_lp_form(assignment_form(2), np.array([[1e-300, 0.0], [0.0, 1.0]]))
+        np.testing.assert_array_equal(y, np.eye(2))
+
+
+# -- the exact engines (issue 26, item 3) ----------------------------------------------------
+
+
+def test_the_issue_instances_are_solved_exactly():
+    """A path of cost 2.00000001 against 2.0 used to come back without a warning (GLOP's
+    tolerances, after scaling max|θ| to 1, hid the 1e-8)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sp_lp = solvers.get("shortest_path", backend="lp")
+        theta = -np.array([[1.0, 1e-8], [1.0, 1.0]])
+        np.testing.assert_array_equal(sp_lp.solve(theta), [[1.0, 0.0], [0.0, 1.0]])
+        theta = -np.array([[1.0, 1.0 + 2.0**-40], [1.0, 1.0]])  # a near-tie, range 1
+        four = solvers.get("shortest_path", backend="lp", neighbourhood=4)
+        np.testing.assert_array_equal(four.solve(theta), [[1.0, 0.0], [1.0, 1.0]])
+        np.testing.assert_array_equal(four.solve(theta.T), [[1.0, 1.0], [0.0, 1.0]])
+        ks = solvers.get("knapsack", backend="lp", weights=[1, 1, 1], capacity=2)
+        np.testing.assert_array_equal(ks.solve([1e10, 1.0, 2.0]), [1.0, 0.0, 1.0])
+        ranking = solvers.get("ranking", backend="lp")
+        theta = np.array([1e300, 1e-300, 2e-300, -1e-300, 0.0])
+        np.testing.assert_array_equal(ranking.solve(theta), [5.0, 3.0, 4.0, 1.0, 2.0])
+        tree = solvers.get("spanning_tree", backend="lp", n_nodes=3)
+        np.testing.assert_array_equal(tree.solve([1e300, 1e-300, 2e-300]), [1.0, 0.0, 1.0])
+        assignment = solvers.get("assignment", backend="lp")
+        np.testing.assert_array_equal(assignment.solve([[1.0, -1.0, -1e299]]), [[1, 0, 0]])
+
+
+@pytest.mark.parametrize("decades", [8, 12, 40, 300])
+@pytest.mark.parametrize("problem", sorted(SCALE_CASES))
+def test_lp_backend_is_exact_on_a_wide_range(problem, decades):
+    """log-uniform |θ| over many decades, and near-ties of integers plus 10^-d: the lp
+    backend reaches the exact optimum (the fast backends' float sums agree to the last
+    bits), certified, without a warning."""
+    params, shape, sign = SCALE_CASES[problem]
+    reference = solvers.get(problem, **params())
+    lp = solvers.get(problem, backend="lp", **params())
+    rng = np.random.default_rng(decades)
+    spread = 10.0 ** rng.uniform(-decades / 2, decades / 2, size=(4, *shape))
+    ties = rng.integers(1, 4, size=(4, *shape)) + 10.0 ** -min(decades, 15) * rng.uniform(
+        1, 2, size=(4, *shape)
+    )
+    for theta in (spread, ties):
+        theta = theta * (sign if sign < 0 else rng.choice([-1.0, 1.0], size=theta.shape))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = lp.solve(theta)
+        assert_integral(y)
+        best = reference.objective(theta, reference.solve(theta))
+        got = lp.objective(theta, y)
+        np.testing.assert_allclose(got, best, rtol=1e-13, atol=0)

@@ -385,10 +385,22 @@ def test_cp_sat_options_are_checked():
         solvers.get("multi_knapsack", backend="ortools", on_time_limit=None)
 
 
-def test_lp_backend_warns_on_a_wide_dynamic_range():
+def test_lp_backend_is_exact_on_a_wide_dynamic_range():
+    """The lp backend solves the integer program exactly, without a warning, whatever the
+    spread of the values (it used to drop the small items past 1e9, with a warning)."""
     solver = solvers.get("multi_knapsack", backend="lp", weights=[[1, 1, 1]], capacity=2)
-    with pytest.warns(RuntimeWarning, match="multi_knapsack \\(lp backend\\): θ spans"):
-        solver.solve([1e10, 1.0, 2.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(solver.solve([1e8, 1.0, 2.0]), [1.0, 0.0, 1.0])
+        np.testing.assert_array_equal(solver.solve([1e10, 1.0, 2.0]), [1.0, 0.0, 1.0])
+        np.testing.assert_array_equal(solver.solve([1e300, 1e-300, 2e-300]), [1.0, 0.0, 1.0])
+
+
+def test_ortools_keeps_values_far_below_the_largest():
+    """Found by the fuzz suite: a value 2^-45 of the largest rounded to 0 (scores scaled so
+    that the largest was 2^40), and the packing missed 5.6e-9 of the optimum."""
+    theta = np.array([1.0913936421275139e-11, 5.5879354476928711e-09, 6.3664629124104977e-12,
+                      2.4576e05])  # fmt: skip
+    weights = [[5.0, 4.0, 3.0, 1.0], [2.0, 0.0, 0.0, 0.0], [1.0, 5.0, 4.0, 6.0]]
+    capacity = [11.5, 0.0, 11.999999999]
+    solver = solvers.get("multi_knapsack", backend="ortools", weights=weights, capacity=capacity)
+    np.testing.assert_array_equal(solver.solve(theta), [0.0, 1.0, 0.0, 1.0])

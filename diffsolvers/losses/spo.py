@@ -178,4 +178,5 @@ register_method(
     options=("inputs", "reduction"),
     target="costs",
     reference=_SPO,
+    calls_solver=False,
 )
