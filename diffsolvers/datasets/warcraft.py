@@ -72,6 +72,8 @@ __all__ = [
     "read_info",
     "train_channel_stats",
     "random_symmetry",
+    "draw_symmetries",
+    "apply_symmetries",
     "SYMMETRIES",
     "LABEL_CHECKS",
 ]
@@ -472,20 +474,32 @@ def random_symmetry(
     corner), so a map's optimal path maps to an optimal path of the transformed map, with
     the same cost. Used as training-time data augmentation; since ties may be broken
     differently on the transformed map, re-solve the paths from the transformed costs when
-    labels must follow the solver's tie-breaking.
+    labels must follow the solver's tie-breaking. The same as
+    ``apply_symmetries(draw_symmetries(B, generator), *grids)``.
     """
     if not grids:
         return ()
-    n = grids[0].shape[0]
-    g = torch.randint(0, len(SYMMETRIES), (n,), generator=generator)
-    transpose = (g == 1) | (g == 3)
-    rotate = g >= 2
+    return apply_symmetries(draw_symmetries(grids[0].shape[0], generator), *grids)
+
+
+def draw_symmetries(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` random indices into :data:`SYMMETRIES` (int64), as :func:`random_symmetry`
+    draws them: draw them for a whole batch and apply slices of them to its parts."""
+    return torch.randint(0, len(SYMMETRIES), (n,), generator=generator)
+
+
+def apply_symmetries(choices: torch.Tensor, *grids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Apply symmetry ``SYMMETRIES[choices[b]]`` to sample ``b`` of every tensor (shapes as
+    in :func:`random_symmetry`; ``choices`` has one entry per sample)."""
+    n = choices.shape[0]
+    transpose = (choices == 1) | (choices == 3)
+    rotate = choices >= 2
     out = []
     for x in grids:
         if x.shape[0] != n or x.ndim < 3:
             raise ValueError(
                 f"random_symmetry: every tensor needs the batch first and a grid last, got "
-                f"shapes {[tuple(t.shape) for t in grids]}"
+                f"shapes {[tuple(t.shape) for t in grids]} for {n} symmetries"
             )
         if x.shape[-1] != x.shape[-2]:
             raise ValueError(f"random_symmetry: grids must be square, got {tuple(x.shape)}")
