@@ -788,7 +788,8 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
         build_parser().parse_args(["compare", "synthetic", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "default: 1,2,4,6" in shown and "default: fenchel_young,spo_plus" in shown
-    assert "default: all cores" in shown
+    assert "default: the usable cores divided by the processes of the job" in shown
+    assert "C/N each for torchrun --nproc_per_node N on C cores" in shown
 
     before = torch.get_num_threads(), numba.get_num_threads()
     try:
