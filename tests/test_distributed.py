@@ -20,11 +20,14 @@ parts of a batch and of the validation split differ in size).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,6 +90,45 @@ def torchrun(args: list[str], fault: str | None = None, processes: int = 2) -> d
         pytest.fail(f"the job hung for more than {JOB_TIMEOUT} s; its output:\n{out}")
     end = time.time()
     return {"code": job.returncode, "out": out, "end": end, "seconds": end - start, "pgid": job.pid}
+
+
+def two_machines(args: list[list[str]]) -> list[dict]:
+    """Two torchrun agents on this machine as two machines of one job (``--nnodes 2``, node
+    ranks 0 and 1, a static rendezvous on a free loopback port), one process each, agent
+    i running ``diffsolvers ARGS[i]``; their exit codes and outputs."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "OMP_"))}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    agents = []
+    for node, argv in enumerate(args):
+        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2"]
+        command += ["--node-rank", str(node), "--nproc_per_node", "1"]
+        command += ["--rdzv-endpoint", f"127.0.0.1:{port}", str(WORKER), *map(str, argv)]
+        agents.append(
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        )
+    done = []
+    deadline = time.time() + JOB_TIMEOUT
+    for agent in agents:
+        try:
+            out, _ = agent.communicate(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            for other in agents:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(other.pid, signal.SIGKILL)
+            pytest.fail(f"the two-machine job hung for more than {JOB_TIMEOUT} s")
+        done.append({"code": agent.returncode, "out": out})
+    return done
 
 
 def history(run: Path) -> list[dict]:
@@ -255,6 +297,50 @@ def test_an_error_on_one_rank_is_one_line_naming_it(tmp_path):
         "diffsolvers: error: rank 1 of 2: RuntimeError: failure injected by the test"
         in (job["out"])
     )
+
+
+@pytest.mark.slow
+def test_two_machines_train_as_two_processes_of_one(tmp_path):
+    """Two torchrun agents (``--nnodes 2 --node-rank 0/1 --rdzv-endpoint``) against one
+    agent with two processes: the same run, bit for bit."""
+    argv = ["train", *RUN, "--global-batch", "15", "--threads", "1"]
+    agents = two_machines([[*argv, "--out", tmp_path / "nodes"]] * 2)
+    assert [a["code"] for a in agents] == [0, 0], agents
+    one = torchrun([*argv, "--out", tmp_path / "one"])
+    assert one["code"] == 0, one["out"]
+    kept = ("epoch", "train_loss", *METRICS)
+    assert [{k: r[k] for k in kept} for r in history(tmp_path / "nodes")] == [
+        {k: r[k] for k in kept} for r in history(tmp_path / "one")
+    ]
+    a = torch.load(tmp_path / "nodes" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in b)
+
+
+@pytest.mark.slow
+def test_machines_holding_different_data_are_refused_in_one_line(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(SAMPLE, other)
+    info = json.loads((other / "12x12" / "info.json").read_text())
+    info.setdefault("dataset_params", {})["copied"] = True
+    (other / "12x12" / "info.json").write_text(json.dumps(info))
+    argv = ["train", *RUN, "--threads", "1", "--out", tmp_path / "run"]
+    agents = two_machines([[*argv, "--data", SAMPLE], [*argv, "--data", other]])
+    assert all(a["code"] != 0 for a in agents)
+    out = agents[0]["out"] + agents[1]["out"]
+    assert out.count("the processes of the job see different Warcraft data") == 1, out
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.mark.slow
+def test_a_problem_rank_0_finds_in_the_run_folder_is_printed_once(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({}, run / "checkpoint.pt")
+    job = torchrun(["train", *RUN, "--out", run])
+    assert job["code"] != 0
+    assert job["out"].count("diffsolvers: error:") == 1, job["out"]
+    assert f"diffsolvers: error: rank 0 of 2: {run} already holds a run" in job["out"]
 
 
 @pytest.mark.slow
