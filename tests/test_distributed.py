@@ -13,9 +13,12 @@ parts of a batch and of the validation split differ in size).
   differ by up to a few lr, but no predicted path changes. The perturbed methods draw
   their noise per process, so they are another sample of the same training, not compared.
 * A rank killed in epoch 2 ends the job within seconds with torchrun's report of rank 1's
-  SIGKILL and one line from rank 0; the checkpoint keeps epoch 1. Resumed on 2 processes,
-  the run ends bit-identical to an uninterrupted one (trained here by ``compare``).
+  SIGKILL; the checkpoint keeps epoch 1. Resumed on 2 processes, the run ends
+  bit-identical to an uninterrupted one (trained here by ``compare``; with -m slow, the
+  same for Fenchel-Young, whose noise is drawn per rank).
 * The thread budget is applied per rank: usable cores / 2 each (at least 1).
+* With -m slow: a hung rank, an error on one rank, two torchrun agents as two machines,
+  machines with different data, a problem in the run folder, the global BatchNorm alone.
 """
 
 from __future__ import annotations
@@ -143,52 +146,62 @@ def _no_process_left(pgid: int) -> bool:
     return False
 
 
-@pytest.fixture(scope="module")
-def blackbox_runs(tmp_path_factory):
-    """blackbox with augmentation and random ties (every random draw of a batch): one
-    process with --batch-size 15 (in this process) and two with --global-batch 15."""
-    tmp = tmp_path_factory.mktemp("blackbox")
-    flags = ["--method", "blackbox", "--augment", "--ties", "random"]
-    before = torch.get_num_threads(), numba.get_num_threads()
-    try:
-        assert (
-            cli_main(["train", *RUN, *flags, "--batch-size", "15", "--out", str(tmp / "one")]) == 0
-        )
-    finally:
-        torch.set_num_threads(before[0])
-        runtime.set_threads(None)
-        numba.set_num_threads(before[1])
-    job = torchrun(["train", *RUN, *flags, "--global-batch", "15", "--out", tmp / "two"])
-    assert job["code"] == 0, job["out"]
-    return tmp / "one", tmp / "two", job
+#: blackbox with augmentation and random ties: every random draw of a batch is exercised.
+BLACKBOX = ["--method", "blackbox", "--augment", "--ties", "random"]
 
 
-@pytest.fixture(scope="module")
-def fenchel_young_runs(tmp_path_factory):
-    """Fenchel-Young (noise per rank) on two processes: killed in epoch 2 then resumed with
-    ``train``, and uninterrupted with ``compare``."""
-    tmp = tmp_path_factory.mktemp("fy")
-    train = ["train", *RUN, "--global-batch", "15", "--out", tmp / "resumed"]
+def killed_and_resumed(tmp: Path, argv: list[str]) -> dict:
+    """``train ARGV`` on two processes, rank 1 killed as epoch 2's second step begins,
+    then resumed; both jobs, and the checkpoint the first left."""
+    train = ["train", *RUN, *argv, "--global-batch", "15", "--out", tmp / "resumed"]
     killed = torchrun(train, fault="rank=1,call=5,how=kill")  # epoch 2, step 2 of 3
     saved = torch.load(tmp / "resumed" / "checkpoint.pt", weights_only=False)
     resumed = torchrun([*train, "--resume"])
     assert resumed["code"] == 0, resumed["out"]
-    compare = ["compare", *RUN, "--methods", "fenchel_young", "--seeds", "1"]
+    return {"killed": killed, "saved": saved, "resumed": tmp / "resumed", "resumed_job": resumed}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """blackbox on the same global batch of 15: one process (``train --batch-size 15`` in
+    this process); two processes uninterrupted (``compare --global-batch 15``); two
+    processes killed in epoch 2 and resumed (``train --global-batch 15``)."""
+    tmp = tmp_path_factory.mktemp("blackbox")
+    before = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        argv = ["train", *RUN, *BLACKBOX, "--batch-size", "15", "--out", str(tmp / "one")]
+        assert cli_main(argv) == 0
+    finally:
+        torch.set_num_threads(before[0])
+        runtime.set_threads(None)
+        numba.set_num_threads(before[1])
+    compare = ["compare", *RUN, *BLACKBOX, "--methods", "blackbox", "--seeds", "1"]
     straight = torchrun([*compare, "--global-batch", "15", "--out", tmp / "cmp"])
     assert straight["code"] == 0, straight["out"]
     return {
-        "killed": killed,
-        "saved": saved,
-        "resumed": tmp / "resumed",
-        "resumed_job": resumed,
-        "straight": tmp / "cmp" / "fenchel_young" / "seed0",
+        "one": tmp / "one",
         "compare": tmp / "cmp",
         "compare_job": straight,
+        "straight": tmp / "cmp" / "blackbox" / "seed0",
+        **killed_and_resumed(tmp, BLACKBOX),
     }
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(blackbox_runs):
-    one, two, _ = blackbox_runs
+def assert_same_run(resumed: Path, straight: Path) -> None:
+    """Bit-identical histories (less the timings), weights and test metrics."""
+    kept = ("epoch", "train_loss", "lr", *METRICS)
+    assert [{k: r[k] for k in kept} for r in history(resumed)] == [
+        {k: r[k] for k in kept} for r in history(straight)
+    ]
+    a = torch.load(resumed / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(straight / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in b)
+    results = [json.loads((r / "metrics.json").read_text())["test"] for r in (resumed, straight)]
+    assert results[0] == results[1]
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(runs):
+    one, two = runs["one"], runs["straight"]
     h1, h2 = history(one), history(two)
     assert [r["epoch"] for r in h2] == [1, 2]
     for r1, r2 in zip(h1, h2, strict=True):
@@ -205,12 +218,13 @@ def test_two_processes_match_one_process_with_the_same_global_batch(blackbox_run
     assert json.loads((two / "config.json").read_text())["batch_size"] == 8
 
 
-def test_only_rank_0_writes_and_prints(blackbox_runs):
-    _, two, job = blackbox_runs
-    lines = job["out"].splitlines()
+def test_compare_under_torchrun_writes_and_prints_on_rank_0_only(runs):
+    lines = runs["compare_job"]["out"].splitlines()
     assert sum("epoch   1/2" in line for line in lines) == 1
     assert sum("test: optimal-cost paths" in line for line in lines) == 1
-    assert sorted(p.name for p in two.iterdir()) == [
+    assert sum("Warcraft 12x12, 2 epochs, test split" in line for line in lines) == 1
+    assert (runs["compare"] / "summary.csv").exists()
+    assert sorted(p.name for p in runs["straight"].iterdir()) == [
         ".lock",
         "checkpoint.pt",
         "config.json",
@@ -219,16 +233,15 @@ def test_only_rank_0_writes_and_prints(blackbox_runs):
         "metrics.csv",
         "metrics.json",
     ]
-    state = torch.load(two / "checkpoint.pt", weights_only=False)
+    state = torch.load(runs["straight"] / "checkpoint.pt", weights_only=False)
     assert state["world_size"] == 2 and len(state["ranks"]) == 2
     assert all({"torch", "numpy", "python"} <= set(r["rng"]) for r in state["ranks"])
 
 
-def test_the_thread_budget_is_applied_per_rank(blackbox_runs):
-    one, two, _ = blackbox_runs
+def test_the_thread_budget_is_applied_per_rank(runs):
     cores = min(runtime.usable_cores(), numba.config.NUMBA_NUM_THREADS)
-    alone = json.loads((one / "metrics.json").read_text())["ranks"]
-    ranks = json.loads((two / "metrics.json").read_text())["ranks"]
+    alone = json.loads((runs["one"] / "metrics.json").read_text())["ranks"]
+    ranks = json.loads((runs["straight"] / "metrics.json").read_text())["ranks"]
     assert [(r["threads"], r["solver_threads"]) for r in alone] == [(cores, cores)]
     share = max(1, runtime.usable_cores() // 2)
     assert [(r["rank"], r["threads"], r["solver_threads"]) for r in ranks] == [
@@ -237,8 +250,8 @@ def test_the_thread_budget_is_applied_per_rank(blackbox_runs):
     ]
 
 
-def test_a_rank_killed_mid_epoch_ends_the_job_quickly_with_a_clear_error(fenchel_young_runs):
-    job = fenchel_young_runs["killed"]
+def test_a_rank_killed_mid_epoch_ends_the_job_quickly_with_a_clear_error(runs):
+    job = runs["killed"]
     out = job["out"]
     assert job["code"] != 0, out
     killed_at = float(re.search(r"injected kill at ([0-9.]+)", out).group(1))
@@ -249,33 +262,27 @@ def test_a_rank_killed_mid_epoch_ends_the_job_quickly_with_a_clear_error(fenchel
     assert _no_process_left(job["pgid"])
     assert not re.search(r"\[rank\d\]: Traceback", out), out  # no worker's traceback
     # epoch 1 was saved whole; nothing of epoch 2
-    assert fenchel_young_runs["saved"]["epoch"] == 1
-    assert not list(fenchel_young_runs["resumed"].glob("*.tmp"))
+    assert runs["saved"]["epoch"] == 1
+    assert not list(runs["resumed"].glob("*.tmp"))
 
 
-def test_a_resumed_distributed_run_matches_an_uninterrupted_one(fenchel_young_runs):
-    resumed, straight = fenchel_young_runs["resumed"], fenchel_young_runs["straight"]
-    out = fenchel_young_runs["resumed_job"]["out"]
+def test_a_resumed_distributed_run_matches_an_uninterrupted_one(runs):
+    out = runs["resumed_job"]["out"]
     assert "epoch   1/2" not in out and "epoch   2/2" in out  # continued at epoch 2
-    kept = ("epoch", "train_loss", "lr", *METRICS)
-    h_resumed, h_straight = history(resumed), history(straight)
-    assert [{k: r[k] for k in kept} for r in h_resumed] == [
-        {k: r[k] for k in kept} for r in h_straight
-    ]
-    a = torch.load(resumed / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(straight / "checkpoint.pt", weights_only=False)["model"]
-    assert all(torch.equal(a[key], b[key]) for key in b)
-    results = [json.loads((r / "metrics.json").read_text())["test"] for r in (resumed, straight)]
-    assert results[0] == results[1]
-
-
-def test_compare_under_torchrun_writes_one_summary(fenchel_young_runs):
-    out = fenchel_young_runs["compare_job"]["out"]
-    assert out.count("Warcraft 12x12, 2 epochs, test split") == 1
-    assert (fenchel_young_runs["compare"] / "summary.csv").exists()
+    assert_same_run(runs["resumed"], runs["straight"])
 
 
 # -- slower: failures other than a death, the BatchNorm alone ------------------------------
+@pytest.mark.slow
+def test_a_resumed_fenchel_young_run_draws_the_noise_of_an_uninterrupted_one(tmp_path):
+    """Fenchel-Young draws noise per rank, reseeded from (seed, epoch, rank) each epoch."""
+    done = killed_and_resumed(tmp_path, [])
+    assert done["saved"]["epoch"] == 1
+    straight = torchrun(["train", *RUN, "--global-batch", "15", "--out", tmp_path / "straight"])
+    assert straight["code"] == 0, straight["out"]
+    assert_same_run(done["resumed"], tmp_path / "straight")
+
+
 @pytest.mark.slow
 def test_a_hung_rank_ends_the_job_after_the_collective_timeout(tmp_path):
     """A stopped rank (alive, silent): rank 0 gives up after --dist-timeout 10 with one
