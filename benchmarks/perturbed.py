@@ -52,7 +52,7 @@ def time_ours(problem: str, m: int) -> dict[str, float]:
     loss = diffsolvers.loss(problem, sigma=SIGMA, n_samples=m, seed=0, inputs="costs", **params)
     solver = loss.solver
     y_true = torch.from_numpy(solver.solve(-costs.numpy()))
-    noise = loss.perturbed.noise
+    noise = loss.layer.noise
     shape = (m, B, costs[0].numel())
     gen = torch.Generator().manual_seed(0)
     t_noise = best_time(lambda: noise.sample(shape, generator=gen, dtype=costs.dtype))

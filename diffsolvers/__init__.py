@@ -2,9 +2,10 @@
 
 Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 2020.
 
-    >>> import diffsolvers
+    >>> import diffsolvers, solvers
     >>> layer = diffsolvers.layer("shortest_path", method="perturbed", sigma=0.5)
     >>> loss = diffsolvers.loss("shortest_path", method="fenchel_young", inputs="costs")
+    >>> fy = diffsolvers.FenchelYoungLoss(diffsolvers.PerturbedOptimizer(solvers.get("argmax")))
 """
 
 from ._core import costs_to_theta
@@ -19,6 +20,7 @@ from .layers import (
 from .losses import FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
 from .metrics import decision_regret, normalized_regret, regret
 from .noise import Gumbel, Noise, Normal, get_noise
+from .oracle import TorchFunctionSolver, as_solver, from_torch_function
 from .registry import (
     available,
     layer,
@@ -43,10 +45,13 @@ __all__ = [
     "SPOPlusLoss",
     "SquaredLoss",
     "SumOfGamma",
+    "TorchFunctionSolver",
     "TwoStageLoss",
+    "as_solver",
     "available",
     "costs_to_theta",
     "decision_regret",
+    "from_torch_function",
     "get_noise",
     "layer",
     "loss",

@@ -1,15 +1,36 @@
-"""The single place where tensors cross over to NumPy solvers and back.
+r"""The single place where tensors reach a solver: the custom operator ``diffsolvers::solve``.
 
-Solvers in :mod:`solvers` take and return NumPy arrays on the CPU. Everything that leaves
-torch goes through :func:`to_numpy` (detached, on the CPU, float32/float64 kept, other
-floating dtypes widened to float64) and everything that comes back goes through
-:func:`from_numpy` (onto the device and dtype of a reference tensor). No gradient crosses
-this bridge: differentiation is done by the perturbation estimators around it.
+``solve(solver, θ, side=...)`` computes ``y*(θ)`` for ``C`` stacked copies of a batch,
+``θ`` of shape ``(C, *batch, *instance)``, in ONE solver call, and returns it with θ's
+shape, device and dtype. It is a registered torch custom operator, so
+:func:`torch.compile` (``fullgraph=True`` too) keeps it as one opaque step of the graph
+and :func:`torch.func.vmap` turns a vmapped axis into one more batch axis (still one
+call). No gradient crosses it: the methods around it give the derivatives.
 
-Per-call side data (knapsack weights and capacity) crosses here too: :func:`flat_side`
-turns it into one row per instance with the solver's own rules, and :func:`tile_side`
-repeats those rows for the stacked copies of a batch (perturbation samples, interpolated
-scores) that are solved in one call.
+**Solvers.** A :class:`solvers.Solver` (NumPy) gets θ as a NumPy array on the CPU
+(float32 and float64 kept, narrower floats widened to float64) and its solution comes back
+onto θ's device. A solver that works on tensors (``solves_tensors = True``, e.g.
+:class:`diffsolvers.TorchFunctionSolver`) gets θ as a tensor on its own device: no host
+round trip. The solver reaches the operator through an integer handle
+(:mod:`diffsolvers._handles`).
+
+**Checks inside.** The data-dependent checks run where the data is, inside the operator
+(eagerly, also in a compiled program): θ must be finite, and so must the optional
+``direction`` (the operator solves ``θ + step·direction``, formed in at least float32:
+the blackbox and I-MLE backward passes move θ by ``-λ ∂L/∂y`` this way). Each error names
+what was checked (``what``, ``direction_what``).
+
+**Side data.** Per-call side data (knapsack weights and capacity) is passed as given by the
+caller, relative to θ's batch axes: the solver's own rules check it and broadcast it over
+the batch (:func:`flat_side`), and it is repeated for the ``C`` copies (:func:`tile_side`).
+Under ``vmap`` side data may carry the vmapped axis or not.
+
+Example::
+
+    >>> import torch, solvers
+    >>> from diffsolvers._bridge import solve
+    >>> solve(solvers.get("argmax"), torch.tensor([[[0.1, 2.0, 0.3]]]))
+    tensor([[[0., 1., 0.]]])
 """
 
 from __future__ import annotations
@@ -21,11 +42,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from solvers.base import Solver
+from . import _handles
+from ._checks import check_finite, problem_name
 
-from ._checks import problem_name
-
-__all__ = ["to_numpy", "from_numpy", "solve", "flat_side", "tile_side"]
+__all__ = [
+    "to_numpy",
+    "from_numpy",
+    "solve",
+    "solve_by_key",
+    "side_tensors",
+    "flat_side",
+    "tile_side",
+    "solves_tensors",
+]
 
 _KEPT_FLOATS = (torch.float32, torch.float64)
 
@@ -50,27 +79,17 @@ def from_numpy(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).to(device=like.device, dtype=like.dtype)
 
 
-def solve(
-    solver: Solver,
-    theta: torch.Tensor,
-    side: Mapping[str, Any] | None = None,
-) -> torch.Tensor:
-    """``y*(θ)`` for a flat batch ``θ`` of shape ``(N, *instance)``, on ``θ``'s device/dtype.
-
-    ``side`` holds per-instance side arrays whose leading axis has length ``N`` already
-    (:func:`flat_side`, :func:`tile_side`).
-    """
-    side_np = {k: to_numpy(v) for k, v in (side or {}).items()}
-    y = solver.solve(to_numpy(theta), **side_np)
-    return from_numpy(y, like=theta)
+def solves_tensors(solver: Any) -> bool:
+    """Whether ``solver`` takes and returns tensors on their device (not NumPy arrays)."""
+    return bool(getattr(solver, "solves_tensors", False))
 
 
 def flat_side(
-    solver: Solver,
+    solver: Any,
     side: Mapping[str, Any],
     batch_shape: Sequence[int],
     event_shape: Sequence[int],
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     """Per-call side data as per-instance arrays of shape ``(N, ...)``, ``N`` the number of
     instances of θ (shape ``(*batch_shape, *event_shape)``).
 
@@ -79,33 +98,197 @@ def flat_side(
     or ``(*batch, n)``, capacity a scalar or ``(*batch,)``), so a layer accepts exactly the
     side data ``solver.solve(θ, **side)`` accepts; its errors use the caller's shapes.
     Arrays that the solver does not broadcast (or all of them, for an object that only
-    looks like a :class:`~solvers.base.Solver`) must lead with θ's batch shape. Returns
-    ``{}`` for no side data (the solver then uses what it was built with).
+    looks like a :class:`~solvers.base.Solver`) must lead with θ's batch shape. A solver
+    that works on tensors keeps them as tensors. Returns ``{}`` for no side data.
     """
     if not side:
         return {}
     batch_shape, event_shape = tuple(batch_shape), tuple(event_shape)
-    given = {k: to_numpy(v) for k, v in side.items()}
+    tensors = solves_tensors(solver)
+    given = {k: (v if tensors else to_numpy(v)) for k, v in side.items()}
     check = getattr(solver, "_check_side", None)
     checked = given if check is None else check(given, batch_shape, event_shape)
     n, nb = math.prod(batch_shape), len(batch_shape)
     out = {}
     for name in given:
-        arr = np.asarray(checked.get(name, given[name]))
+        arr = checked.get(name, given[name])
+        arr = arr if tensors else np.asarray(arr)
         if tuple(arr.shape[:nb]) != batch_shape:
             raise ValueError(
-                f"{problem_name(solver)}: side input {name!r} has shape {arr.shape}; its leading"
-                f" axes must match θ's batch shape {batch_shape}"
+                f"{problem_name(solver)}: side input {name!r} has shape {tuple(arr.shape)}; "
+                f"its leading axes must match θ's batch shape {batch_shape}"
             )
         out[name] = arr.reshape((n, *arr.shape[nb:]))
     return out
 
 
-def tile_side(side: Mapping[str, np.ndarray], reps: int) -> dict[str, np.ndarray]:
+def tile_side(side: Mapping[str, Any], reps: int) -> dict[str, Any]:
     """Per-instance side arrays ``(N, ...)`` (from :func:`flat_side`) repeated ``reps`` times
     along axis 0, ``(reps·N, ...)``: row ``r·N + i`` belongs to copy ``r`` of instance ``i``."""
     out = {}
     for name, arr in side.items():
+        if isinstance(arr, torch.Tensor):
+            out[name] = arr.repeat(reps, *([1] * (arr.ndim - 1)))
+            continue
         tiled = np.broadcast_to(arr, (reps, *arr.shape))
         out[name] = tiled.reshape((reps * arr.shape[0], *arr.shape[1:]))
     return out
+
+
+def _split(theta: torch.Tensor, solver: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(batch shape, instance shape) of ``θ = (C, *batch, *instance)``."""
+    cut = theta.ndim - solver.event_ndim
+    return tuple(theta.shape[1:cut]), tuple(theta.shape[cut:])
+
+
+def _as_tensor(a: Any, device: torch.device) -> torch.Tensor:
+    """A per-instance side array (NumPy, maybe a read-only broadcast view, or a tensor) as a
+    tensor on ``device``."""
+    if isinstance(a, torch.Tensor):
+        return a.to(device)
+    return torch.from_numpy(np.array(a)).to(device)
+
+
+def _side_names(names: str) -> list[str]:
+    return names.split(",") if names else []
+
+
+@torch.library.custom_op("diffsolvers::solve", mutates_args=())
+def _solve(
+    theta: torch.Tensor,
+    direction: torch.Tensor | None,
+    step: float,
+    side: list[torch.Tensor],
+    side_names: str,
+    solver: int,
+    what: str,
+    direction_what: str,
+) -> torch.Tensor:
+    sol = _handles.get(solver)
+    work = theta if theta.dtype in _KEPT_FLOATS else theta.to(torch.float32)
+    if direction is not None:
+        check_finite(direction, direction_what)
+        work = work + step * direction.to(work.dtype)
+    check_finite(work, what)
+    batch_shape, event_shape = _split(theta, sol)
+    copies = theta.shape[0]
+    named = dict(zip(_side_names(side_names), side))
+    per_instance = tile_side(flat_side(sol, named, batch_shape, event_shape), copies)
+    flat = work.reshape((-1, *event_shape))
+    if solves_tensors(sol):
+        y = sol.solve(flat, **per_instance)
+    else:
+        y = from_numpy(sol.solve(to_numpy(flat), **per_instance), like=flat)
+    return y.reshape(theta.shape).to(theta.dtype)
+
+
+@_solve.register_fake
+def _(theta, direction, step, side, side_names, solver, what, direction_what):
+    return torch.empty_like(theta)
+
+
+def _solve_vmap(info, in_dims, theta, direction, step, side, side_names, solver, what, dwhat):
+    """The vmapped axis becomes the first batch axis of θ (axis 1, after the copies); side
+    data is brought to per-instance form by the solver's own rules for each slice and
+    stacked, so the solver is still called once."""
+    size = info.batch_size
+    sol = _handles.get(solver)
+
+    def batched(t: torch.Tensor | None, axis: int | None) -> torch.Tensor | None:
+        if t is None:
+            return None
+        if axis is None:
+            return t.unsqueeze(1).expand(t.shape[0], size, *t.shape[1:])
+        return t.movedim(axis, 1)
+
+    theta_b = batched(theta, in_dims[0])
+    direction_b = batched(direction, in_dims[1])
+    side_b = list(side)
+    if side:
+        names = _side_names(side_names)
+        logical = theta.select(in_dims[0], 0) if in_dims[0] is not None else theta
+        batch_shape, event_shape = _split(logical, sol)
+        rows = []
+        for v in range(size):
+            sliced = {
+                name: (s if axis is None else s.select(axis, v))
+                for name, s, axis in zip(names, side, in_dims[3])
+            }
+            rows.append(flat_side(sol, sliced, batch_shape, event_shape))
+        side_b = []
+        for name, given in zip(names, side):
+            one = torch.stack([_as_tensor(r[name], given.device) for r in rows])  # (V, N, ...)
+            side_b.append(one.reshape((size, *batch_shape, *one.shape[2:])))
+    y = _solve(theta_b, direction_b, step, side_b, side_names, solver, what, dwhat)
+    return y, 1
+
+
+_solve.register_vmap(_solve_vmap)
+
+
+def side_tensors(side: Mapping[str, Any] | None) -> list[torch.Tensor]:
+    """The values of per-call side data as tensors (Python numbers and arrays converted);
+    the names are checked to be plain identifiers."""
+    if not side:
+        return []
+    for name in side:
+        if not isinstance(name, str) or "," in name or not name:
+            raise TypeError(f"side input names must be non-empty strings, got {name!r}")
+    return [v if isinstance(v, torch.Tensor) else torch.as_tensor(v) for v in side.values()]
+
+
+def solve_by_key(
+    key: int,
+    problem: str,
+    theta: torch.Tensor,
+    side: Mapping[str, Any] | None = None,
+    *,
+    what: str = "θ",
+    direction: torch.Tensor | None = None,
+    step: float = 0.0,
+    direction_what: str = "the direction",
+) -> torch.Tensor:
+    """:func:`solve` for the solver with handle ``key`` (named ``problem`` in messages): the
+    form used inside autograd functions and traced programs, which take numbers and
+    strings, not Python objects."""
+    return _solve(
+        theta.detach(),
+        None if direction is None else direction.detach(),
+        float(step),
+        side_tensors(side),
+        ",".join(side or {}),
+        key,
+        f"{problem}: {what}",
+        f"{problem}: {direction_what}",
+    )
+
+
+def solve(
+    solver: Any,
+    theta: torch.Tensor,
+    side: Mapping[str, Any] | None = None,
+    *,
+    key: int | None = None,
+    what: str = "θ",
+    direction: torch.Tensor | None = None,
+    step: float = 0.0,
+    direction_what: str = "the direction",
+) -> torch.Tensor:
+    """``y*(θ + step·direction)`` for θ of shape ``(C, *batch, *instance)`` (``C`` copies of
+    a batch), in one solver call, with θ's shape, device and dtype; no gradient.
+
+    ``side`` holds the solver's per-call side data relative to the batch axes; ``what``
+    and ``direction_what`` name θ and ``direction`` in the error raised when one of them
+    holds NaN or inf. ``key`` is the solver's handle; a module passes the one it holds,
+    so that a traced program does not look it up.
+    """
+    return solve_by_key(
+        _handles.key(solver) if key is None else key,
+        problem_name(solver),
+        theta,
+        side,
+        what=what,
+        direction=direction,
+        step=step,
+        direction_what=direction_what,
+    )

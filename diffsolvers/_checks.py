@@ -3,6 +3,19 @@
 Each check raises a :class:`TypeError` (wrong kind of value) or :class:`ValueError` (right
 kind, bad value) whose message names the problem and the argument, before any solver call;
 the layers never let a bad input reach a solver, a reshape or a silent NaN.
+
+Checks of shapes and types read no values and run in Python (:func:`check_shapes`). Checks
+of values (NaN, infinity, the sign of shortest-path scores) run inside the custom operator
+``diffsolvers::checked`` (:func:`checked`), on the data, so that a program compiled by
+:func:`torch.compile` keeps them, with the same messages, without a graph break.
+
+Example::
+
+    >>> import torch, solvers
+    >>> checked(torch.tensor([1.0, float("nan")]), "argmax: the prediction")
+    Traceback (most recent call last):
+    ...
+    ValueError: argmax: the prediction contains NaN; all entries must be finite
 """
 
 from __future__ import annotations
@@ -27,7 +40,10 @@ __all__ = [
     "check_generator",
     "check_seed",
     "check_float",
+    "check_shapes",
     "check_prediction",
+    "checked",
+    "checked_prediction",
     "warn_if_every_cost_negative",
     "check_finite",
     "all_finite",
@@ -120,14 +136,11 @@ def check_float(x: Any, solver: Solver) -> None:
         raise ValueError(f"{problem}: the prediction is on the meta device (it holds no values)")
 
 
-def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
-    """Check a model's prediction ``x`` for ``solver``; return (batch shape, instance shape).
-
-    ``x`` must be a real floating-point tensor on a real device (not ``meta``), with at
-    least ``solver.event_ndim`` axes, non-empty instances of the solver's fixed instance
-    shape (where it has one) and finite entries. An empty batch is allowed (layers return
-    an empty result, losses refuse a mean over it).
-    """
+def check_shapes(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
+    """The shape part of :func:`check_prediction` (no pass over the values): ``x`` is a
+    real floating-point tensor on a real device with at least ``solver.event_ndim`` axes,
+    non-empty instances of the solver's fixed instance shape (where it has one). Returns
+    (batch shape, instance shape). Safe in a traced program: it reads shapes only."""
     problem = problem_name(solver)
     check_float(x, solver)
     event_ndim = solver.event_ndim
@@ -149,23 +162,41 @@ def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
             f"{problem}: each instance must have shape {tuple(expected)}, got trailing shape "
             f"{tuple(event_shape)} (full shape {tuple(x.shape)})"
         )
-    check_finite(x, f"{problem}: the prediction")
     return batch_shape, event_shape
 
 
-def warn_if_every_cost_negative(theta: torch.Tensor, solver: Solver) -> None:
+def check_prediction(x: Any, solver: Solver) -> tuple[torch.Size, torch.Size]:
+    """Check a model's prediction ``x`` for ``solver``; return (batch shape, instance shape).
+
+    ``x`` must pass :func:`check_shapes` and hold finite entries. An empty batch is allowed
+    (layers return an empty result, losses refuse a mean over it). Eager only (it reads
+    the values on the host); the layers use :func:`checked_prediction` instead.
+    """
+    batch_shape, event_shape = check_shapes(x, solver)
+    check_finite(x, f"{problem_name(solver)}: the prediction")
+    return batch_shape, event_shape
+
+
+def _clamps_negative_costs(solver: Solver) -> bool:
+    """Whether ``solver`` clamps negative costs at zero (a grid or non-DAG graph solver
+    built with ``negative_costs="clamp"``)."""
+    return getattr(solver, "negative_costs", None) == "clamp" and not getattr(
+        solver, "is_dag", False
+    )
+
+
+def warn_if_every_cost_negative(theta: torch.Tensor, event_ndim: int, problem: str) -> None:
     """Warn (``RuntimeWarning``) when some instance of the scores ``θ`` (shape
-    ``(*batch, *instance)``) is positive throughout, for a solver that clamps negative costs
-    at zero (``negative_costs="clamp"``; not a DAG, where any sign is solved exactly).
+    ``(*batch, *instance)``, ``event_ndim`` instance axes) is positive throughout; called
+    for solvers that clamp negative costs at zero (``negative_costs="clamp"``; not a DAG,
+    where any sign is solved exactly).
 
     Every cost ``-θ`` of such an instance is negative, so all are clamped to zero and its
     path is the tie-breaking's, not a shortest one. Perturbation makes a few costs
     negative, never all of them; all of them is the sign of costs fed as scores, i.e. a
     missing ``inputs="costs"``.
     """
-    if getattr(solver, "negative_costs", None) != "clamp" or getattr(solver, "is_dag", False):
-        return
-    cut = theta.ndim - solver.event_ndim
+    cut = theta.ndim - event_ndim
     n = math.prod(theta.shape[:cut])
     if n == 0:
         return
@@ -174,12 +205,80 @@ def warn_if_every_cost_negative(theta: torch.Tensor, solver: Solver) -> None:
         count = int(positive.sum())
     if count:
         warnings.warn(
-            f"{problem_name(solver)}: every cost of {count} of {n} instance(s) is negative "
+            f"{problem}: every cost of {count} of {n} instance(s) is negative "
             "(θ > 0 throughout) and negative costs are clamped at zero, so those paths are "
             "arbitrary; if the input holds costs, pass inputs='costs' (θ = -ĉ)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=2,
         )
+
+
+@torch.library.custom_op("diffsolvers::checked", mutates_args=())
+def _checked(t: torch.Tensor, what: str, clamp_event_ndim: int, problem: str) -> torch.Tensor:
+    check_finite(t, what)
+    if clamp_event_ndim >= 0:
+        warn_if_every_cost_negative(t, clamp_event_ndim, problem)
+    return t.clone()
+
+
+@_checked.register_fake
+def _(t, what, clamp_event_ndim, problem):
+    return torch.empty_like(t)
+
+
+def _checked_vmap(info, in_dims, t, what, clamp_event_ndim, problem):
+    return _checked(t, what, clamp_event_ndim, problem), in_dims[0]
+
+
+_checked.register_vmap(_checked_vmap)
+
+
+class _CheckedFn(torch.autograd.Function):
+    """The checking operator with the identity as gradient. (An autograd.Function rather
+    than the operator's ``register_autograd``, which torch.func.grad does not support.)"""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(t, what, clamp_event_ndim, problem):
+        return _checked(t, what, clamp_event_ndim, problem)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None, None
+
+
+def checked(t: torch.Tensor, what: str, *, solver: Solver | None = None) -> torch.Tensor:
+    """A copy of ``t`` (gradient: the identity) that has been checked to hold no NaN and no
+    infinity (``ValueError`` naming ``what`` otherwise). With a ``solver`` that clamps
+    negative costs, ``t`` holds scores θ and an instance positive throughout warns
+    (:func:`warn_if_every_cost_negative`).
+
+    The check runs inside a custom operator, on the values, also in a program compiled by
+    :func:`torch.compile` (where a Python ``if`` on the values would break the graph).
+    """
+    clamp = solver is not None and _clamps_negative_costs(solver)
+    ndim = solver.event_ndim if clamp else -1
+    problem = problem_name(solver) if solver is not None else ""
+    return _CheckedFn.apply(t, what, ndim, problem)
+
+
+def checked_prediction(
+    x: torch.Tensor, solver: Solver
+) -> tuple[torch.Tensor, torch.Size, torch.Size]:
+    """θ (``x`` as scores) checked in full: its shapes by :func:`check_shapes` and its values
+    by :func:`checked` (finite; the sign warning of clamping shortest-path solvers).
+    Returns the checked θ, its batch shape and instance shape."""
+    batch_shape, event_shape = check_shapes(x, solver)
+    return (
+        checked(x, f"{problem_name(solver)}: the prediction", solver=solver),
+        batch_shape,
+        event_shape,
+    )
 
 
 def all_finite(t: torch.Tensor) -> bool:
@@ -232,6 +331,4 @@ def as_target(y: Any, like: torch.Tensor, problem: str, what: str = "target y") 
             f"{problem}: the {what} has shape {tuple(t.shape)}, the prediction has shape "
             f"{tuple(like.shape)}; they must match"
         )
-    t = t.to(device=like.device, dtype=like.dtype)
-    check_finite(t, f"{problem}: the {what}")
-    return t
+    return checked(t.to(device=like.device, dtype=like.dtype), f"{problem}: the {what}")

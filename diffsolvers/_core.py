@@ -1,24 +1,30 @@
-r"""Shared plumbing of every method: the sign convention, flat batches, perturbation
-samples, values with a given gradient and reductions.
+r"""Shared plumbing of every method: the sign convention, the module that owns a solver,
+the working precision, perturbation samples and reductions.
 
-Each method module of :mod:`diffsolvers.methods` builds on these pieces and on the single
-solver crossing of :mod:`diffsolvers._bridge`; none of them holds method-specific maths.
+Each method module of :mod:`diffsolvers.layers` and :mod:`diffsolvers.losses` builds on
+these pieces, on the solver crossing of :mod:`diffsolvers._bridge` and on the noise
+operators of :mod:`diffsolvers._random`; none of them holds method-specific maths.
 
 * :func:`costs_to_theta`: ``θ = -ĉ`` for predicted costs, the one sign flip of the library.
-* :class:`FlatBatch` / :func:`flat_batch`: a checked batch of ``N`` instances of ``D``
-  entries with its side data, whose stacked copies are solved in ONE solver call.
+* :class:`SolverModule`: the base of every layer and loss that calls a solver; it accepts
+  any solver-like object (:func:`diffsolvers.oracle.as_solver`) and holds the integer
+  handles the custom operators take.
+* :func:`work_dtype`: float16 and bfloat16 scores are perturbed and solved in float32.
 * :class:`PerturbedSamples` / :func:`perturb_and_solve`: ``M`` perturbations of θ and their
   solutions, from one solver call (Berthet et al., NeurIPS 2020).
-* :func:`value_with_grad`: a per-instance value with a given θ-gradient.
 * :func:`reduce`: the ``reduction`` of every loss.
 
 Example::
 
     >>> import torch, solvers
-    >>> from diffsolvers._core import flat_batch
-    >>> batch, flat = flat_batch(solvers.get("argmax"), torch.tensor([[0.1, 2.0, 0.3]]), {})
-    >>> batch.solve(flat)
-    tensor([[0., 1., 0.]])
+    >>> from diffsolvers._core import perturb_and_solve
+    >>> from diffsolvers.noise import Normal
+    >>> s = perturb_and_solve(solvers.get("argmax"), torch.tensor([[0.1, 2.0, 0.3]]),
+    ...                       noise=Normal(), sigma=1e-6, n_samples=2)
+    >>> s.y
+    tensor([[[0., 1., 0.]],
+    <BLANKLINE>
+            [[0., 1., 0.]]])
 """
 
 from __future__ import annotations
@@ -29,32 +35,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
-from solvers.base import Solver
-
-from . import _bridge
+from . import _bridge, _handles, _random
 from ._checks import (
     INPUTS,
     REDUCTIONS,
-    all_finite,
     check_choice,
-    check_finite,
-    check_prediction,
+    check_float,
+    checked_prediction,
     problem_name,
-    warn_if_every_cost_negative,
 )
-from ._first_order import first_order_only
 from .noise import Noise
+from .oracle import as_solver
 
 __all__ = [
     "costs_to_theta",
     "reduce",
-    "FlatBatch",
-    "flat_batch",
+    "SolverModule",
+    "work_dtype",
     "PerturbedSamples",
     "perturb_and_solve",
-    "value_with_grad",
 ]
+
+#: Dtypes the perturbation methods compute in; narrower floats are widened to float32.
+_WORK_DTYPES = (torch.float32, torch.float64)
 
 
 def costs_to_theta(x: torch.Tensor, inputs: str = "costs") -> torch.Tensor:
@@ -90,66 +95,69 @@ def reduce(values: torch.Tensor, reduction: str, problem: str = "loss") -> torch
     return values
 
 
-@dataclass
-class FlatBatch:
-    """A batch of ``N`` instances of ``D`` entries with its side data, ready to solve.
+def work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a method perturbs and solves in: float32 for float16 / bfloat16 (their
+    rounding of ``θ + εZ`` would create ties, broken by index), ``dtype`` otherwise.
 
-    :meth:`solve` takes θ of shape ``(R·N, D)`` or ``(R, N, D)`` (``R`` stacked copies of
-    the batch) and solves all of them in ONE solver call, side data tiled ``R`` times.
-    ``side`` holds per-instance arrays ``(N, ...)`` (see :func:`~diffsolvers._bridge.flat_side`).
+    >>> work_dtype(torch.bfloat16)
+    torch.float32
+    """
+    return dtype if dtype in _WORK_DTYPES else torch.float32
+
+
+class SolverModule(nn.Module):
+    """The base of every layer and loss that calls a solver.
+
+    ``solver`` may be anything :func:`~diffsolvers.oracle.as_solver` accepts (a
+    :class:`solvers.Solver`, a Solver subclass, a torch or NumPy function). The module owns
+    it and holds its integer handle (``_solver_key``) for the custom operators; setting
+    ``module.solver`` updates the handle, and a copied or unpickled module gets the
+    handles of its own copies.
     """
 
-    solver: Solver
-    batch_shape: torch.Size
-    event_shape: torch.Size
-    side: Mapping[str, Any]
+    def __init__(self, solver: Any) -> None:
+        super().__init__()
+        self.solver = solver
 
     @property
-    def n(self) -> int:
-        return math.prod(self.batch_shape)
+    def solver(self) -> Any:
+        return self._solver
 
-    @property
-    def d(self) -> int:
-        return math.prod(self.event_shape)
+    @solver.setter
+    def solver(self, solver: Any) -> None:
+        self._solver = as_solver(solver)
+        self._solver_key = _handles.key(self._solver)
 
     @property
     def problem(self) -> str:
-        return problem_name(self.solver)
+        """The solver's problem name."""
+        return problem_name(self._solver)
 
-    def solve(self, theta: torch.Tensor, what: str = "θ") -> torch.Tensor:
-        """``y*`` of every stacked copy (no gradient), with ``theta``'s shape; ``what``
-        names ``theta`` in the error if it holds NaN or inf (an overflow, say)."""
-        reps = theta.numel() // (self.n * self.d) if self.n * self.d else 1
-        with torch.no_grad():
-            t = theta.detach()
-            check_finite(t, f"{self.problem}: {what}")
-            side_np = _bridge.tile_side(self.side, reps)
-            y = _bridge.solve(self.solver, t.reshape(-1, *self.event_shape), side_np)
-        return y.reshape(theta.shape)
+    def _rekey(self) -> None:
+        """Refresh the handles of the objects the module owns (after a copy)."""
+        self._solver_key = _handles.key(self._solver)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._rekey()
 
-def flat_batch(
-    solver: Solver, theta: torch.Tensor, side: Mapping[str, Any]
-) -> tuple[FlatBatch, torch.Tensor]:
-    """Split θ into (batch, instance) axes; returns the :class:`FlatBatch` and θ as (N, D)
-    (a differentiable reshape). θ is checked as a prediction
-    (:func:`~diffsolvers._checks.check_prediction`) and the side data as the solver's
-    ``solve`` checks it (shared by the batch or per instance)."""
-    batch_shape, event_shape = check_prediction(theta, solver)
-    warn_if_every_cost_negative(theta, solver)
-    side_np = _bridge.flat_side(solver, side, batch_shape, event_shape)
-    batch = FlatBatch(solver, batch_shape, event_shape, side_np)
-    return batch, theta.reshape(batch.n, batch.d)
+    def _prediction(self, x: torch.Tensor, inputs: str) -> tuple[torch.Tensor, torch.Size]:
+        """θ from the prediction ``x`` (``inputs``), checked in full (shapes, finite values,
+        the sign warning); returns θ and its batch shape."""
+        check_float(x, self._solver)  # before the sign flip (a bool tensor has no negation)
+        theta, batch_shape, _ = checked_prediction(costs_to_theta(x, inputs), self._solver)
+        return theta, batch_shape
 
 
 @dataclass
 class PerturbedSamples:
     """The samples of one forward pass, flattened to ``N`` instances of ``D`` entries.
 
-    ``theta`` (N, D) is the unperturbed input, ``z`` (M, N, D) the noise, ``weights``
-    (M, N, D) the multiplicative factors ``w_m`` (``None`` in additive mode), ``theta_p``
-    (M, N, D) the perturbed inputs, ``y`` (M, N, D) the solutions ``y*(θ_m)`` and ``y_base``
-    (N, D) the unperturbed solution ``y*(θ)`` (``None`` without control variate).
+    ``theta`` (N, D) is the unperturbed input (in the working dtype, :func:`work_dtype`),
+    ``z`` (M, N, D) the noise, ``weights`` (M, N, D) the multiplicative factors ``w_m``
+    (``None`` in additive mode), ``theta_p`` (M, N, D) the perturbed inputs, ``y`` (M, N, D)
+    the solutions ``y*(θ_m)`` and ``y_base`` (N, D) the unperturbed solution ``y*(θ)``
+    (``None`` without control variate).
     """
 
     theta: torch.Tensor
@@ -165,101 +173,58 @@ class PerturbedSamples:
     def n_samples(self) -> int:
         return self.y.shape[0]
 
-    def values(self, target: torch.Tensor | None = None) -> torch.Tensor:
-        """``(1/M) Σ_m ⟨θ_m, y_m - target⟩`` per instance, shape (N,) (target 0 if None)."""
-        diff = self.y if target is None else self.y - target
-        return torch.einsum("mnd,mnd->n", self.theta_p, diff) / self.n_samples
-
-    def value_grad(self, target: torch.Tensor | None = None) -> torch.Tensor:
-        """The exact θ-gradient of :meth:`values` with these samples, shape (N, D).
-
-        Additive: ``(1/M) Σ y_m - target``; multiplicative: ``(1/M) Σ w_m ⊙ (y_m - target)``.
-        """
-        diff = self.y if target is None else self.y - target
-        if self.weights is not None:
-            diff = self.weights * diff
-        return diff.mean(0)
-
 
 def perturb_and_solve(
-    solver: Solver,
+    solver: Any,
     theta: torch.Tensor,
     *,
     noise: Noise,
     sigma: float,
     n_samples: int,
     mode: str = "additive",
-    generator: torch.Generator | None = None,
+    source: _random.RandomSource | None = None,
     base: bool = False,
     side: Mapping[str, Any] | None = None,
+    keys: tuple[int, int, int] | None = None,
 ) -> PerturbedSamples:
     """Draw ``M`` perturbations of ``θ`` and solve them all (and ``y*(θ)`` if ``base``) in
-    ONE solver call. No gradient is recorded. ``θ`` is checked as a prediction
-    (:func:`~diffsolvers._checks.check_prediction`); perturbed scores that overflow the
-    dtype raise a ``ValueError`` that says so.
+    ONE solver call; no gradient. θ is taken as checked (its values are not read here).
 
-    Additive mode: ``θ_m = θ + εZ_m``; multiplicative: ``θ_m = θ ⊙ exp(εZ_m - log E[e^{εZ}])``
-    (Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 2020)."""
-    problem = problem_name(solver)
-    batch_shape, event_shape = check_prediction(theta, solver)
-    warn_if_every_cost_negative(theta, solver)
-    side_np = _bridge.flat_side(solver, side or {}, batch_shape, event_shape)
-    n, d = math.prod(batch_shape), math.prod(event_shape)
-    with torch.no_grad():
-        th = theta.detach().reshape(n, d)
-        z = noise.sample((n_samples, n, d), generator=generator, device=th.device, dtype=th.dtype)
-        if mode == "additive":
-            weights = None
-            theta_p = th + sigma * z
-        else:
-            weights = torch.exp(sigma * z - noise.log_mgf(sigma))
-            theta_p = th * weights
-        if not all_finite(theta_p):
-            raise ValueError(
-                f"{problem}: the perturbed scores overflow {th.dtype} (θ is finite, but its "
-                f"largest entry {th.abs().max().item():.3g} perturbed by sigma={sigma} is not);"
-                " scale θ down or use a wider dtype"
-            )
-        stacked = theta_p.reshape(n_samples * n, d)
-        if base:
-            stacked = torch.cat([stacked, th], dim=0)
-        side_np = _bridge.tile_side(side_np, n_samples + int(base))
-        y = _bridge.solve(solver, stacked.reshape(-1, *event_shape), side_np).reshape(-1, d)
-    ys = y[: n_samples * n].reshape(n_samples, n, d)
-    y_base = y[n_samples * n :] if base else None
-    return PerturbedSamples(th, z, weights, theta_p, ys, y_base, batch_shape, event_shape)
-
-
-class _ExactValueFn(torch.autograd.Function):
-    """A per-instance value with a given θ-gradient that is exact and locally constant in θ
-    (a piecewise-linear loss such as SPO+): its backward is linear in the incoming gradient
-    and has zero θ-derivative, so a second backward through it is exact too."""
-
-    @staticmethod
-    def forward(ctx, theta, values, grad):
-        ctx.save_for_backward(theta, grad)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        _, grad = ctx.saved_tensors
-        return grad_out.unsqueeze(-1) * grad, None, None
-
-
-class _SampledValueFn(_ExactValueFn):
-    """The same, for a θ-gradient estimated from random samples: first derivatives only."""
-
-    backward = staticmethod(
-        first_order_only("the gradient estimate of a perturbed loss or max")(_ExactValueFn.backward)
+    Additive mode: ``θ_m = θ + εZ_m``; multiplicative: ``θ_m = θ ⊙ w_m`` with
+    ``w_m = exp(εZ_m - log E[e^{εZ}])`` (Berthet et al., "Learning with Differentiable
+    Perturbed Optimizers", NeurIPS 2020). Everything is computed in :func:`work_dtype`.
+    ``keys`` holds the handles of (solver, noise, source) where the caller keeps them.
+    """
+    solver_key, noise_key, source_key = keys or (
+        _handles.key(solver),
+        _handles.key(noise),
+        _handles.key(source),
     )
-
-
-def value_with_grad(
-    theta: torch.Tensor, values: torch.Tensor, grad: torch.Tensor, *, sampled: bool = True
-) -> torch.Tensor:
-    """Attach ``grad`` (N, D) as the θ-gradient of ``values`` (N,); ``θ`` is (N, D).
-
-    ``sampled=True`` (a Monte Carlo estimate) refuses second derivatives; ``sampled=False``
-    declares ``grad`` exact and locally constant in θ (its second derivative is then 0)."""
-    fn = _SampledValueFn if sampled else _ExactValueFn
-    return fn.apply(theta, values, grad)
+    cut = theta.ndim - solver.event_ndim
+    batch_shape, event_shape = theta.shape[:cut], theta.shape[cut:]
+    n, d = math.prod(batch_shape), math.prod(event_shape)
+    work = theta.detach().to(work_dtype(theta.dtype))
+    multiplicative = mode == "multiplicative"
+    z = _random.draw(work, n_samples, noise_key, source_key)
+    log_mgf = noise.log_mgf(sigma) if multiplicative else 0.0
+    theta_p = _random.perturb(
+        work,
+        z,
+        sigma,
+        log_mgf=log_mgf,
+        multiplicative=multiplicative,
+        problem=problem_name(solver),
+    )
+    stacked = torch.cat([theta_p, work.unsqueeze(0)]) if base else theta_p
+    y = _bridge.solve(solver, stacked, side, key=solver_key, what="the perturbed scores")
+    weights = torch.exp(sigma * z - log_mgf).reshape(n_samples, n, d) if multiplicative else None
+    return PerturbedSamples(
+        theta=work.reshape(n, d),
+        z=z.reshape(n_samples, n, d),
+        weights=weights,
+        theta_p=theta_p.reshape(n_samples, n, d),
+        y=y[:n_samples].reshape(n_samples, n, d),
+        y_base=y[n_samples].reshape(n, d) if base else None,
+        batch_shape=batch_shape,
+        event_shape=event_shape,
+    )

@@ -20,17 +20,22 @@ from typing import Any
 
 import torch
 
-__all__ = ["first_order_only"]
+__all__ = ["first_order_only", "first_order"]
 
 
 class _SecondOrderError(torch.autograd.Function):
     """A copy of its first input; its backward raises (the gradient it guards is first-order
     only). The other inputs only tie it into the graph."""
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, t, name, *anchors):
-        ctx.name = name
+    def forward(t, name, *anchors):
         return t.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.name = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
@@ -68,3 +73,43 @@ def first_order_only(name: str) -> Callable[[Callable[..., Any]], Callable[..., 
         return wrapper
 
     return decorate
+
+
+class _FirstOrderIdentity(torch.autograd.Function):
+    """The identity, whose gradient is guarded by :func:`first_order_only`."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(t, name):
+        return t.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.name = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _guard(ctx, grad), None
+
+
+def _guard(ctx, grad):
+    return first_order_only(ctx.name)(lambda ctx, g: g)(ctx, grad)
+
+
+def first_order(t: torch.Tensor, name: str) -> torch.Tensor:
+    """``t`` itself, but the gradient that flows back through it may not be differentiated
+    again: a second backward raises ``RuntimeError`` naming ``name``.
+
+    For a value built by plain torch operations from θ and from random samples that do not
+    depend on θ in the graph (the Fenchel-Young loss ``(1/M) Σ_m ⟨θ_m, y_m - y⟩``, the
+    perturbed max): autograd gives its exact first derivative with those samples, and a
+    second one, computed the same way, would be 0 where the true one is not.
+
+        >>> x = torch.ones(2, requires_grad=True)
+        >>> (g,) = torch.autograd.grad((first_order(x, "f") ** 2).sum(), x, create_graph=True)
+        >>> g
+        tensor([2., 2.], grad_fn=<_SecondOrderErrorBackward>)
+    """
+    return _FirstOrderIdentity.apply(t, name)

@@ -27,6 +27,7 @@ from solvers.base import Solver
 from . import _bridge
 from ._checks import as_target, check_finite, check_prediction
 from ._core import costs_to_theta
+from .oracle import as_solver
 
 __all__ = ["regret", "normalized_regret", "decision_regret"]
 
@@ -91,7 +92,14 @@ def regret(y_pred: Any, y_true: Any, costs: Any) -> torch.Tensor:
     is optimal for the true costs ``c``. For a maximisation problem pass ``c = -θ``.
 
     Tensors, NumPy arrays or lists of real numbers, all of one shape; an empty batch gives
-    an empty tensor."""
+    an empty tensor.
+
+    Examples:
+        >>> import torch
+        >>> y_pred, y_true = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> regret(y_pred, y_true, torch.tensor([[1.0, 3.0]]))
+        tensor([2.])
+    """
     y_pred, y_true, costs = _regret_inputs("regret", y_pred, y_true, costs)
     return _per_instance(costs, y_pred) - _per_instance(costs, y_true)
 
@@ -99,7 +107,15 @@ def regret(y_pred: Any, y_true: Any, costs: Any) -> torch.Tensor:
 def normalized_regret(y_pred: Any, y_true: Any, costs: Any) -> torch.Tensor:
     """Normalised regret of a batch, ``Σ_b regret_b / Σ_b |⟨c_b, y_b⟩|`` (as in PyEPO and
     the Warcraft literature); a scalar tensor. Inputs as :func:`regret`; an empty batch
-    (a ratio 0/0) or a zero true objective raises ``ValueError``."""
+    (a ratio 0/0) or a zero true objective raises ``ValueError``.
+
+    Examples:
+        >>> import torch
+        >>> costs = torch.tensor([[1.0, 3.0], [2.0, 2.0]])
+        >>> y_pred = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+        >>> normalized_regret(y_pred, torch.tensor([[1.0, 0.0], [1.0, 0.0]]), costs)
+        tensor(0.6667)
+    """
     fn = "normalized_regret"
     y_pred, y_true, costs = _regret_inputs(fn, y_pred, y_true, costs)
     if costs.shape[0] == 0:
@@ -125,7 +141,15 @@ def decision_regret(
     pass ``c[None]`` for a single instance): tensors, NumPy arrays or lists of real
     numbers. Returns the normalised regret (a scalar; ``ValueError`` for an empty batch) or,
     with ``normalized=False``, the per-instance regrets, shape ``(B,)`` (empty for ``B = 0``).
+
+    Examples:
+        >>> import torch, solvers
+        >>> argmin = solvers.get("argmax")  # costs enter as θ = -c: the cheapest entry
+        >>> true = torch.tensor([[1.0, 3.0, 2.0]])
+        >>> decision_regret(argmin, torch.tensor([[5.0, 0.0, 4.0]]), true)  # cost 3 instead of 1
+        tensor(2.)
     """
+    solver = as_solver(solver)
     costs_pred, costs_true = _common_float(costs_pred, costs_true)
     check_prediction(costs_pred, solver)
     if costs_pred.ndim != solver.event_ndim + 1:
@@ -141,9 +165,8 @@ def decision_regret(
             "normalized=False gives the per-instance regrets (an empty tensor)"
         )
     with torch.no_grad():
-        flat_side = {k: _bridge.to_numpy(v) for k, v in side.items()}
-        y_pred = _bridge.solve(solver, costs_to_theta(costs_pred), flat_side)
-        y_true = _bridge.solve(solver, costs_to_theta(costs_true), flat_side)
+        both = torch.stack([costs_to_theta(costs_pred), costs_to_theta(costs_true)])
+        y_pred, y_true = _bridge.solve(solver, both, side, what="the costs")
         if normalized:
             return normalized_regret(y_pred, y_true, costs_true)
         return regret(y_pred, y_true, costs_true)

@@ -30,7 +30,14 @@ _EULER_GAMMA = 0.5772156649015329
 
 
 class Noise(ABC):
-    """A noise distribution: ``sample`` draws it, ``score`` is ``∇ν`` (ν = -log density)."""
+    """A noise distribution: ``sample`` draws it, ``score`` is ``∇ν`` (ν = -log density).
+
+    Examples:
+        >>> import torch
+        >>> z = Normal().sample((10000,), generator=torch.Generator().manual_seed(0))
+        >>> abs(float(z.mean())) < 0.05, bool(torch.equal(Normal().score(z), z))
+        (True, True)
+    """
 
     name: str = "noise"
     mean: float = 0.0
@@ -71,7 +78,12 @@ class Noise(ABC):
 
 
 class Normal(Noise):
-    """Standard normal noise: ``ν(z) = z²/2``, ``∇ν(z) = z``."""
+    """Standard normal noise: ``ν(z) = z²/2``, ``∇ν(z) = z``.
+
+    Examples:
+        >>> Normal().log_mgf(0.5)  # ε²/2
+        0.125
+    """
 
     name = "normal"
     mean = 0.0
@@ -87,7 +99,14 @@ class Normal(Noise):
 
 
 class Gumbel(Noise):
-    """Standard Gumbel noise: ``ν(z) = z + exp(-z)``, ``∇ν(z) = 1 - exp(-z)``; mean γ."""
+    """Standard Gumbel noise: ``ν(z) = z + exp(-z)``, ``∇ν(z) = 1 - exp(-z)``; mean γ.
+
+    Examples:
+        >>> import torch
+        >>> z = Gumbel().sample((100000,), generator=torch.Generator().manual_seed(0))
+        >>> round(float(z.mean()), 1)  # the Euler-Mascheroni constant
+        0.6
+    """
 
     name = "gumbel"
     mean = _EULER_GAMMA
@@ -109,10 +128,18 @@ class Gumbel(Noise):
 
 
 NOISES: dict[str, type[Noise]] = {"normal": Normal, "gumbel": Gumbel}
+"""Noise distributions by name, as ``noise=`` takes them."""
 
 
 def get_noise(noise: str | Noise) -> Noise:
-    """A :class:`Noise` from its name (``"normal"``, ``"gumbel"``) or an instance."""
+    """A :class:`Noise` from its name (``"normal"``, ``"gumbel"``) or an instance.
+
+    Examples:
+        >>> get_noise("gumbel").name
+        'gumbel'
+        >>> get_noise(Normal()).name
+        'normal'
+    """
     if isinstance(noise, Noise):
         return noise
     if isinstance(noise, str) and noise.lower() in NOISES:

@@ -10,8 +10,10 @@ what a process may use when N processes of one job share the machine::
 Example::
 
     >>> from diffsolvers.threads import apply_thread_budget
-    >>> apply_thread_budget()        # on 2 cores under torchrun --nproc_per_node=2
+    >>> apply_thread_budget(1)       # one thread for torch and for the solvers
     1
+    >>> apply_thread_budget() >= 1   # the budget: 1 per rank on 2 cores with 2 ranks
+    True
 
 Reference: :func:`solvers.runtime.budget`; PyTorch's ``torch.set_num_threads``.
 """
@@ -31,6 +33,13 @@ def apply_thread_budget(threads: int | None = None) -> int:
 
     The solvers may still use fewer when other processes keep the cores busy, and run in
     one thread in fork children and DataLoader workers (see :mod:`solvers.runtime`).
+
+    Examples:
+        >>> import torch
+        >>> apply_thread_budget(1), torch.get_num_threads()
+        (1, 1)
+        >>> apply_thread_budget() == torch.get_num_threads()
+        True
     """
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
         raise TypeError(f"threads must be a positive int or None, got {threads!r}")

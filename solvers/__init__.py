@@ -1,6 +1,7 @@
 """solvers: fast batched combinatorial solvers behind one LP-form interface (NumPy only).
 
-    >>> import solvers
+    >>> import numpy as np, solvers
+    >>> costs = np.random.default_rng(0).uniform(0.5, 9.0, size=(4, 12, 12))
     >>> sp = solvers.get("shortest_path")          # grid, 8-neighbour, Numba Dijkstra
     >>> y = sp.solve(solvers.costs_to_theta(costs))  # costs (B, H, W) >= 0
 
@@ -20,10 +21,12 @@ from . import (
     tsp,  # noqa: F401  (registers tsp)
 )
 from .base import LPForm, Solver, SolverInputError, as_theta, costs_to_theta, theta_to_costs
+from .function import FunctionSolver, from_function
 from .optimal_paths import count_optimal_paths
 from .registry import available, backends, default_backend, get, problems, register
 
 __all__ = [
+    "FunctionSolver",
     "LPForm",
     "Solver",
     "SolverInputError",
@@ -33,6 +36,7 @@ __all__ = [
     "costs_to_theta",
     "count_optimal_paths",
     "default_backend",
+    "from_function",
     "get",
     "problems",
     "register",

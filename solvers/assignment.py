@@ -49,6 +49,12 @@ class AssignmentSolver(Solver):
 
     ``θ`` has shape ``(..., n, m)``; ``y`` is a 0/1 matrix of the same shape with one 1 per
     row and at most one per column.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> solvers.get("assignment").solve(np.array([[1.0, 2.0], [3.0, 1.0]]))
+        array([[0., 1.],
+               [1., 0.]])
     """
 
     problem = "assignment"
@@ -103,7 +109,15 @@ class AssignmentSolver(Solver):
 
 
 class ScipyAssignment(AssignmentSolver):
-    """Reference: :func:`scipy.optimize.linear_sum_assignment` with ``maximize=True``."""
+    """Reference: :func:`scipy.optimize.linear_sum_assignment` with ``maximize=True``.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> scipy_backend = solvers.get("assignment", backend="scipy")
+        >>> scipy_backend.solve(np.array([[1.0, 2.0, 0.0], [3.0, 1.0, 0.0]]))
+        array([[0., 1., 0.],
+               [1., 0., 0.]])
+    """
 
     backend = "scipy"
 
@@ -136,6 +150,12 @@ def ortools_exponent(theta: np.ndarray, size: int) -> int:
     :func:`math.frexp`), ``k = e_L - e_θ`` if ``m_θ <= m_L``, else ``k = e_L - e_θ - 1``.
     The quotient ``L / max|θ|``, which overflows for tiny ``θ``, is never formed, and ``k``
     may exceed 1023 (subnormal ``θ``): ``np.ldexp(θ, k)`` is still exact there.
+
+    Examples:
+        >>> import numpy as np
+        >>> e = ortools_exponent(np.array([[0.5, 3.0]]), 2)
+        >>> isinstance(e, int)
+        True
     """
     bound = min(2.0**52, _ORTOOLS_BUDGET / float(size + 1) ** 2)
     top = float(np.max(np.abs(theta))) if theta.size else 0.0
@@ -149,7 +169,14 @@ def ortools_exponent(theta: np.ndarray, size: int) -> int:
 def ortools_scale(theta: np.ndarray, size: int) -> float:
     """``2^k`` for the exponent ``k`` of :func:`ortools_exponent`, as a float: capped at
     ``2^1023``, the largest finite power of two (the solver itself scales with the exponent,
-    so the cap never limits it)."""
+    so the cap never limits it).
+
+    Examples:
+        >>> import numpy as np
+        >>> scale = ortools_scale(np.array([[0.5, 3.0]]), 2)
+        >>> scale > 0 and float(np.log2(scale)).is_integer()  # a power of two
+        True
+    """
     return math.ldexp(1.0, min(ortools_exponent(theta, size), np.finfo(np.float64).maxexp - 1))
 
 
@@ -170,6 +197,12 @@ class OrtoolsAssignment(AssignmentSolver):
 
     A rectangular problem (``n < m``) is padded to ``m × m`` with zero-score dummy rows,
     which does not change the optimal assignment of the real rows.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> solvers.get("assignment", backend="ortools").solve(np.array([[1.0, 2.0], [3.0, 1.0]]))
+        array([[0., 1.],
+               [1., 0.]])
     """
 
     backend = "ortools"

@@ -38,19 +38,39 @@ __all__ = [
 
 
 class SolverInputError(ValueError):
-    """Raised when a solver is given input it cannot solve (bad shape, NaN, negative costs...)."""
+    """Raised when a solver is given input it cannot solve (bad shape, NaN, negative costs...).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> try:
+        ...     solvers.get("argmax").solve(np.array([1.0, np.nan]))
+        ... except SolverInputError as error:
+        ...     print(error)
+        argmax: θ contains NaN; all scores must be finite
+    """
 
 
 def costs_to_theta(costs: np.ndarray) -> np.ndarray:
     """Turn minimisation costs ``c`` into maximisation scores ``θ = -c``.
 
     This is the only place in :mod:`solvers` where a minimisation problem changes sign.
+
+    Examples:
+        >>> import numpy as np
+        >>> costs_to_theta(np.array([1.0, 2.0]))
+        array([-1., -2.])
     """
     return -np.asarray(costs)
 
 
 def theta_to_costs(theta: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`costs_to_theta`: ``c = -θ``."""
+    """Inverse of :func:`costs_to_theta`: ``c = -θ``.
+
+    Examples:
+        >>> import numpy as np
+        >>> theta_to_costs(np.array([-1.0, -2.0]))
+        array([1., 2.])
+    """
     return -np.asarray(theta)
 
 
@@ -64,6 +84,16 @@ def as_array(value: Any, name: str, problem: str = "solver") -> np.ndarray:
     :class:`SolverInputError` (the solvers have no notion of a missing entry). A tensor
     that requires grad (NumPy's conversion raises ``RuntimeError``; torch is not imported
     here) and anything else NumPy cannot convert raise :class:`TypeError` naming ``name``.
+
+    Examples:
+        >>> import numpy as np
+        >>> as_array([1, 2], "θ").tolist()
+        [1, 2]
+        >>> try:
+        ...     as_array(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), "θ")
+        ... except SolverInputError as error:
+        ...     print("masked" in str(error))
+        True
     """
     if type(value) is np.ndarray:
         return value
@@ -106,6 +136,10 @@ def as_theta(
     shape, NaN or inf.
     Integer and boolean input is converted to float64. ``check_finite=False`` leaves the
     NaN / inf check to a caller that scans ``θ`` anyway (see :func:`check_finite_range`).
+
+    Examples:
+        >>> as_theta([[1, 2, 3]], event_ndim=1).dtype
+        dtype('float64')
     """
     arr = as_array(theta, "θ", problem)
     kind = arr.dtype.kind
@@ -152,7 +186,16 @@ def check_path_sum(largest: float, terms: int, problem: str, values: str = "|θ|
     """Raise :class:`SolverInputError` when a path's total cost, a sum of up to ``terms``
     entries of magnitude up to ``largest``, could overflow float64 to inf (the distances
     would then tie at inf and the path would be arbitrary). ``values`` names the entries in
-    the message."""
+    the message.
+
+    Examples:
+        >>> check_path_sum(1e300, 10, "shortest_path")  # 1e301 is finite: fine
+        >>> try:
+        ...     check_path_sum(1e308, 100, "shortest_path")
+        ... except SolverInputError as error:
+        ...     print("overflow" in str(error))
+        True
+    """
     if not np.isfinite(largest * terms):
         raise SolverInputError(
             f"{problem}: {values} up to {largest:g} would overflow the sum of a path's costs; "
@@ -181,6 +224,13 @@ class LPForm:
     :class:`TypeError`) and no NaN (:class:`ValueError`). Infinite entries are allowed only
     where they mean something: ``lower = -inf`` and ``upper = +inf`` (no bound) and
     ``b_ub = +inf`` (a row that never binds); ``A_eq``, ``A_ub`` and ``b_eq`` are finite.
+
+    Examples:
+        >>> import numpy as np
+        >>> form = LPForm(n_vars=3, y_index=np.arange(3), A_eq=np.ones((1, 3)), b_eq=[1.0],
+        ...               upper=np.ones(3), integral_polytope=True)
+        >>> form.is_feasible(np.array([0.0, 1.0, 0.0])), form.is_feasible(np.array([1.0, 1.0, 0.0]))
+        (True, False)
     """
 
     n_vars: int
@@ -356,6 +406,16 @@ class Solver(ABC):
     Side data that varies per instance (knapsack weights per example, say) is passed to
     ``solve`` as keyword arrays whose leading axes match ``θ``'s batch axes; solvers that
     accept such data list the names in ``side_inputs``.
+
+    Examples:
+        >>> import numpy as np
+        >>> class Sign(Solver):
+        ...     problem, backend, event_ndim = "sign", "numpy", 1
+        ...     def _solve_batch(self, theta):
+        ...         return (theta > 0).astype(theta.dtype)
+        >>> Sign().solve(np.array([[1.0, -2.0], [0.5, 3.0]]))
+        array([[1., 0.],
+               [1., 1.]])
     """
 
     problem: ClassVar[str] = "solver"

@@ -52,8 +52,8 @@ from .registry import register
 
 __all__ = ["KnapsackNumbaSolver", "KnapsackORToolsSolver", "DEFAULT_MAX_TABLE_SIZE"]
 
-#: Default limit on the DP table cells ``n·(C+1)`` of one instance.
 DEFAULT_MAX_TABLE_SIZE = 50_000_000
+"""Default limit on the DP table cells ``n·(C+1)`` of one instance."""
 
 _SNAP = 1e-9  # relative tolerance for a scaled weight or capacity to count as an integer
 _INT_LIMIT = 2.0**62  # integer weights and capacities must stay below this (int64 headroom)
@@ -257,6 +257,12 @@ class KnapsackNumbaSolver(_KnapsackBase):
     Parameters: ``weights`` (n,), ``capacity`` (scalar), both optional (else per call);
     ``weight_scale`` for fractional weights; ``max_table_size`` bounds ``n·(C+1)``, where
     ``C`` is the scaled capacity capped at the total item weight.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> knap = solvers.get("knapsack", weights=[3, 4, 5, 6], capacity=10)
+        >>> knap.solve(np.array([4.0, 5.0, 6.0, 1.0]))
+        array([0., 1., 1., 0.])
     """
 
     backend = "numba"
@@ -304,6 +310,12 @@ class KnapsackORToolsSolver(_KnapsackBase):
 
     Profits are scaled to integers per instance (see the module docstring); weights follow
     the shared integer rule (``weight_scale``).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> knap = solvers.get("knapsack", backend="ortools", weights=[3, 4, 5, 6], capacity=10)
+        >>> knap.solve(np.array([4.0, 5.0, 6.0, 1.0]))
+        array([0., 1., 1., 0.])
     """
 
     backend = "ortools"

@@ -202,6 +202,12 @@ def solve_lp_form(form: LPForm, theta_instance: Any) -> np.ndarray:
     exactly integral entries where the form declares an integral polytope or integer
     variables. Raises :class:`~solvers.base.SolverInputError` when the problem is
     infeasible or unbounded (the message names the solver status).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> form = solvers.get("top_k", k=2).lp_form(4)
+        >>> solve_lp_form(form, np.array([0.1, 1.0, 0.9, -0.5]))
+        array([0., 1., 1., 0.])
     """
     if not isinstance(form, LPForm):
         raise TypeError(f"lp: expected an LPForm, got {type(form).__name__}")
@@ -224,6 +230,13 @@ class LPSolver(Solver):
     fractional. Like every use of this backend, it warns (:class:`RuntimeWarning`) when
     an instance's ``max|θ| / min nonzero |θ|`` exceeds ``1e9``, where the answer may be
     suboptimal (module docstring, "Limit").
+
+    Examples:
+        >>> import numpy as np
+        >>> lp = LPSolver(A_eq=np.ones((1, 3)), b_eq=[1.0], upper=np.ones(3),
+        ...                integral_polytope=True)
+        >>> lp.solve(np.array([0.2, 0.7, 0.1]))
+        array([0., 1., 0.])
     """
 
     problem = "lp"
@@ -394,6 +407,13 @@ class LPBackedSolver(Solver):
     Not exact for ``θ`` of wide dynamic range: when ``max|θ| / min nonzero |θ|`` of an
     instance exceeds ``1e9`` the solvers' tolerances may ignore the small entries, and a
     :class:`RuntimeWarning` is emitted once per call (module docstring, "Limit").
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> reference = LPBackedSolver(solvers.get("assignment"))
+        >>> reference.solve(np.array([[1.0, 2.0], [3.0, 1.0]]))
+        array([[0., 1.],
+               [1., 0.]])
     """
 
     backend = "lp"

@@ -61,8 +61,8 @@ from .registry import register
 
 __all__ = ["MultiKnapsackSolver", "MultiKnapsackCpSatSolver", "DEFAULT_MAX_TABLE_SIZE"]
 
-#: Default limit on the DP decision table ``n·L`` of one instance (bytes).
 DEFAULT_MAX_TABLE_SIZE = 50_000_000
+"""Default limit on the DP decision table ``n·L`` of one instance (bytes)."""
 _INT_LIMIT = 2.0**62  # integer weights and capacities stay below this (int64 headroom)
 _NAME = "multi_knapsack"
 
@@ -341,6 +341,14 @@ class MultiKnapsackCpSatSolver(_MultiKnapsackBase):
     Parameters: ``weights``, ``capacity``, ``weight_scale`` as the other backends;
     ``time_limit`` (seconds per instance, default 60), ``num_workers`` (default 1),
     ``on_time_limit`` (``"warn"`` or ``"raise"``, see :mod:`solvers._cpsat`).
+
+    Examples:
+        >>> import solvers
+        >>> knap = solvers.get(
+        ...     "multi_knapsack", backend="ortools", weights=[[2, 1, 1], [1, 2, 2]], capacity=[3, 3]
+        ... )
+        >>> knap.solve([1.0, 2.0, 3.0])  # items 1 and 2 would need 4 units of resource 1
+        array([1., 0., 1.])
     """
 
     backend = "ortools"

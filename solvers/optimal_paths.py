@@ -89,6 +89,13 @@ def count_optimal_paths(costs: Any, neighbourhood: int = 8, rtol: float = 1e-9) 
     float or numpy.ndarray
         The count (a float for one grid, a float64 array of shape ``(B,)`` for a batch).
         Counts are exact up to ``2**53``; beyond, they are float64 approximations.
+
+    Examples:
+        >>> import numpy as np
+        >>> count_optimal_paths(np.ones((2, 2)))  # (0,0)→(1,1) directly: one path
+        1.0
+        >>> count_optimal_paths(np.ones((3, 3)), neighbourhood=4)  # the 6 monotone paths
+        6.0
     """
     if isinstance(neighbourhood, bool) or neighbourhood not in (4, 8):
         raise ValueError(f"{_WHAT}: neighbourhood must be 4 or 8, got {neighbourhood!r}")

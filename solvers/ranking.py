@@ -28,7 +28,13 @@ __all__ = ["ArgmaxSolver", "TopKSolver", "RankingSolver"]
 
 
 class ArgmaxSolver(Solver):
-    """One-hot argmax over the last axis (the probability simplex)."""
+    """One-hot argmax over the last axis (the probability simplex).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> solvers.get("argmax").solve(np.array([0.3, 2.0, 2.0]))  # ties go to the lowest index
+        array([0., 1., 0.])
+    """
 
     problem = "argmax"
     backend = "numpy"
@@ -60,7 +66,13 @@ class ArgmaxSolver(Solver):
 
 
 class TopKSolver(Solver):
-    """Indicator of the ``k`` largest entries of the last axis."""
+    """Indicator of the ``k`` largest entries of the last axis.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> solvers.get("top_k", k=2).solve(np.array([0.3, 2.0, -1.0, 0.7]))
+        array([0., 1., 0., 1.])
+    """
 
     problem = "top_k"
     backend = "numpy"
@@ -112,6 +124,11 @@ class RankingSolver(Solver):
     input). float32 holds the integers only up to ``2^24``, so float32 ``θ`` with more than
     ``2^24`` entries per instance raises :class:`SolverInputError` (the ranks would not be
     a permutation); pass such ``θ`` as float64.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> solvers.get("ranking").solve(np.array([0.3, 2.0, -1.0, 0.7]))
+        array([2., 4., 1., 3.])
     """
 
     problem = "ranking"

@@ -16,12 +16,26 @@ from typing import Any
 
 from .base import Solver
 
-__all__ = ["SolverInfo", "register", "get", "available", "problems", "backends"]
+__all__ = [
+    "SolverInfo",
+    "register",
+    "get",
+    "available",
+    "problems",
+    "backends",
+    "default_backend",
+]
 
 
 @dataclass(frozen=True)
 class SolverInfo:
-    """One registered (problem, backend) pair."""
+    """One registered (problem, backend) pair.
+
+    Examples:
+        >>> info = next(r for r in available() if r.problem == "assignment" and r.default)
+        >>> info.backend
+        'numba'
+    """
 
     problem: str
     backend: str
@@ -53,6 +67,17 @@ def register(
 
     With ``default=True`` this backend is used when ``get`` is called without a backend,
     and (unless ``lp_backend=False``) an ``"lp"`` backend is derived from it.
+
+    Examples:
+        >>> import numpy as np
+        >>> from solvers.ranking import ArgmaxSolver
+        >>> class LastArgmax(ArgmaxSolver):
+        ...     backend = "last"
+        ...     def _solve_batch(self, theta):  # ties go to the highest index
+        ...         return super()._solve_batch(theta[:, ::-1].copy())[:, ::-1]
+        >>> register("argmax", "last", LastArgmax, "argmax, ties to the last", lp_backend=False)
+        >>> get("argmax", backend="last").solve(np.array([2.0, 2.0, 1.0]))
+        array([0., 1., 0.])
     """
     _check_name(problem, "problem")
     _check_name(backend, "backend", problem)
@@ -85,12 +110,22 @@ def register(
 
 
 def problems() -> list[str]:
-    """Names of the registered problems, sorted."""
+    """Names of the registered problems, sorted.
+
+    Examples:
+        >>> "shortest_path" in problems() and "lp" in problems()
+        True
+    """
     return sorted(_FACTORIES)
 
 
 def backends(problem: str) -> list[str]:
-    """Backends registered for ``problem``; raises ``ValueError`` for an unknown problem."""
+    """Backends registered for ``problem``; raises ``ValueError`` for an unknown problem.
+
+    Examples:
+        >>> backends("spanning_tree")
+        ['lp', 'networkx', 'numba', 'scipy']
+    """
     _check_problem(problem)
     return sorted(_FACTORIES[problem])
 
@@ -118,6 +153,11 @@ def get(problem: str, backend: str | None = None, **params: Any) -> Solver:
     ``params`` fix the instance structure (grid neighbourhood, graph, capacities...) and are
     passed to the backend's constructor. Unknown problem or backend names raise
     ``ValueError`` and unknown ``params`` raise ``TypeError``, each listing the valid ones.
+
+    Examples:
+        >>> import numpy as np
+        >>> get("top_k", k=1).solve(np.array([1.0, 3.0, 2.0]))
+        array([0., 1., 0.])
     """
     _check_problem(problem)
     if backend is None:
@@ -169,11 +209,21 @@ def _option_names(factory: Callable[..., Solver]) -> list[str] | None:
 
 
 def available() -> list[SolverInfo]:
-    """Every registered (problem, backend) pair with a one-line description."""
+    """Every registered (problem, backend) pair with a one-line description.
+
+    Examples:
+        >>> ("knapsack", "ortools") in {(r.problem, r.backend) for r in available()}
+        True
+    """
     return [_INFOS[p][b] for p in problems() for b in sorted(_INFOS[p])]
 
 
 def default_backend(problem: str) -> str:
-    """The backend ``get`` uses for ``problem`` when none is named."""
+    """The backend ``get`` uses for ``problem`` when none is named.
+
+    Examples:
+        >>> default_backend("shortest_path")
+        'numba'
+    """
     _check_problem(problem)
     return _DEFAULTS[problem]

@@ -22,10 +22,12 @@ that is the fallback of every rule.
 Example::
 
     >>> from solvers import runtime
-    >>> runtime.budget()                # threads a solve may use in this process
-    2
+    >>> runtime.budget() >= 1           # threads a solve may use in this process
+    True
     >>> runtime.set_threads(1)          # every solve in one thread from now on
-    >>> runtime.set_threads(None)       # back to the budget
+    1
+    >>> runtime.set_threads(None) == runtime.budget()   # back to the budget
+    True
 
 References: Numba's threading layers
 (https://numba.readthedocs.io/en/stable/user/threading-layer.html); the OpenMP 5.2
@@ -86,6 +88,12 @@ def usable_cores() -> int:
     ``os.sched_getaffinity`` where available (``os.cpu_count`` otherwise), and
     ``ceil(quota / period)`` of ``/sys/fs/cgroup/cpu.max`` when a quota is set. Read once
     per process.
+
+    Examples:
+        >>> import os
+        >>> from solvers import runtime
+        >>> 1 <= runtime.usable_cores() <= (os.cpu_count() or 1)
+        True
     """
     return _core_counts()[0]
 
@@ -104,7 +112,13 @@ def _read_usable_cores() -> int:
 def local_world_size() -> int:
     """Processes of this job on this machine: ``LOCAL_WORLD_SIZE``, else ``WORLD_SIZE``
     (both set by torchrun; ranks spread over machines make the second an overestimate,
-    hence a safe one), else 1."""
+    hence a safe one), else 1.
+
+    Examples:
+        >>> from solvers import runtime
+        >>> runtime.local_world_size() >= 1      # 1 outside torchrun
+        True
+    """
     for name in ("LOCAL_WORLD_SIZE", "WORLD_SIZE"):
         value = os.environ.get(name, "").strip()
         if value:
@@ -128,6 +142,11 @@ def budget() -> int:
 
     N ranks of one job on C cores thus get C/N threads each (at least 1). The environment
     is read at most once a second (and by every :func:`set_threads`).
+
+    Examples:
+        >>> from solvers import runtime
+        >>> 1 <= runtime.budget() <= runtime.usable_cores()
+        True
     """
     if _explicit is not None:
         n = _explicit
@@ -142,7 +161,15 @@ def budget() -> int:
 def set_threads(n: int | None) -> int:
     """Use at most ``n`` threads per solve from now on (``None``: back to :func:`budget`'s
     default); returns the budget in force. Numba's own setting for the calling thread
-    follows, so ``numba.get_num_threads()`` reports it."""
+    follows, so ``numba.get_num_threads()`` reports it.
+
+    Examples:
+        >>> from solvers import runtime
+        >>> runtime.set_threads(1)
+        1
+        >>> runtime.set_threads(None) == runtime.budget()
+        True
+    """
     global _explicit
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -159,7 +186,15 @@ def set_threads(n: int | None) -> int:
 def adaptive(enabled: bool | None = None) -> bool:
     """Whether a solve takes only the cores other processes leave free (default: yes);
     ``adaptive(False)`` uses the whole budget whatever the load (the other rules stay).
-    Returns the setting in force."""
+    Returns the setting in force.
+
+    Examples:
+        >>> from solvers import runtime
+        >>> runtime.adaptive()
+        True
+        >>> runtime.adaptive(False), runtime.adaptive(True)
+        (False, True)
+    """
     global _adaptive
     if enabled is not None:
         if not isinstance(enabled, bool):
@@ -169,12 +204,29 @@ def adaptive(enabled: bool | None = None) -> bool:
 
 
 def kernels() -> list[ParallelKernel]:
-    """Every kernel built by :func:`parallel_kernel` so far (in import order)."""
+    """Every kernel built by :func:`parallel_kernel` so far (in import order).
+
+    Examples:
+        >>> import solvers
+        >>> from solvers import runtime
+        >>> "grid_dijkstra_batch" in {k.__name__ for k in runtime.kernels()}
+        True
+    """
     return list(_kernels)
 
 
 def stats() -> dict[str, int]:
-    """How many kernel calls ran serially and in parallel in this process (a copy)."""
+    """How many kernel calls ran serially and in parallel in this process (a copy).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> from solvers import runtime
+        >>> before = runtime.stats()
+        >>> _ = solvers.get("shortest_path").solve(-np.ones((2, 3, 3)))
+        >>> after = runtime.stats()
+        >>> sum(after.values()) - sum(before.values())
+        1
+    """
     return dict(_counts)
 
 
@@ -197,7 +249,15 @@ def _may_use_pool() -> bool:
 def threads_for(size: int, min_size: int = 0) -> int:
     """Threads the next call of a kernel on ``size`` entries would get (1 = the serial
     kernel), without taking the pool: the rules of the module docstring, except the
-    one about other Python threads."""
+    one about other Python threads.
+
+    Examples:
+        >>> from solvers import runtime
+        >>> runtime.threads_for(10, min_size=2048)      # too small for the pool
+        1
+        >>> 1 <= runtime.threads_for(10**6) <= runtime.budget()
+        True
+    """
     if size < min_size or not _may_use_pool():
         return 1
     n = budget()
@@ -239,6 +299,12 @@ class ParallelKernel:
     ``kernel(*args)`` solves on ``threads_for(args[0].size)`` threads: the ``parallel``
     dispatcher (Numba ``parallel=True``) with that many threads, or the ``serial`` one
     (``prange`` as a plain loop; the same answers, tested).
+
+    Examples:
+        >>> from solvers import _shortest_path_kernels as kernels
+        >>> kernel = kernels.grid_dijkstra_batch
+        >>> kernel.parallel.targetoptions["parallel"], kernel.serial.targetoptions.get("parallel")
+        (True, None)
     """
 
     def __init__(self, fn: Callable[..., Any], min_size: int, cache: bool = True) -> None:
@@ -285,14 +351,17 @@ def parallel_kernel(fn: Callable[..., Any] | None = None, *, min_size: int = 0, 
     the pool costs more than solving a few small instances). ``cache``: Numba's on-disk
     cache (needs the function to live in a file).
 
-    Example::
-
-        @parallel_kernel(min_size=2048)
-        def solve_batch(theta):
-            y = np.empty(theta.shape)
-            for b in prange(theta.shape[0]):
-                ...
-            return y
+    Examples:
+        >>> import numpy as np
+        >>> from numba import prange
+        >>> @parallel_kernel(min_size=2048, cache=False)
+        ... def row_max_batch(theta):
+        ...     y = np.empty(theta.shape[0])
+        ...     for b in prange(theta.shape[0]):
+        ...         y[b] = theta[b].max()
+        ...     return y
+        >>> row_max_batch(np.array([[1.0, 3.0], [2.0, 0.0]]))
+        array([3., 2.])
     """
     if fn is None:
         return lambda f: ParallelKernel(f, min_size, cache)

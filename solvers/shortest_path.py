@@ -77,6 +77,10 @@ def grid_edges(shape: tuple[int, int], neighbourhood: int = 8) -> np.ndarray:
 
     Edges are listed by tail ``u`` (row-major), then in the neighbour scan order. Returns an
     ``(n_edges, 2)`` int64 array (read-only; cached per shape and neighbourhood).
+
+    Examples:
+        >>> grid_edges((2, 2), neighbourhood=4).shape
+        (8, 2)
     """
     h, w = shape
     edges = [
@@ -111,6 +115,14 @@ class GridShortestPath(Solver):
     negative_costs:
         ``"raise"`` (default): ``θ > 0`` (a negative cost) raises
         :class:`SolverInputError`. ``"clamp"``: costs are clamped at zero, ``θ ← min(θ, 0)``.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> costs = np.array([[1.0, 9.0, 9.0], [9.0, 1.0, 9.0], [9.0, 9.0, 1.0]])
+        >>> solvers.get("shortest_path").solve(-costs)  # the diagonal
+        array([[1., 0., 0.],
+               [0., 1., 0.],
+               [0., 0., 1.]])
     """
 
     problem = _PROBLEM
@@ -207,6 +219,13 @@ class NumbaGridShortestPath(GridShortestPath):
 
     Runs through :mod:`solvers.runtime`: batches smaller than ``PARALLEL_MIN_SIZE`` cells in
     all, a busy machine, a fork child... get one thread.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> costs = np.array([[1.0, 1.0], [5.0, 1.0]])
+        >>> solvers.get("shortest_path", neighbourhood=4).solve(-costs)
+        array([[1., 1.],
+               [0., 1.]])
     """
 
     backend = "numba"
@@ -222,6 +241,12 @@ def dijkstra_grid_python(costs: np.ndarray, neighbourhood: int = 8) -> np.ndarra
 
     Runs to completion as the field's reference implementation does (the Numba kernel
     stops at the target, which gives the same path). Returns the 0/1 path indicator.
+
+    Examples:
+        >>> import numpy as np
+        >>> dijkstra_grid_python(np.array([[1.0, 1.0], [5.0, 1.0]]), neighbourhood=4)
+        array([[1., 1.],
+               [0., 1.]])
     """
     h, w = costs.shape
     cost = np.asarray(costs, dtype=np.float64).tolist()
@@ -254,7 +279,15 @@ def dijkstra_grid_python(costs: np.ndarray, neighbourhood: int = 8) -> np.ndarra
 
 
 class PythonGridShortestPath(GridShortestPath):
-    """Plain-Python heapq Dijkstra, one instance at a time (reference and baseline)."""
+    """Plain-Python heapq Dijkstra, one instance at a time (reference and baseline).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> costs = np.random.default_rng(0).uniform(0.5, 9.0, size=(3, 6, 6))
+        >>> a = solvers.get("shortest_path", backend="python").solve(-costs)
+        >>> bool((a == solvers.get("shortest_path").solve(-costs)).all())  # the same tie-breaking
+        True
+    """
 
     backend = "python"
 
@@ -268,6 +301,14 @@ class ScipyGridShortestPath(GridShortestPath):
 
     Zero-cost cells become explicit zero entries of the sparse matrix, which csgraph treats
     as edges of weight zero. Costs are validated (or clamped) before csgraph sees them.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> costs = np.random.default_rng(0).uniform(0.5, 9.0, size=(4, 6, 6))
+        >>> a = solvers.get("shortest_path", backend="scipy").solve(-costs)
+        >>> b = solvers.get("shortest_path").solve(-costs)
+        >>> bool(np.allclose((a * costs).sum((1, 2)), (b * costs).sum((1, 2))))  # the same cost
+        True
     """
 
     backend = "scipy"
@@ -295,7 +336,16 @@ class ScipyGridShortestPath(GridShortestPath):
 
 
 class NetworkxGridShortestPath(GridShortestPath):
-    """``networkx.dijkstra_path`` per instance on the directed grid graph (reference)."""
+    """``networkx.dijkstra_path`` per instance on the directed grid graph (reference).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> costs = np.random.default_rng(0).uniform(0.5, 9.0, size=(2, 5, 5))
+        >>> a = solvers.get("shortest_path", backend="networkx").solve(-costs)
+        >>> b = solvers.get("shortest_path").solve(-costs)
+        >>> bool(np.allclose((a * costs).sum((1, 2)), (b * costs).sum((1, 2))))
+        True
+    """
 
     backend = "networkx"
 

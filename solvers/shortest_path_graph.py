@@ -60,6 +60,11 @@ def grid_dag(rows: int, cols: int | None = None) -> dict[str, Any]:
     ``r``, first its ``cols - 1`` right edges (left to right), then, unless ``r`` is the last
     row, its ``cols`` down edges (left to right); ``2 * rows * cols - rows - cols`` edges in
     all (``2k(k-1)`` for a ``k×k`` grid), so PyEPO cost vectors can be used unchanged.
+
+    Examples:
+        >>> graph = grid_dag(5)
+        >>> graph["n_nodes"], len(graph["edges"]), graph["source"], graph["target"]
+        (25, 40, 0, 24)
     """
     cols = rows if cols is None else cols
     for name, val in (("rows", rows), ("cols", cols)):
@@ -124,6 +129,13 @@ class GraphShortestPath(Solver):
     negative_costs:
         For graphs with cycles: ``"raise"`` (default) rejects ``θ > 0``, ``"clamp"`` clamps
         costs at zero. Ignored for DAGs, where any sign is solved exactly.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> edges = [(0, 1), (1, 3), (0, 2), (2, 3)]
+        >>> sp = solvers.get("shortest_path_graph", n_nodes=4, edges=edges, source=0, target=3)
+        >>> sp.solve(-np.array([1.0, 1.0, 0.5, 0.5]))
+        array([0., 0., 1., 1.])
     """
 
     problem = _PROBLEM
@@ -236,7 +248,14 @@ class GraphShortestPath(Solver):
 
 
 class NumbaGraphShortestPath(GraphShortestPath):
-    """Numba DP in topological order on DAGs, binary-heap Dijkstra otherwise; parallel batch."""
+    """Numba DP in topological order on DAGs, binary-heap Dijkstra otherwise; parallel batch.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> sp = solvers.get("shortest_path_graph", **grid_dag(3))
+        >>> sp.solve(-np.ones((2, 12))).sum(axis=1)  # 4 edges from corner to corner
+        array([4., 4.])
+    """
 
     backend = "numba"
 
@@ -273,7 +292,15 @@ class NumbaGraphShortestPath(GraphShortestPath):
 
 
 class NetworkxGraphShortestPath(GraphShortestPath):
-    """networkx reference: Dijkstra for non-negative costs, Bellman-Ford otherwise."""
+    """networkx reference: Dijkstra for non-negative costs, Bellman-Ford otherwise.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> sp = solvers.get("shortest_path_graph", backend="networkx", n_nodes=3,
+        ...                  edges=[(0, 1), (1, 2), (0, 2)], source=0, target=2)
+        >>> sp.solve(-np.array([1.0, 1.0, 3.0]))
+        array([1., 1., 0.])
+    """
 
     backend = "networkx"
 

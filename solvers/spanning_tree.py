@@ -41,11 +41,12 @@ from .registry import register
 
 __all__ = ["SpanningTreeSolver", "NetworkxSpanningTree", "ScipySpanningTree", "PRIM_MIN_DENSITY"]
 
-#: Prim is used when ``E >= PRIM_MIN_DENSITY · n(n-1)/2``. Measured with
-#: benchmarks/bench_spanning_tree.py (n = 100, one thread): Kruskal's sort costs 5.7× Prim on
-#: the complete graph, 1.7× at density 0.2 and 1.3× at 0.1, while Kruskal is 3× faster at
-#: density 0.03 (E ~ 1.5 n). The crossover lies near 0.1.
 PRIM_MIN_DENSITY = 0.1
+"""Prim is used when ``E >= PRIM_MIN_DENSITY · n(n-1)/2``. Measured with
+benchmarks/bench_spanning_tree.py (n = 100, one thread): Kruskal's sort costs 5.7× Prim on the
+complete graph, 1.7× at density 0.2 and 1.3× at 0.1, while Kruskal is 3× faster at density 0.03
+(E ~ 1.5 n). The crossover lies near 0.1.
+"""
 
 
 class SpanningTreeSolver(Solver):
@@ -60,6 +61,12 @@ class SpanningTreeSolver(Solver):
         repeated in either orientation. ``None`` gives the complete graph.
     algorithm:
         ``"auto"`` (by density), ``"prim"`` or ``"kruskal"`` (``numba`` backend only).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> ring = solvers.get("spanning_tree", n_nodes=4, edges=[(0, 1), (1, 2), (2, 3), (3, 0)])
+        >>> ring.solve(np.array([4.0, 3.0, 2.0, 1.0]))  # drop the lightest edge
+        array([1., 1., 1., 0.])
     """
 
     problem = "spanning_tree"
@@ -166,7 +173,14 @@ class SpanningTreeSolver(Solver):
 
 
 class NetworkxSpanningTree(SpanningTreeSolver):
-    """Reference: :func:`networkx.maximum_spanning_tree` (Kruskal) per instance."""
+    """Reference: :func:`networkx.maximum_spanning_tree` (Kruskal) per instance.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> tree = solvers.get("spanning_tree", backend="networkx", n_nodes=3)
+        >>> tree.solve(np.array([1.0, 2.0, 3.0]))
+        array([0., 1., 1.])
+    """
 
     backend = "networkx"
 
@@ -188,7 +202,14 @@ class NetworkxSpanningTree(SpanningTreeSolver):
 
 class ScipySpanningTree(SpanningTreeSolver):
     """Reference: :func:`scipy.sparse.csgraph.minimum_spanning_tree` on the rank weights of
-    :func:`_rank_weights` (``1`` for the largest score)."""
+    :func:`_rank_weights` (``1`` for the largest score).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> tree = solvers.get("spanning_tree", backend="scipy", n_nodes=3)
+        >>> tree.solve(np.array([1.0, 2.0, 3.0]))
+        array([0., 1., 1.])
+    """
 
     backend = "scipy"
 

@@ -62,14 +62,19 @@ __all__ = [
     "MAX_DP_NODES",
 ]
 
-#: Default largest ``n`` the Held–Karp backend solves (tables of 90 MB per thread).
 DEFAULT_MAX_NODES = 20
-#: Hard limit of ``max_nodes``: 24 cities need tables of 1.7 GB per thread.
+"""Default largest ``n`` the Held–Karp backend solves (tables of 90 MB per thread)."""
 MAX_DP_NODES = 24
+"""Hard limit of ``max_nodes``: 24 cities need tables of 1.7 GB per thread."""
 
 
 def complete_graph_edges(n_nodes: int) -> np.ndarray:
-    """The ``(n(n-1)/2, 2)`` edges ``(i, j)``, ``i < j``, in the order of ``θ``'s entries."""
+    """The ``(n(n-1)/2, 2)`` edges ``(i, j)``, ``i < j``, in the order of ``θ``'s entries.
+
+    Examples:
+        >>> complete_graph_edges(4).tolist()
+        [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]
+    """
     pairs = list(itertools.combinations(range(n_nodes), 2))
     return np.array(pairs, dtype=np.int64).reshape(len(pairs), 2)
 
@@ -262,6 +267,13 @@ class TSPCpSatSolver(_TSPBase):
     ``num_workers`` (CP-SAT search threads, default 1), ``on_time_limit`` (``"warn"`` or
     ``"raise"``, see :mod:`solvers._cpsat`). Scores are shifted by their midrange and
     scaled to integers per instance (module docstring).
+
+    Examples:
+        >>> import solvers
+        >>> tsp = solvers.get("tsp", backend="ortools", n_nodes=4)
+        >>> y = tsp.solve([5.0, 0.0, 1.0, 1.0, 0.0, 5.0])  # edges as complete_graph_edges(4)
+        >>> y, tsp.tour(y).tolist()
+        (array([1., 0., 1., 1., 0., 1.]), [0, 1, 2, 3])
     """
 
     backend = "ortools"

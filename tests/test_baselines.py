@@ -482,6 +482,50 @@ def test_hamming_loss_value_and_gradient_scale():
     assert torch.equal(flat, torch.zeros_like(flat))
 
 
+def test_one_hamming_loss_shared_by_two_threads():
+    """Issue #26, item 4: forward changes no module state, so one loss serves two threads
+    at once (a 12×12 and a 3×3 grid: each thread's λ·D must stay its own). The thread
+    switch interval is shortened so that calls interleave often."""
+    import sys
+    import threading
+
+    loss = diffsolvers.loss("shortest_path", "hamming", lambda_=20.0, inputs="costs")
+    gen = torch.Generator().manual_seed(0)
+    big = torch.rand(2, 12, 12, generator=gen, dtype=F64) + 0.1
+    big_target = torch.from_numpy(solvers.get("shortest_path").solve((big - 1.2).numpy()))
+    small = torch.rand(2, 3, 3, generator=gen, dtype=F64) + 0.1
+    small_target = torch.zeros(2, 3, 3, dtype=F64)  # (0,0) (0,1) (1,2) (2,2), not the diagonal
+    small_target[:, 0, :2] = small_target[:, 1, 2] = small_target[:, 2, 2] = 1.0
+    cases = [(big, big_target), (small, small_target)]
+
+    def gradient(costs, target):
+        x = costs.clone().requires_grad_(True)
+        loss(x, target).backward()
+        return x.grad
+
+    expected = [gradient(*case) for case in cases]
+    assert all(g.abs().sum() > 0 for g in expected)
+    wrong = [0, 0]
+
+    def run(i):
+        for _ in range(150):
+            if not torch.equal(gradient(*cases[i]), expected[i]):
+                wrong[i] += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == [0, 0], f"wrong gradients out of 150 per thread: {wrong}"
+    assert loss.layer.lambda_ == 20.0
+
+
 @pytest.mark.parametrize("method", ["blackbox", "identity", "imle"])
 def test_layers_take_costs_and_side_data(method):
     case = CASES["knapsack"]

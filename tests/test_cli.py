@@ -210,6 +210,9 @@ def test_version_and_every_default_in_the_help(capsys):
     assert seen > 50
     code, out, _ = run_cli(["train", "warcraft", "--help"], capsys)
     assert code == 0 and "(default: 0)" in " ".join(out.split("--seed", 2)[2].split()[:12])
+    for argv in (["--help"], ["inspect", "warcraft", "--help"], ["compare", "warcraft", "-h"]):
+        code, out, _ = run_cli(argv, capsys)
+        assert code == 0 and "SUPPRESS" not in out, argv
 
 
 @pytest.mark.parametrize("module", ["matplotlib", "tqdm"])

@@ -34,7 +34,7 @@ def test_gradient_is_perturbed_argmax_minus_target(problem):
     case = CASES[problem]
     theta, side = case.draw(0, batch=4)
     y = case.target(case.draw(1, batch=4)[0], side)
-    loss = FenchelYoungLoss(case.solver(), 0.5, 7, seed=3, reduction="sum")
+    loss = FenchelYoungLoss(case.solver(), sigma=0.5, n_samples=7, seed=3, reduction="sum")
     _, grad = _loss_and_grad(loss, theta, y, side)
     y_eps = PerturbedOptimizer(case.solver(), 0.5, 7, seed=3)(theta, **side)
     torch.testing.assert_close(grad, y_eps - y, rtol=0, atol=1e-14)
@@ -44,9 +44,11 @@ def test_multiplicative_gradient_is_weighted_average():
     case = CASES["shortest_path_graph"]
     theta, _ = case.draw(0, batch=4)
     y = case.target(case.draw(1, batch=4)[0], {})
-    loss = FenchelYoungLoss(case.solver(), 0.5, 7, mode="multiplicative", seed=3, reduction="sum")
+    loss = FenchelYoungLoss(
+        case.solver(), sigma=0.5, n_samples=7, mode="multiplicative", seed=3, reduction="sum"
+    )
     _, grad = _loss_and_grad(loss, theta, y)
-    s = loss.perturbed.manual_seed(3).sample(theta)
+    s = loss.layer.manual_seed(3).sample(theta)
     expected = (s.weights * (s.y - y.reshape(s.theta.shape))).mean(0).reshape(theta.shape)
     torch.testing.assert_close(grad, expected, rtol=0, atol=1e-14)
 
@@ -57,7 +59,9 @@ def test_multiplicative_value_is_positively_homogeneous():
     case = CASES["shortest_path_graph"]
     theta, _ = case.draw(0, batch=4)
     y = case.target(case.draw(1, batch=4)[0], {})
-    loss = FenchelYoungLoss(case.solver(), 0.5, 7, mode="multiplicative", seed=3, reduction="sum")
+    loss = FenchelYoungLoss(
+        case.solver(), sigma=0.5, n_samples=7, mode="multiplicative", seed=3, reduction="sum"
+    )
     value = loss.manual_seed(3)(theta, y)
     assert value > 0
     for t in (0.5, 1e-3):
@@ -73,7 +77,9 @@ def test_value_is_nonnegative_for_every_draw(problem, mode, noise):
     case = CASES[problem]
     theta, side = case.draw(0, batch=5)
     y = case.target(case.draw(1, batch=5)[0], side)
-    loss = FenchelYoungLoss(case.solver(), 0.8, 1, noise, mode, seed=0, reduction="none")
+    loss = FenchelYoungLoss(
+        case.solver(), sigma=0.8, n_samples=1, noise=noise, mode=mode, seed=0, reduction="none"
+    )
     for _ in range(5):
         assert (loss(theta, y, **side) >= -1e-12).all()
 
@@ -82,7 +88,7 @@ def test_value_vanishes_when_theta_strongly_favours_target():
     case = CASES["assignment"]
     theta, _ = case.draw(0)
     y = case.target(theta, {})
-    loss = FenchelYoungLoss(case.solver(), 1.0, 20, seed=0, reduction="none")
+    loss = FenchelYoungLoss(case.solver(), sigma=1.0, n_samples=20, seed=0, reduction="none")
     values = [loss(lam * (2 * y - 1), y).max().item() for lam in (0.05, 0.3, 50.0)]
     assert values[0] > values[1] >= values[2] and values[2] == 0.0
 
@@ -93,9 +99,11 @@ def test_gumbel_argmax_value_is_the_exact_fenchel_young_loss():
     theta = torch.tensor([[0.6, 0.1, -0.4, 0.3]], dtype=F64)
     y = torch.tensor([[0.0, 1.0, 0.0, 0.0]], dtype=F64)
     eps, m = 0.5, 40_000
-    loss = FenchelYoungLoss(solvers.get("argmax"), eps, m, "gumbel", seed=0, reduction="none")
+    loss = FenchelYoungLoss(
+        solvers.get("argmax"), sigma=eps, n_samples=m, noise="gumbel", seed=0, reduction="none"
+    )
     value = loss(theta, y)
-    s = loss.perturbed.manual_seed(0).sample(theta)
+    s = loss.layer.manual_seed(0).sample(theta)
     terms = ((s.theta_p * (s.y - y)).sum(-1))[:, 0]
     torch.testing.assert_close(value[0], terms.mean())
     exact = -eps * torch.log_softmax(theta / eps, -1)[0, 1]
@@ -109,7 +117,7 @@ def test_value_estimates_perturbed_max_minus_linear_term():
     theta, _ = case.draw(0, batch=3)
     y = case.target(case.draw(1, batch=3)[0], {})
     eps, m = 0.7, 20_000
-    v = FenchelYoungLoss(case.solver(), eps, m, seed=0, reduction="none")(theta, y)
+    v = FenchelYoungLoss(case.solver(), sigma=eps, n_samples=m, seed=0, reduction="none")(theta, y)
     f = PerturbedMax(case.solver(), eps, m, seed=0)(theta)
     s = PerturbedMax(case.solver(), eps, m, seed=0).sample(theta)
     linear = (theta * y).sum(-1)
@@ -124,7 +132,7 @@ def test_reductions_and_costs_inputs():
     case = CASES["shortest_path_graph"]
     theta, _ = case.draw(0, batch=4)
     y = case.target(case.draw(1, batch=4)[0], {})
-    make = lambda **kw: FenchelYoungLoss(case.solver(), 0.5, 3, seed=0, **kw)  # noqa: E731
+    make = lambda **kw: FenchelYoungLoss(case.solver(), sigma=0.5, n_samples=3, seed=0, **kw)  # noqa: E731
     none = make(reduction="none")(theta, y)
     assert none.shape == (4,)
     torch.testing.assert_close(make()(theta, y), none.mean())

@@ -219,9 +219,13 @@ def test_spo_plus_keeps_its_exact_second_derivative():
 
 def test_an_spo_plus_overflow_names_the_scores_that_overflowed():
     spo = diffsolvers.loss("argmax", method="spo_plus")
-    x = torch.tensor([[6e4, 1.0, 2.0]], dtype=torch.float16)
+    x = torch.tensor([[3e38, 1.0, 2.0]])
     with pytest.raises(ValueError, match="argmax: 2θ̂ - θ and the true θ contains inf"):
-        spo(x, torch.tensor([[-6e4, 1.0, 2.0]], dtype=torch.float16))
+        spo(x, torch.tensor([[-3e38, 1.0, 2.0]]))
+    # half precision is computed in float32: 2θ̂ - θ = 1.8e5 no longer overflows float16
+    half = torch.tensor([[6e4, 1.0, 2.0]], dtype=torch.float16)
+    value = spo(half, torch.tensor([[-6e4, 1.0, 2.0]], dtype=torch.float16))
+    assert value.dtype == torch.float16 and value == 0
 
 
 @pytest.mark.parametrize("method", ["blackbox", "imle"])

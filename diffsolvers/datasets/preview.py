@@ -31,7 +31,20 @@ def save_preview(
     weights: np.ndarray | None = None,
     ncols: int = 4,
 ) -> Path:
-    """Save a grid of maps (``(n, H, W, 3)`` uint8) as a PNG, with paths and costs if given."""
+    """Save a grid of maps (``(n, H, W, 3)`` uint8) as a PNG, with paths and costs if given.
+
+    ``paths`` ``(n, k, k)`` are drawn as red dots on the maps, ``weights`` ``(n, k, k)`` as
+    cost grids under them; ``ncols`` maps per row. Returns the PNG's path.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> from diffsolvers.datasets import generate_maps
+        >>> maps, weights, paths = generate_maps(2, 12, seed=0)
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     png = save_preview(maps, pathlib.Path(out) / "maps.png", paths, weights)
+        ...     print(png.name, png.read_bytes()[1:4])
+        maps.png b'PNG'
+    """
     from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
     n = len(maps)

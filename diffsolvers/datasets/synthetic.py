@@ -45,6 +45,12 @@ class SyntheticProblem:
     ``theta = sign · costs`` is what the (maximising) solver receives: ``sign = −1`` for
     minimisation problems (paths, assignments, trees), ``+1`` for maximisation (knapsack
     values, ranking scores). ``solver_params`` are passed to ``solvers.get(problem, ...)``.
+
+    Examples:
+        >>> from diffsolvers.datasets import make_synthetic
+        >>> data = make_synthetic("knapsack", n=4, p=5, deg=2, noise_width=0.5, seed=0)
+        >>> data.x.shape, data.costs.shape, data.sign, sorted(data.solver_params)
+        ((4, 5), (4, 32), 1.0, ['capacity', 'weights'])
     """
 
     problem: str
@@ -85,7 +91,15 @@ def polynomial_costs(
     noise_width: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``x`` (n, p) and positive costs (n, d) by the polynomial map above."""
+    """Features ``x`` (n, p) and positive costs (n, d) by the polynomial map above.
+
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> x, c = polynomial_costs(n=3, p=5, d=40, deg=2, noise_width=0.5, rng=rng)
+        >>> x.shape, c.shape, bool((c > 0).all())
+        ((3, 5), (3, 40), True)
+    """
     _check_sizes(n, p, deg, noise_width)
     if d < 1:
         raise ValueError(f"need d >= 1; got d={d}")
@@ -119,6 +133,15 @@ def tsp_costs(
     rounded to 4 decimals. Unlike :func:`polynomial_costs`, ``B`` has signed entries, so
     for odd ``deg`` a cost can (rarely) be negative. Drawn in this order: cities, ``B``,
     ``x``, ``ε``.
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> rng = np.random.default_rng(0)
+        >>> x, c = tsp_costs(n=3, p=5, n_nodes=5, deg=2, noise_width=0.5, rng=rng)
+        >>> x.shape, c.shape  # 5 cities: 10 edges
+        ((3, 5), (3, 10))
+        >>> solvers.get("tsp", n_nodes=5).solve(-c).sum(axis=1)  # shortest tours: 5 edges
+        array([5., 5., 5.])
     """
     _check_sizes(n, p, deg, noise_width)
     if n_nodes < 3:
@@ -215,6 +238,7 @@ SYNTHETIC_PROBLEMS = {
     ),
     "tsp": (_tsp, "travelling salesman on 10 cities: distances plus feature costs (PyEPO's)"),
 }
+"""The synthetic problems: name -> (generator, description); ``make_synthetic`` takes the names."""
 
 
 def make_synthetic(
@@ -233,6 +257,13 @@ def make_synthetic(
     their first ``min(n)`` rows of ``x``, so a test set drawn that way overlaps the training
     set. Draw train and test in one call and split it (as ``compare synthetic`` does); a
     different seed gives a different ``B``, hence a different problem.
+
+    Examples:
+        >>> data = make_synthetic("shortest_path_graph", n=100, p=5, deg=4, noise_width=0.5, seed=0)
+        >>> data.x.shape, data.costs.shape
+        ((100, 5), (100, 40))
+        >>> bool((make_synthetic("shortest_path_graph", n=10, seed=0).x == data.x[:10]).all())
+        True
     """
     if problem not in SYNTHETIC_PROBLEMS:
         raise ValueError(

@@ -78,11 +78,12 @@ __all__ = [
     "LABEL_CHECKS",
 ]
 
-#: Splits of the data set.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-#: Per-channel statistics of the real 12×12 train images on the [0, 1] scale, as reported.
+"""Splits of the data set."""
 PUBLISHED_MEAN: tuple[float, float, float] = (0.2411, 0.2741, 0.1212)
+"""Per-channel means of the real 12×12 train images on the [0, 1] scale, as reported."""
 PUBLISHED_STD: tuple[float, float, float] = (0.1595, 0.0650, 0.1601)
+"""Per-channel standard deviations of the same images, as reported."""
 PIXELS_PER_CELL = 8
 _KINDS = ("maps", "vertex_weights", "shortest_paths")
 _TOP_NAMES = ("warcraft_shortest_path_oneskin", "warcraft_shortest_path")
@@ -91,7 +92,19 @@ _STATS_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 class WarcraftDataError(ValueError):
-    """A Warcraft data file is unreadable, truncated or inconsistent (the message names it)."""
+    """A Warcraft data file is unreadable, truncated or inconsistent (the message names it).
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     info = pathlib.Path(root) / "info.json"
+        ...     _ = info.write_text("not JSON")
+        ...     try:
+        ...         read_info(root)
+        ...     except WarcraftDataError as error:
+        ...         print("not a readable JSON file" in str(error))
+        True
+    """
 
 
 # --------------------------------------------------------------------------- folders
@@ -101,6 +114,10 @@ def find_size_folder(root: str | os.PathLike, k: int) -> Path:
     Accepts ``.../warcraft_shortest_path_oneskin`` (or ``warcraft_shortest_path``), its
     parent, the size folder ``.../12x12`` itself, or any folder holding the ``.npy`` files.
     A size folder whose name disagrees with ``k`` is an error.
+
+    Examples:
+        >>> find_size_folder("datasets/warcraft_sample", 12).name
+        '12x12'
     """
     root = Path(root).expanduser()
     k = int(k)
@@ -133,6 +150,11 @@ def read_info(folder: str | os.PathLike) -> dict[str, Any]:
 
     The file is optional (the published data may or may not carry one); known keys are
     ``dataset_params.pixels_per_cell`` and ``{train,val,test}_set_params.num_examples``.
+
+    Examples:
+        >>> info = read_info("datasets/warcraft_sample/12x12")
+        >>> isinstance(info, dict)
+        True
     """
     path = Path(folder) / "info.json"
     if not path.is_file():
@@ -230,6 +252,11 @@ class WarcraftSplit:
 
     ``maps`` is indexable (``maps[i]`` is ``(8k, 8k, 3)`` uint8) and ``maps.read(a, b)``
     reads a block; ``costs`` is ``(N, k, k)`` float32, ``paths`` ``(N, k, k)`` float32 0/1.
+
+    Examples:
+        >>> split = load_split(find_size_folder("datasets/warcraft_sample", 12), "val", 12)
+        >>> len(split), split.maps.shape, split.costs.shape
+        (10, (10, 96, 96, 3), (10, 12, 12))
     """
 
     def __init__(self, folder: Path, split: str, maps: _Concat, costs, paths, files) -> None:
@@ -256,6 +283,11 @@ def load_split(
     ``labels`` (one of :data:`LABEL_CHECKS`) says what to do with labels that are not
     optimal paths: refuse them (``"check"``), warn and keep them (``"report"``), or not
     look (``"trust"``, for callers that read only the maps).
+
+    Examples:
+        >>> split = load_split("datasets/warcraft_sample/12x12", "train", 12)
+        >>> len(split), split.paths.shape
+        (40, (40, 12, 12))
     """
     folder = Path(folder)
     if split not in SPLITS:
@@ -332,6 +364,11 @@ def train_channel_stats(
 
     Computed in chunks over the memory-mapped maps and cached per process (keyed by the
     files' paths, sizes and modification times).
+
+    Examples:
+        >>> mean, std = train_channel_stats("datasets/warcraft_sample/12x12", 12)
+        >>> mean.shape, std.shape, bool((0 < mean).all() and (mean < 1).all())
+        ((3,), (3,), True)
     """
     folder = Path(folder)
     files = _split_files(folder, "train")["maps"]
@@ -394,6 +431,14 @@ class WarcraftShortestPath(Dataset):
     folder (``12x12``). For training, :meth:`tensors` returns the whole split as three
     tensors, which is much faster than a ``DataLoader`` over thousands of tiny items.
     ``labels`` is what to do with labels that are not optimal paths (:func:`load_split`).
+
+    Examples:
+        >>> test = WarcraftShortestPath("datasets/warcraft_sample", k=12, split="test")
+        >>> image, costs, path = test[0]
+        >>> len(test), tuple(image.shape), tuple(costs.shape)
+        (10, (3, 96, 96), (12, 12))
+        >>> float(path[0, 0]), float(path[-1, -1])  # both ends are on the path
+        (1.0, 1.0)
     """
 
     def __init__(
@@ -457,9 +502,10 @@ class WarcraftShortestPath(Dataset):
         return images, self.costs, self.paths
 
 
-#: The symmetries of the square grid that keep the pair of path ends {(0, 0), (k-1, k-1)}:
-#: identity, transpose, rotation by 180°, anti-transpose (transpose then rotation by 180°).
 SYMMETRIES: tuple[str, ...] = ("identity", "transpose", "rot180", "antitranspose")
+"""The symmetries of the square grid that keep the pair of path ends {(0, 0), (k-1, k-1)}:
+identity, transpose, rotation by 180°, anti-transpose (transpose then rotation by 180°).
+"""
 
 
 def random_symmetry(
@@ -476,6 +522,13 @@ def random_symmetry(
     differently on the transformed map, re-solve the paths from the transformed costs when
     labels must follow the solver's tie-breaking. The same as
     ``apply_symmetries(draw_symmetries(B, generator), *grids)``.
+
+    Examples:
+        >>> import torch
+        >>> costs = torch.arange(9.0).reshape(1, 3, 3)
+        >>> moved, = random_symmetry(costs, generator=torch.Generator().manual_seed(0))
+        >>> float(moved[0, 0, 0]), float(moved[0, -1, -1])  # the path's ends stay in place
+        (0.0, 8.0)
     """
     if not grids:
         return ()

@@ -55,8 +55,8 @@ __all__ = [
     "save_sample_figure",
 ]
 
-#: A water body of at least this many cells counts as large.
 WATER_BODY_CELLS = 15
+"""A water body of at least this many cells counts as large."""
 _CHUNK = 500
 
 
@@ -68,6 +68,13 @@ def fingerprint(
     ``data`` is a Warcraft root or size folder (as :func:`~.warcraft.find_size_folder`
     takes); ``k`` defaults to the size in the folder's name, else 12. Unreadable or
     inconsistent files raise :class:`~.warcraft.WarcraftDataError` naming the file.
+
+    Examples:
+        >>> fp = fingerprint("datasets/warcraft_sample/12x12", n=10)
+        >>> fp["source"]["maps"], fp["source"]["k"], len(fp["channel_mean"])
+        (10, 12, 3)
+        >>> round(sum(fp["class_share"].values()))  # every cell has a class
+        100
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive number of maps, got {n!r}")
@@ -89,7 +96,16 @@ def save_sample_figure(
     count: int = 8,
 ) -> Path:
     """A PNG of the first ``count`` maps of ``split`` in ``data``, with their shortest paths
-    (red dots) and cost grids; needs matplotlib (the ``lab`` extra)."""
+    (red dots) and cost grids; needs matplotlib (the ``lab`` extra).
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     png = pathlib.Path(out) / "samples.png"
+        ...     saved = save_sample_figure("datasets/warcraft_sample/12x12", png, count=2)
+        ...     print(saved.name, saved.stat().st_size > 0)
+        samples.png True
+    """
     from .preview import save_preview
 
     folder, k = _size_folder(data, k)
@@ -114,7 +130,16 @@ def fingerprint_arrays(
     maps: np.ndarray, weights: np.ndarray, paths: np.ndarray | None = None
 ) -> dict[str, Any]:
     """The fingerprint of in-memory maps ``(n, 8k, 8k, 3)`` uint8, costs ``(n, k, k)`` and
-    optionally paths ``(n, k, k)`` 0/1 (without them the label rows are left out)."""
+    optionally paths ``(n, k, k)`` 0/1 (without them the label rows are left out).
+
+    Examples:
+        >>> from diffsolvers.datasets.generator import generate_maps
+        >>> maps, weights, paths = generate_maps(4, 12, seed=0)
+        >>> "path_length" in fingerprint_arrays(maps, weights, paths)
+        True
+        >>> "path_length" in fingerprint_arrays(maps, weights)
+        False
+    """
     maps = np.asarray(maps)
     if maps.ndim != 4 or maps.shape[-1] != 3 or maps.dtype != np.uint8 or not len(maps):
         raise ValueError(f"maps must be a non-empty (n, H, W, 3) uint8 array, got {maps.shape}")

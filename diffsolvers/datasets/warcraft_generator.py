@@ -57,7 +57,21 @@ __all__ = [
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
-    """Command line: ``python -m diffsolvers.datasets.warcraft_generator --k 12 --out DIR``."""
+    """Command line: ``python -m diffsolvers.datasets.warcraft_generator --k 12 --out DIR``.
+
+    ``argv`` defaults to the process's arguments (``--help`` lists them). Writes the data
+    set with :func:`~.generator.generate_warcraft` under ``--out`` (default:
+    :func:`~.generator.default_data_root` of ``--format``), prints its folder and returns it.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     folder = main(["--out", out, "--n-train", "4", "--n-val", "2", "--n-test", "2",
+        ...                    "--quiet"])
+        ...     print(folder.name, len(list(folder.glob("*.npy"))))
+        /.../12x12
+        12x12 9
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--k", type=int, default=12, help="grid size (12, 18, 24, 30 in the real data)"

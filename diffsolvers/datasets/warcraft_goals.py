@@ -38,9 +38,6 @@ from .warcraft_fingerprint import WATER_BODY_CELLS
 
 __all__ = ["REAL", "TOLERANCE", "goals", "format_report"]
 
-#: The real 12×12 maps: published channel statistics (whole train split), and what was
-#: measured on real train maps (class shares from 400 cells of 25 maps, water 14-25% on
-#: whole maps; tile statistics per class; three maps' optimal-path counts).
 REAL: dict[str, Any] = {
     "channel_mean": list(PUBLISHED_MEAN),
     "channel_std": list(PUBLISHED_STD),
@@ -76,8 +73,9 @@ REAL: dict[str, Any] = {
     "pixel_max": 146,
     "optimal_paths": "22, 2816, 18 (three maps)",
 }
-#: Tolerances of the goals: relative for channel statistics and within-tile std, levels
-#: (0-255) for tile colours, percentage points for class shares, levels for the maximum.
+"""The real 12×12 maps: published channel statistics (whole train split), and what was
+measured on real train maps (class shares from 400 cells of 25 maps, water 14-25% on
+whole maps; tile statistics per class; three maps' optimal-path counts)."""
 TOLERANCE: dict[str, float] = {
     "channel": 0.05,
     "tile_mean": 6.0,
@@ -86,6 +84,8 @@ TOLERANCE: dict[str, float] = {
     "water_in_large_bodies": 0.5,
     "pixel_max": 10.0,
 }
+"""Tolerances of the goals: relative for channel statistics and within-tile std, levels
+(0-255) for tile colours, percentage points for class shares, levels for the maximum."""
 
 
 def _check(goal: str, measured: Any, real: Any, tolerance: str, passed: bool) -> dict[str, Any]:
@@ -100,7 +100,17 @@ def _check(goal: str, measured: Any, real: Any, tolerance: str, passed: bool) ->
 
 def goals(fp: dict[str, Any]) -> list[dict[str, Any]]:
     """One pass/fail per goal of the generator: ``fp`` against :data:`REAL` and
-    :data:`TOLERANCE` (rows for classes absent from ``fp`` fail)."""
+    :data:`TOLERANCE` (rows for classes absent from ``fp`` fail).
+
+    Each row is a dict with keys ``goal``, ``measured``, ``real``, ``tolerance`` and
+    ``pass``.
+
+    Examples:
+        >>> from diffsolvers.datasets.warcraft_fingerprint import fingerprint
+        >>> rows = goals(fingerprint("datasets/warcraft_sample/12x12", n=10))
+        >>> rows[0]["goal"], rows[0]["real"], rows[0]["tolerance"]
+        ('channel mean R', 0.2411, '±5%')
+    """
     rows = []
     rel = TOLERANCE["channel"]
     for key, what in (("channel_mean", "channel mean"), ("channel_std", "channel std")):
@@ -166,7 +176,14 @@ def _fmt(value: Any) -> str:
 
 def format_report(fp: dict[str, Any]) -> str:
     """The fingerprint as a readable table: the goals with pass/fail, then the layout and
-    label measures beside what is known of the real maps."""
+    label measures beside what is known of the real maps.
+
+    Examples:
+        >>> from diffsolvers.datasets.warcraft_fingerprint import fingerprint
+        >>> report = format_report(fingerprint("datasets/warcraft_sample/12x12", n=10))
+        >>> print(report.splitlines()[0])
+        Warcraft fingerprint: datasets/warcraft_sample/12x12 (train split, 10 maps, k=12)
+    """
     rows = goals(fp)
     width = max(len(r["goal"]) for r in rows) + 2
     source = fp.get("source", {})

@@ -46,21 +46,31 @@ __all__ = [
     "check_labels",
 ]
 
-#: What a loader does with labels that are not optimal paths: ``"check"`` refuses them
-#: (:class:`~diffsolvers.datasets.warcraft.WarcraftDataError`), ``"report"`` warns
-#: (:class:`WarcraftLabelWarning`) and keeps them, ``"trust"`` does not look.
 LABEL_CHECKS: tuple[str, ...] = ("check", "report", "trust")
-#: Relative excess over the optimal cost that a label may have (float16-stored costs).
+"""What a loader does with labels that are not optimal paths: ``"check"`` refuses them
+(:class:`~diffsolvers.datasets.warcraft.WarcraftDataError`), ``"report"`` warns
+(:class:`WarcraftLabelWarning`) and keeps them, ``"trust"`` does not look."""
 LABEL_RTOL = 2.0**-10
-#: Bad labels named in a message.
+"""Relative excess over the optimal cost that a label may have (float16-stored costs)."""
 _SHOWN = 5
-#: Connects the cells of one map only (axis 0 is the batch).
+"""Bad labels named in a message."""
 _GRID_ONLY = np.zeros((3, 3, 3), dtype=bool)
+"""Connects the cells of one map only (axis 0 is the batch)."""
 _GRID_ONLY[1] = True
 
 
 class WarcraftLabelWarning(UserWarning):
-    """Labels that are not optimal paths were loaded because ``labels="report"`` asked."""
+    """Labels that are not optimal paths were loaded because ``labels="report"`` asked.
+
+    Examples:
+        >>> import numpy as np, warnings
+        >>> costs, paths = np.ones((1, 2, 2)), np.ones((1, 2, 2))  # four cells: no path
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     bad = check_labels(costs, paths, where="demo", mode="report")
+        >>> bad.tolist(), caught[0].category is WarcraftLabelWarning
+        ([0], True)
+    """
 
 
 def _neighbour_counts(on: np.ndarray) -> np.ndarray:
@@ -82,6 +92,14 @@ def label_problems(costs: Any, paths: Any) -> dict[str, np.ndarray]:
     both ends set (the loader's checks). Returns boolean arrays ``not_a_path`` and ``bad``
     (either problem) and ``excess``: each label's cost over the optimum, relative
     (``nan`` where it is not a path).
+
+    Examples:
+        >>> import numpy as np
+        >>> costs = np.ones((1, 3, 3))
+        >>> detour = np.array([[[1, 1, 0], [0, 0, 1], [0, 0, 1]]])  # 4 cells, the diagonal 3
+        >>> found = label_problems(costs, detour)
+        >>> found["not_a_path"].tolist(), found["bad"].tolist(), found["excess"].round(2).tolist()
+        ([False], [True], [0.33])
     """
     c = np.asarray(costs, dtype=np.float64)
     on = np.asarray(paths) > 0.5
@@ -112,6 +130,19 @@ def check_labels(costs: Any, paths: Any, *, where: str, mode: str = "check") -> 
     :data:`LABEL_CHECKS`: with ``"check"`` bad labels raise
     :class:`~diffsolvers.datasets.warcraft.WarcraftDataError` naming their count and the
     first indices; with ``"report"`` the same message is a :class:`WarcraftLabelWarning`.
+
+    Examples:
+        >>> import numpy as np
+        >>> costs = np.ones((2, 2, 2))
+        >>> paths = np.array([[[1, 0], [0, 1]], [[1, 1], [1, 1]]])  # a path, then no path
+        >>> check_labels(costs, paths, where="demo", mode="trust").tolist()  # not looked at
+        []
+        >>> from diffsolvers.datasets.warcraft import WarcraftDataError
+        >>> try:
+        ...     check_labels(costs, paths, where="demo")
+        ... except WarcraftDataError as error:
+        ...     print(str(error).split(";")[0])
+        demo: 1 of 2 labels are not optimal paths (1 not one 8-neighbour path from (0, 0) to (1, 1))
     """
     from .warcraft import WarcraftDataError
 

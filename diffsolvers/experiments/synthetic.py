@@ -13,6 +13,7 @@ optimal value), as in PyEPO.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import torch
 
 import solvers
 
-from ..datasets.synthetic import make_synthetic
+from ..datasets.synthetic import SyntheticProblem, make_synthetic
 from ..metrics import normalized_regret
 from .objectives import make_objective
 
@@ -49,17 +50,36 @@ class SyntheticConfig:
         return asdict(self)
 
 
-def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
-    """Train one linear model; returns train/test regrets before and after training."""
+def train_synthetic(
+    config: SyntheticConfig,
+    *,
+    data: SyntheticProblem | None = None,
+    layer_loss: str = "hamming",
+    curve: bool = True,
+) -> dict[str, Any]:
+    """Train one linear model; returns train/test regrets before and after training.
+
+    ``data`` (optional) is a data set to use instead of drawing one with
+    :func:`make_synthetic`: its first ``config.n_train`` rows train, the next
+    ``config.n_test`` test (its problem and sizes must match ``config``), so that another
+    library can be run on the very same data. ``layer_loss`` is what layer methods are
+    trained on (:data:`.objectives.LAYER_LOSSES`). ``curve=False`` skips the test regret
+    after every epoch (the final one is still computed). ``train_seconds`` in the result is
+    the wall-clock time spent in the training steps, test evaluations excluded, and
+    ``train_cpu_seconds`` the processor time of this process over the same steps.
+    """
     torch.manual_seed(config.seed)
-    data = make_synthetic(
-        config.problem,
-        n=config.n_train + config.n_test,
-        p=config.n_features,
-        deg=config.deg,
-        noise_width=config.noise_width,
-        seed=config.seed,
-    )
+    if data is None:
+        data = make_synthetic(
+            config.problem,
+            n=config.n_train + config.n_test,
+            p=config.n_features,
+            deg=config.deg,
+            noise_width=config.noise_width,
+            seed=config.seed,
+        )
+    else:
+        _check_data(data, config)
     solver = solvers.get(config.problem, **data.solver_params)
     cut = config.n_train
     x = torch.from_numpy(data.x)
@@ -80,6 +100,7 @@ def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
         config.method,
         solver_params=data.solver_params,
         method_options=config.method_options,
+        layer_loss=layer_loss,
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
@@ -91,8 +112,10 @@ def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
 
     initial = test_regret()
     gen = torch.Generator().manual_seed(config.seed)
-    curve = []
+    regrets = []
+    train_seconds = train_cpu_seconds = 0.0
     for epoch in range(config.epochs):
+        start_time, start_cpu = time.perf_counter(), time.process_time()
         objective.manual_seed(config.seed * 1000 + epoch)
         order = torch.randperm(cut, generator=gen)
         for start in range(0, cut, config.batch_size):
@@ -101,10 +124,29 @@ def train_synthetic(config: SyntheticConfig) -> dict[str, Any]:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        curve.append(test_regret())
+        train_seconds += time.perf_counter() - start_time
+        train_cpu_seconds += time.process_time() - start_cpu
+        if curve or epoch == config.epochs - 1:
+            regrets.append(test_regret())
     return {
         **config.to_dict(),
         "initial_regret": initial,
-        "final_regret": curve[-1] if curve else initial,
-        "regret_curve": curve,
+        "final_regret": regrets[-1] if regrets else initial,
+        "regret_curve": regrets,
+        "layer_loss": layer_loss,
+        "train_seconds": train_seconds,
+        "train_cpu_seconds": train_cpu_seconds,
     }
+
+
+def _check_data(data: SyntheticProblem, config: SyntheticConfig) -> None:
+    """``ValueError`` unless ``data`` fits ``config`` (problem, rows, features)."""
+    rows = config.n_train + config.n_test
+    if data.problem != config.problem:
+        raise ValueError(f"data is a {data.problem!r} problem, config asks for {config.problem!r}")
+    if len(data) != rows or data.costs.shape[0] != rows:
+        raise ValueError(f"data has {len(data)} rows, config needs n_train + n_test = {rows}")
+    if data.x.ndim != 2 or data.x.shape[1] != config.n_features:
+        raise ValueError(
+            f"data has features of shape {data.x.shape}, config needs {config.n_features}"
+        )

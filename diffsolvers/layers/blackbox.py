@@ -33,6 +33,20 @@ default λ = 20.
 Shortest-path solvers are built with ``negative_costs="clamp"`` (see
 :mod:`diffsolvers.registry`): ``θ'`` may hold positive scores (negative costs), clamped at
 zero cost as in the original implementation.
+
+**Precision and compilation.** ``θ'`` is formed inside the solver operator
+(:mod:`diffsolvers._bridge`), in float32 at least, so a float16 / bfloat16 input does not
+round ``θ - λg`` into ties, and a compiled program solves exactly eager execution's ``θ'``.
+
+Example::
+
+    >>> import torch, solvers
+    >>> layer = BlackboxLayer(solvers.get("argmax"), lambda_=1.5)
+    >>> theta = torch.tensor([1.0, 0.0, 0.0], requires_grad=True)
+    >>> y = layer(theta)
+    >>> y.backward(torch.tensor([2.0, -1.0, 0.0]))
+    >>> theta.grad
+    tensor([ 0.6667, -0.6667,  0.0000])
 """
 
 from __future__ import annotations
@@ -40,49 +54,60 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
-from solvers.base import Solver
-
-from .._checks import (
-    INPUTS,
-    check_choice,
-    check_finite,
-    check_float,
-    check_positive,
-)
-from .._core import costs_to_theta, flat_batch
+from .. import _bridge, _handles
+from .._core import SolverModule, work_dtype
 from .._first_order import first_order_only
+from .._options import OPTIONS
 from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["BlackboxLayer"]
 
+_O = OPTIONS
+
 
 class _BlackboxFn(torch.autograd.Function):
-    """Forward ``y*(θ)``; backward ``(y*(θ) - y*(θ - λg)) / λ`` (θ flat, (N, D))."""
+    """Forward ``y*(θ)``; backward ``(y*(θ) - y*(θ - λg)) / λ``. θ is ``(*batch, *instance)``;
+    the solver reaches the operator by its handle ``key`` (``problem`` names it)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, theta, batch, lambda_):
-        y = batch.solve(theta)
-        ctx.save_for_backward(theta, y)
-        ctx.batch = batch
-        ctx.lambda_ = lambda_
-        return y
+    def forward(theta, lambda_, key, problem, names, side):
+        return _bridge.solve_by_key(
+            key, problem, theta[None], dict(zip(names, side)), what="the prediction"
+        )[0]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        theta, lambda_, key, problem, names, side = inputs
+        ctx.save_for_backward(theta, output, *side)
+        ctx.lambda_, ctx.key, ctx.problem, ctx.names = lambda_, key, problem, names
+        _handles.hold(ctx, key)  # the backward solves again, maybe after the module is gone
 
     @staticmethod
     @first_order_only("the blackbox gradient")
     def backward(ctx, grad_out):
-        theta, y = ctx.saved_tensors
-        check_finite(grad_out, f"{ctx.batch.problem}: the incoming gradient ∂L/∂y")
-        y_p = ctx.batch.solve(theta - ctx.lambda_ * grad_out, what="θ - λ·∂L/∂y")
-        return (y - y_p) / ctx.lambda_, None, None
+        theta, y, *side = ctx.saved_tensors
+        y_p = _bridge.solve_by_key(
+            ctx.key,
+            ctx.problem,
+            theta[None],
+            dict(zip(ctx.names, side)),
+            direction=grad_out[None],
+            step=-ctx.lambda_,
+            what="θ - λ·∂L/∂y",
+            direction_what="the incoming gradient ∂L/∂y",
+        )[0]
+        return (y - y_p) / ctx.lambda_, None, None, None, None, None
 
 
-class BlackboxLayer(nn.Module):
+class BlackboxLayer(SolverModule):
     """``θ ↦ y*(θ)`` with the blackbox backward (see the module docstring).
 
     Args:
-        solver: a :class:`solvers.Solver`.
+        solver: a :class:`solvers.Solver`, or any solver or function
+            :func:`~diffsolvers.oracle.as_solver` accepts.
         lambda_: the interpolation strength λ > 0 (in units of θ per unit of ``∂L/∂y``;
             too small and ``y*(θ')`` rarely moves, giving zero gradients).
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ, θ = -ĉ).
@@ -90,23 +115,41 @@ class BlackboxLayer(nn.Module):
     ``forward(x, **side)``: ``x`` of shape ``(*batch, *instance)``; returns ``y*(θ)`` with
     the same shape, device and dtype. ``side``: the solver's per-call side data, shared by
     the batch or per instance, as ``solver.solve`` takes it.
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = BlackboxLayer(solvers.get("argmax"), lambda_=1.5)
+        >>> theta = torch.tensor([1.0, 0.0, 0.0], requires_grad=True)
+        >>> layer(theta).backward(torch.tensor([2.0, -1.0, 0.0]))
+        >>> theta.grad
+        tensor([ 0.6667, -0.6667,  0.0000])
     """
 
-    def __init__(self, solver: Solver, lambda_: float = 10.0, inputs: str = "scores") -> None:
-        super().__init__()
-        check_choice("inputs", inputs, INPUTS)
-        self.solver = solver
-        self.lambda_ = check_positive("lambda_", lambda_)
-        self.inputs = inputs
+    def __init__(
+        self,
+        solver: Any,
+        lambda_: float = _O["lambda_"].default,
+        inputs: str = _O["inputs"].default,
+    ) -> None:
+        super().__init__(solver)
+        self.lambda_ = _O["lambda_"].check(lambda_)
+        self.inputs = _O["inputs"].check(inputs)
 
     def extra_repr(self) -> str:
         return f"solver={self.solver!r}, lambda_={self.lambda_}, inputs={self.inputs!r}"
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_float(x, self.solver)  # θ itself is checked in full by flat_batch
-        theta = costs_to_theta(x, self.inputs)
-        batch, flat = flat_batch(self.solver, theta, side)
-        return _BlackboxFn.apply(flat, batch, self.lambda_).reshape(theta.shape)
+        return self.forward_with(x, lambda_=self.lambda_, **side)
+
+    def forward_with(self, x: torch.Tensor, *, lambda_: float, **side: Any) -> torch.Tensor:
+        """The layer with the interpolation strength ``lambda_`` for this call only (the
+        module is not changed, so several threads may share it)."""
+        theta, _ = self._prediction(x, self.inputs)
+        work = theta.to(work_dtype(theta.dtype))
+        names = tuple(side)
+        tensors = tuple(_bridge.side_tensors(side))
+        y = _BlackboxFn.apply(work, float(lambda_), self._solver_key, self.problem, names, tensors)
+        return y.to(theta.dtype)
 
 
 # -- registration -----------------------------------------------------------------------------

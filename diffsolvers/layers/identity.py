@@ -43,36 +43,58 @@ and the gradient come back in the input's dtype.
 
 Shortest-path solvers clamp negative costs at zero (``negative_costs="clamp"``), since a
 projected or predicted θ may hold positive scores.
+
+**Straight-through expression.** The output is ``y*(P) + (P - sg(P))`` with ``sg`` the
+stop-gradient: its value is ``y*(P)`` exactly (``P - sg(P)`` is 0) and autograd gives the
+identity backward, so ``torch.compile`` and ``torch.func`` need nothing special.
+
+Example::
+
+    >>> import torch, solvers
+    >>> layer = IdentityLayer(solvers.get("argmax"))
+    >>> theta = torch.tensor([0.2, 0.9, 0.1], requires_grad=True)
+    >>> layer(theta).backward(torch.tensor([1.0, 2.0, 3.0]))
+    >>> theta.grad
+    tensor([1., 2., 3.])
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
-from torch import nn
 
-from solvers.base import Solver
-
-from .._checks import INPUTS, check_choice, check_float
-from .._core import costs_to_theta, flat_batch
+from .. import _bridge
+from .._core import SolverModule
+from .._options import OPTIONS
+from .._options import PROJECTIONS as _PROJECTIONS
 from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["IdentityLayer", "project", "PROJECTIONS"]
 
-PROJECTIONS = (None, "normalize", "mean", "mean_normalize")
+_O = OPTIONS
+PROJECTIONS = _PROJECTIONS
+"""The projections of θ the identity layer offers (``projection=``)."""
 _EPS = 1e-12
 #: Dtypes the projections run in; narrower floats are projected in float32.
 _PROJECTION_DTYPES = (torch.float32, torch.float64)
 
 
 def project(theta: torch.Tensor, projection: str | None) -> torch.Tensor:
-    """The projection ``P`` of flat scores ``θ`` (N, D), row by row (differentiable).
+    """The projection ``P`` of scores ``θ`` (``(..., D)``), row by row (differentiable).
 
     ``None`` returns θ itself; the other projections return float32 for a float16 or
     bfloat16 θ (see "Precision" in the module docstring), θ's dtype otherwise.
+
+    Examples:
+        >>> import torch
+        >>> project(torch.tensor([[3.0, 4.0]]), "normalize")
+        tensor([[0.6000, 0.8000]])
+        >>> project(torch.tensor([[1.0, 3.0]]), "mean")
+        tensor([[-1.,  1.]])
     """
-    check_choice("projection", projection, PROJECTIONS)
+    _O["projection"].check(projection)
     if projection is None:
         return theta
     if theta.dtype not in _PROJECTION_DTYPES:
@@ -84,49 +106,45 @@ def project(theta: torch.Tensor, projection: str | None) -> torch.Tensor:
     return theta
 
 
-class _IdentityFn(torch.autograd.Function):
-    """Forward ``y*(θ)``; backward returns the incoming gradient unchanged."""
-
-    @staticmethod
-    def forward(ctx, theta, batch):
-        return batch.solve(theta)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return grad_out, None
-
-
-class IdentityLayer(nn.Module):
+class IdentityLayer(SolverModule):
     """``θ ↦ y*(P(θ))`` with the identity backward (see the module docstring).
 
     Args:
-        solver: a :class:`solvers.Solver`.
+        solver: a :class:`solvers.Solver`, or any solver or function
+            :func:`~diffsolvers.oracle.as_solver` accepts.
         projection: ``None`` | ``"normalize"`` | ``"mean"`` | ``"mean_normalize"``.
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ, θ = -ĉ; the
             gradient wrt ĉ is then ``-g``, PyEPO's negative identity).
 
     ``forward(x, **side)`` returns ``y*`` with ``x``'s shape, device and dtype.
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = IdentityLayer(solvers.get("top_k", k=2), projection="normalize")
+        >>> theta = torch.tensor([[0.1, 1.0, 0.9, -0.5]], requires_grad=True)
+        >>> layer(theta).detach()
+        tensor([[0., 1., 1., 0.]])
     """
 
     def __init__(
-        self, solver: Solver, projection: str | None = None, inputs: str = "scores"
+        self,
+        solver: Any,
+        projection: str | None = _O["projection"].default,
+        inputs: str = _O["inputs"].default,
     ) -> None:
-        super().__init__()
-        check_choice("projection", projection, PROJECTIONS)
-        check_choice("inputs", inputs, INPUTS)
-        self.solver = solver
-        self.projection = projection
-        self.inputs = inputs
+        super().__init__(solver)
+        self.projection = _O["projection"].check(projection)
+        self.inputs = _O["inputs"].check(inputs)
 
     def extra_repr(self) -> str:
         return f"solver={self.solver!r}, projection={self.projection!r}, inputs={self.inputs!r}"
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_float(x, self.solver)  # θ itself is checked in full by flat_batch
-        theta = costs_to_theta(x, self.inputs)
-        batch, flat = flat_batch(self.solver, theta, side)
-        y = _IdentityFn.apply(project(flat, self.projection), batch)
-        return y.to(theta.dtype).reshape(theta.shape)
+        theta, batch_shape = self._prediction(x, self.inputs)
+        flat = theta.reshape(*batch_shape, math.prod(theta.shape[len(batch_shape) :]))
+        p = project(flat, self.projection).reshape(theta.shape)
+        y = _bridge.solve(self.solver, p[None], side, key=self._solver_key, what="P(θ)")[0]
+        return (y + (p - p.detach())).to(theta.dtype)
 
 
 # -- registration -----------------------------------------------------------------------------

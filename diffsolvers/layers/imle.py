@@ -28,6 +28,20 @@ the SAME noise samples::
 **Scale.** We divide by λ (the paper's Eq. for the finite-difference estimator); some
 implementations do not, which multiplies the gradient by λ. With no noise this is exactly the
 blackbox gradient (:mod:`diffsolvers.layers.blackbox`), a fact the tests check.
+
+**Precision, compilation, vmap.** As for the perturbed optimizer: float16 / bfloat16 inputs
+are perturbed and solved in float32, the noise is drawn inside a custom operator from the
+module's generator (eager and compiled runs agree), and ``torch.func.vmap`` needs
+``randomness="different"`` (the batched call's noise) or ``"same"`` in training mode.
+
+Example::
+
+    >>> import torch, solvers
+    >>> layer = IMLELayer(solvers.get("argmax"), lambda_=1.0, tau=1e-6, seed=0)
+    >>> theta = torch.tensor([1.0, 0.0, 0.0], requires_grad=True)
+    >>> layer(theta).backward(torch.tensor([2.0, -1.0, 0.0]))
+    >>> theta.grad
+    tensor([ 1., -1.,  0.])
 """
 
 from __future__ import annotations
@@ -36,26 +50,19 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 
-from solvers.base import Solver
-
-from .._checks import (
-    INPUTS,
-    check_choice,
-    check_count,
-    check_finite,
-    check_flag,
-    check_float,
-    check_generator,
-    check_positive,
-    check_seed,
-)
-from .._core import costs_to_theta, flat_batch
+from .. import _bridge, _handles, _random
+from .._core import SolverModule, work_dtype
 from .._first_order import first_order_only
+from .._options import OPTIONS
+from .._random import RandomSource
 from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["SumOfGamma", "IMLELayer"]
+
+_O = OPTIONS
+#: I-MLE draws one sample per forward pass by default (the paper's setting).
+IMLE_SAMPLES = 1
 
 
 class SumOfGamma:
@@ -66,12 +73,25 @@ class SumOfGamma:
             the number of edges of a path).
         tau: the temperature τ > 0 (scale of the noise).
         n_terms: the number s >= 1 of Gamma terms.
+
+    Examples:
+        >>> import torch
+        >>> noise = SumOfGamma(kappa=1.0, tau=1.0, n_terms=10)
+        >>> round(noise.mean, 4), round(noise.variance, 4)
+        (0.6264, 1.5498)
+        >>> noise.sample((2, 3), generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([2, 3])
     """
 
-    def __init__(self, kappa: float = 1.0, tau: float = 1.0, n_terms: int = 10) -> None:
-        self.kappa = check_positive("kappa", kappa)
-        self.tau = check_positive("tau", tau)
-        self.n_terms = check_count("n_terms", n_terms)
+    def __init__(
+        self,
+        kappa: float = _O["kappa"].default,
+        tau: float = _O["tau"].default,
+        n_terms: int = _O["n_terms"].default,
+    ) -> None:
+        self.kappa = _O["kappa"].check(kappa)
+        self.tau = _O["tau"].check(tau)
+        self.n_terms = _O["n_terms"].check(n_terms)
 
     @property
     def mean(self) -> float:
@@ -110,29 +130,48 @@ class SumOfGamma:
 
 
 class _IMLEFn(torch.autograd.Function):
-    """Forward the mean of the given ``y*(θ + ε_m)``; backward the I-MLE estimate."""
+    """Forward the mean of ``y*(θ + ε_m)``; backward the I-MLE estimate. ``theta_eps``
+    (M, *batch, *instance) holds ``θ + ε_m`` (formed by the perturbation operator)."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, theta, ys, eps, batch, lambda_):
-        ctx.save_for_backward(theta, ys, eps)
-        ctx.batch = batch
-        ctx.lambda_ = lambda_
-        return ys.mean(0)
+    def forward(theta, theta_eps, lambda_, key, problem, names, side):
+        ys = _bridge.solve_by_key(key, problem, theta_eps, dict(zip(names, side)), what="θ + ε")
+        return ys.mean(0), ys
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        theta, theta_eps, lambda_, key, problem, names, side = inputs
+        ctx.save_for_backward(theta, theta_eps, output[1], *side)
+        ctx.lambda_, ctx.key, ctx.problem, ctx.names = lambda_, key, problem, names
+        _handles.hold(ctx, key)  # the backward solves again, maybe after the module is gone
+        ctx.mark_non_differentiable(output[1])
 
     @staticmethod
     @first_order_only("the I-MLE gradient")
-    def backward(ctx, grad_out):
-        theta, ys, eps = ctx.saved_tensors
-        check_finite(grad_out, f"{ctx.batch.problem}: the incoming gradient ∂L/∂y")
-        ys_target = ctx.batch.solve(theta + eps - ctx.lambda_ * grad_out, what="θ + ε - λ·∂L/∂y")
-        return (ys - ys_target).mean(0) / ctx.lambda_, None, None, None, None
+    def backward(ctx, grad_out, _grad_ys):
+        theta, theta_eps, ys, *side = ctx.saved_tensors
+        ys_target = _bridge.solve_by_key(
+            ctx.key,
+            ctx.problem,
+            theta_eps,
+            dict(zip(ctx.names, side)),
+            direction=grad_out.expand_as(theta_eps),
+            step=-ctx.lambda_,
+            what="θ + ε - λ·∂L/∂y",
+            direction_what="the incoming gradient ∂L/∂y",
+        )
+        grad = (ys - ys_target).mean(0) / ctx.lambda_
+        return grad, None, None, None, None, None, None
 
 
-class IMLELayer(nn.Module):
+class IMLELayer(SolverModule):
     """``θ ↦ (1/M) Σ_m y*(θ + ε_m)`` with the I-MLE backward (see the module docstring).
 
     Args:
-        solver: a :class:`solvers.Solver`.
+        solver: a :class:`solvers.Solver`, or any solver or function
+            :func:`~diffsolvers.oracle.as_solver` accepts.
         lambda_: λ > 0 of the target distribution ``θ - λ ∂L/∂y``.
         kappa, tau, n_terms: the :class:`SumOfGamma` noise parameters κ, τ, s.
         n_samples: the number M of noise samples per forward pass.
@@ -140,36 +179,63 @@ class IMLELayer(nn.Module):
             ``[-2**63, 2**64 - 1]``; ``generator``: an explicit ``torch.Generator`` instead.
         map_in_eval: in eval mode (``module.eval()``) return ``y*(θ)`` without noise.
         inputs: ``"scores"`` (the input is θ) or ``"costs"`` (the input is ĉ, θ = -ĉ).
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = IMLELayer(solvers.get("top_k", k=2), kappa=2.0, n_samples=5, seed=0)
+        >>> theta = torch.randn(3, 6, requires_grad=True)
+        >>> y = layer(theta)
+        >>> bool(torch.allclose(y.sum(-1), torch.tensor(2.0)))  # each sample picks 2 entries
+        True
+        >>> y.sum().backward()
+        >>> theta.grad.shape
+        torch.Size([3, 6])
     """
 
     def __init__(
         self,
-        solver: Solver,
-        lambda_: float = 10.0,
-        kappa: float = 1.0,
-        tau: float = 1.0,
-        n_terms: int = 10,
-        n_samples: int = 1,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        map_in_eval: bool = True,
-        inputs: str = "scores",
+        solver: Any,
+        lambda_: float = _O["lambda_"].default,
+        kappa: float = _O["kappa"].default,
+        tau: float = _O["tau"].default,
+        n_terms: int = _O["n_terms"].default,
+        n_samples: int = IMLE_SAMPLES,
+        seed: int | None = _O["seed"].default,
+        generator: torch.Generator | None = _O["generator"].default,
+        map_in_eval: bool = _O["map_in_eval"].default,
+        inputs: str = _O["inputs"].default,
     ) -> None:
-        super().__init__()
-        check_choice("inputs", inputs, INPUTS)
-        n_samples = check_count("n_samples", n_samples)
-        seed = check_seed(seed)
-        if seed is not None and generator is not None:
-            raise ValueError("give either seed or generator, not both")
-        self.solver = solver
-        self.lambda_ = check_positive("lambda_", lambda_)
+        super().__init__(solver)
+        self.lambda_ = _O["lambda_"].check(lambda_)
+        self.n_samples = _O["n_samples"].check(n_samples)
+        self.map_in_eval = _O["map_in_eval"].check(map_in_eval)
+        self.inputs = _O["inputs"].check(inputs)
+        self._source = RandomSource(_O["seed"].check(seed), _O["generator"].check(generator))
         self.noise = SumOfGamma(kappa, tau, n_terms)
-        self.n_samples = n_samples
-        self.seed = seed
-        self.generator = check_generator(generator)
-        self.map_in_eval = check_flag("map_in_eval", map_in_eval)
-        self.inputs = inputs
-        self._generators: dict[str, torch.Generator] = {}
+        self._rekey()
+
+    @property
+    def noise(self) -> SumOfGamma:
+        """The Sum-of-Gamma noise."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, noise: SumOfGamma) -> None:
+        self._noise = noise
+        self._noise_key = _handles.key(noise)
+
+    @property
+    def seed(self) -> int | None:
+        return self._source.seed
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        return self._source.generator
+
+    def _rekey(self) -> None:
+        super()._rekey()
+        self._noise_key = _handles.key(self._noise)
+        self._source_key = _handles.key(self._source)
 
     def extra_repr(self) -> str:
         return (
@@ -179,34 +245,33 @@ class IMLELayer(nn.Module):
 
     def manual_seed(self, seed: int) -> IMLELayer:
         """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
-        self.seed, self.generator = check_seed(seed, optional=False), None
-        self._generators.clear()
+        self._source.manual_seed(seed)
         return self
 
-    def _generator_for(self, device: torch.device) -> torch.Generator | None:
-        if self.generator is not None or self.seed is None:
-            return self.generator
-        key = str(device)
-        if key not in self._generators:
-            self._generators[key] = torch.Generator(device=device).manual_seed(self.seed)
-        return self._generators[key]
-
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_float(x, self.solver)  # θ itself is checked in full by flat_batch
-        theta = costs_to_theta(x, self.inputs)
-        batch, flat = flat_batch(self.solver, theta, side)
+        return self.forward_with(x, lambda_=self.lambda_, **side)
+
+    def forward_with(self, x: torch.Tensor, *, lambda_: float, **side: Any) -> torch.Tensor:
+        """The layer with the target strength ``lambda_`` for this call only (the module is
+        not changed, so several threads may share it)."""
+        theta, _ = self._prediction(x, self.inputs)
+        work = theta.to(work_dtype(theta.dtype))
         if self.training or not self.map_in_eval:
-            m = self.n_samples
-            eps = self.noise.sample(
-                (m, batch.n, batch.d),
-                generator=self._generator_for(theta.device),
-                device=theta.device,
-                dtype=theta.dtype,
-            )
+            eps = _random.draw(work, self.n_samples, self._noise_key, self._source_key)
+            theta_eps = _random.perturb(work, eps, 1.0, problem=self.problem)
         else:
-            eps = torch.zeros((1, batch.n, batch.d), device=theta.device, dtype=theta.dtype)
-        ys = batch.solve(flat.detach() + eps, what="θ + ε")
-        return _IMLEFn.apply(flat, ys, eps, batch, self.lambda_).reshape(theta.shape)
+            theta_eps = work.detach().unsqueeze(0)
+        names = tuple(side)
+        y, _ = _IMLEFn.apply(
+            work,
+            theta_eps,
+            float(lambda_),
+            self._solver_key,
+            self.problem,
+            names,
+            tuple(_bridge.side_tensors(side)),
+        )
+        return y.to(theta.dtype)
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -228,6 +293,7 @@ register_method(
         "map_in_eval",
         "inputs",
     ),
+    option_defaults={"n_samples": IMLE_SAMPLES},
     solver_defaults=clamp_negative_costs,
     reference=_NIEPERT,
 )

@@ -33,6 +33,26 @@ batch (plus ``B`` unperturbed ones for the control variate) are solved in one ca
 ``(M·B [+B], *shape)`` array; side data (knapsack weights...) is broadcast over the batch
 by the solver's own rules (shared or per instance, as ``solver.solve`` takes it) and
 tiled along the same axis.
+
+**Precision.** float16 and bfloat16 inputs are perturbed and solved in float32 (their
+rounding of ``θ + εZ`` would create ties, broken towards low indices); the output and the
+gradient come back in the input's dtype.
+
+**torch.compile and torch.func.** The noise is drawn, the scores perturbed and the solver
+called inside custom operators (:mod:`diffsolvers._random`, :mod:`diffsolvers._bridge`):
+``torch.compile(layer, fullgraph=True)`` gives the values and gradients of eager
+execution with the same seed, and ``torch.func.vmap(layer, randomness="different")``
+gives the batched call's (``randomness="same"`` shares one draw across the vmapped axis;
+vmap's default ``"error"`` raises, as for any random operation).
+
+Example::
+
+    >>> import torch, solvers
+    >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=0.5, n_samples=1000, seed=0)
+    >>> theta = torch.tensor([[1.0, 0.5, -1.0]], requires_grad=True)
+    >>> y = layer(theta)   # ≈ softmax-like probabilities of each vertex
+    >>> y.sum().item()
+    1.0
 """
 
 from __future__ import annotations
@@ -42,37 +62,36 @@ from typing import Any
 import torch
 from torch import nn
 
-from solvers.base import Solver
-
-from .._checks import (
-    INPUTS,
-    check_choice,
-    check_count,
-    check_flag,
-    check_float,
-    check_generator,
-    check_positive,
-    check_seed,
-)
-from .._core import PerturbedSamples, costs_to_theta, perturb_and_solve, value_with_grad
-from .._first_order import first_order_only
-from ..noise import Noise, get_noise
+from .. import _handles
+from .._core import PerturbedSamples, SolverModule, perturb_and_solve, work_dtype
+from .._first_order import first_order, first_order_only
+from .._options import OPTIONS
+from .._random import RandomSource
+from ..noise import Noise
 from ..registry import clamp_negative_costs, register_method
 
 __all__ = ["PerturbedOptimizer", "PerturbedMax"]
 
-_MODES = ("additive", "multiplicative")
+_O = OPTIONS
 
 
 class _PerturbedArgmaxFn(torch.autograd.Function):
-    """``y_ε(θ)`` from given samples; backward is the score-function estimator."""
+    """``y_ε(θ) = mean_m y_m`` from given samples; backward is the score-function estimator.
+
+    ``theta`` (N, D), ``ys`` (``y_m``) and ``score`` (``∇ν(Z_m)``) (M, N, D), ``y_base``
+    ``y*(θ)`` (N, D) for the control variate, or ``None``."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, theta, ys, score, y_base, sigma, multiplicative):
-        ctx.save_for_backward(theta, ys, score, y_base)
-        ctx.sigma = sigma
-        ctx.multiplicative = multiplicative
+    def forward(theta, ys, score, y_base, sigma, multiplicative):
         return ys.mean(0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        theta, ys, score, y_base, sigma, multiplicative = inputs
+        ctx.save_for_backward(theta, ys, score, y_base)
+        ctx.sigma, ctx.multiplicative = sigma, multiplicative
 
     @staticmethod
     @first_order_only("the perturbed optimizer's Jacobian estimate")
@@ -80,18 +99,19 @@ class _PerturbedArgmaxFn(torch.autograd.Function):
         theta, ys, score, y_base = ctx.saved_tensors
         diff = ys if y_base is None else ys - y_base
         coeff = torch.einsum("mnd,nd->mn", diff, grad_out)
-        grad = torch.einsum("mn,mnd->nd", coeff, score) / (ys.shape[0] * ctx.sigma)
+        grad = torch.einsum("mn,mnd->nd", coeff, score) / (diff.shape[0] * ctx.sigma)
         if ctx.multiplicative:
             nonzero = theta != 0
             grad = torch.where(nonzero, grad / torch.where(nonzero, theta, 1.0), 0.0)
         return grad, None, None, None, None, None
 
 
-class PerturbedOptimizer(nn.Module):
-    """The perturbed optimizer ``θ ↦ y_ε(θ)`` around a :mod:`solvers` solver.
+class PerturbedOptimizer(SolverModule):
+    """The perturbed optimizer ``θ ↦ y_ε(θ)`` around a solver.
 
     Args:
-        solver: a :class:`solvers.Solver` (``solvers.get(problem, ...)``).
+        solver: a :class:`solvers.Solver` (``solvers.get(problem, ...)``), or any solver or
+            function :func:`~diffsolvers.oracle.as_solver` accepts.
         sigma: the noise scale ε > 0.
         n_samples: the number M of perturbations per forward pass.
         noise: ``"normal"``, ``"gumbel"`` or a :class:`~diffsolvers.noise.Noise`.
@@ -111,42 +131,65 @@ class PerturbedOptimizer(nn.Module):
     device and dtype. ``side`` holds the solver's per-call side data, as ``solver.solve``
     takes it: shared by the batch or per instance (knapsack: weights ``(n,)`` or
     ``(*batch, n)``, capacity a scalar or ``(*batch,)``).
+
+    Examples:
+        >>> import torch, solvers
+        >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=0.5, n_samples=1000, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> y = layer(theta)  # close to softmax(θ/σ) for Gumbel noise; a smoothed one-hot here
+        >>> float(y.detach().sum()), bool(y[0, 0] > y[0, 1] > y[0, 2])
+        (1.0, True)
+        >>> y[0, 0].backward()
+        >>> bool(theta.grad[0, 0] > 0)
+        True
     """
 
     def __init__(
         self,
-        solver: Solver,
-        sigma: float = 1.0,
-        n_samples: int = 3,
-        noise: str | Noise = "normal",
-        mode: str = "additive",
-        control_variate: bool = False,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        inputs: str = "scores",
+        solver: Any,
+        sigma: float = _O["sigma"].default,
+        n_samples: int = _O["n_samples"].default,
+        noise: str | Noise = _O["noise"].default,
+        mode: str = _O["mode"].default,
+        control_variate: bool = _O["control_variate"].default,
+        seed: int | None = _O["seed"].default,
+        generator: torch.Generator | None = _O["generator"].default,
+        inputs: str = _O["inputs"].default,
     ) -> None:
-        super().__init__()
-        if not hasattr(solver, "solve") or not hasattr(solver, "event_ndim"):
-            raise TypeError(f"solver must be a solvers.Solver, got {type(solver).__name__}")
-        sigma = check_positive("sigma", sigma)
-        n_samples = check_count("n_samples", n_samples)
-        check_choice("mode", mode, _MODES)
-        check_choice("inputs", inputs, INPUTS)
-        seed = check_seed(seed)
-        if seed is not None and generator is not None:
-            raise ValueError("give either seed or generator, not both")
-        self.solver = solver
-        self.sigma = sigma
-        self.n_samples = n_samples
-        self.noise = get_noise(noise)
-        self.mode = mode
-        self.control_variate = check_flag("control_variate", control_variate)
-        self.seed = seed
-        self.generator = check_generator(generator)
-        self.inputs = inputs
-        if mode == "multiplicative":
+        super().__init__(solver)
+        self.sigma = _O["sigma"].check(sigma)
+        self.n_samples = _O["n_samples"].check(n_samples)
+        self.mode = _O["mode"].check(mode)
+        self.inputs = _O["inputs"].check(inputs)
+        self.control_variate = _O["control_variate"].check(control_variate)
+        self._source = RandomSource(_O["seed"].check(seed), _O["generator"].check(generator))
+        self.noise = _O["noise"].check(noise)
+        if self.mode == "multiplicative":
             self.noise.log_mgf(self.sigma)  # fail early (Gumbel needs σ < 1)
-        self._generators: dict[str, torch.Generator] = {}
+        self._rekey()
+
+    @property
+    def noise(self) -> Noise:
+        """The noise distribution (a :class:`~diffsolvers.noise.Noise`)."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, noise: str | Noise) -> None:
+        self._noise = _O["noise"].check(noise)
+        self._noise_key = _handles.key(self._noise)
+
+    @property
+    def seed(self) -> int | None:
+        return self._source.seed
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        return self._source.generator
+
+    def _rekey(self) -> None:
+        super()._rekey()
+        self._noise_key = _handles.key(self._noise)
+        self._source_key = _handles.key(self._source)
 
     def extra_repr(self) -> str:
         return (
@@ -157,25 +200,10 @@ class PerturbedOptimizer(nn.Module):
 
     def manual_seed(self, seed: int) -> PerturbedOptimizer:
         """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
-        self.seed = check_seed(seed, optional=False)
-        self.generator = None
-        self._generators.clear()
+        self._source.manual_seed(seed)
         return self
 
-    def _generator_for(self, device: torch.device) -> torch.Generator | None:
-        if self.generator is not None:
-            return self.generator
-        if self.seed is None:
-            return None
-        key = str(device)
-        if key not in self._generators:
-            self._generators[key] = torch.Generator(device=device).manual_seed(self.seed)
-        return self._generators[key]
-
-    def sample(self, x: torch.Tensor, *, base: bool | None = None, **side: Any) -> PerturbedSamples:
-        """Draw and solve the perturbations of θ (from ``x``); see :func:`perturb_and_solve`."""
-        check_float(x, self.solver)  # θ itself is checked in full by perturb_and_solve
-        theta = costs_to_theta(x, self.inputs)
+    def _samples(self, theta: torch.Tensor, side: dict, base: bool) -> PerturbedSamples:
         return perturb_and_solve(
             self.solver,
             theta,
@@ -183,35 +211,39 @@ class PerturbedOptimizer(nn.Module):
             sigma=self.sigma,
             n_samples=self.n_samples,
             mode=self.mode,
-            generator=self._generator_for(theta.device),
-            base=self.control_variate if base is None else base,
+            source=self._source,
+            base=base,
             side=side,
+            keys=(self._solver_key, self._noise_key, self._source_key),
         )
 
+    def sample(self, x: torch.Tensor, *, base: bool | None = None, **side: Any) -> PerturbedSamples:
+        """Draw and solve the perturbations of θ (from ``x``); see :func:`perturb_and_solve`."""
+        theta, _ = self._prediction(x, self.inputs)
+        return self._samples(theta, side, self.control_variate if base is None else base)
+
+    def perturbed_values(self, theta: torch.Tensor, s: PerturbedSamples) -> torch.Tensor:
+        """The perturbed scores ``θ_m`` (M, N, D) as a differentiable function of ``theta``
+        (the checked θ, in the input's dtype), with a first-order gradient guard."""
+        flat = first_order(theta, "the gradient estimate of a perturbed loss or max")
+        flat = flat.to(s.theta.dtype).reshape(s.theta.shape)
+        if s.weights is not None:
+            return flat * s.weights
+        return flat + self.sigma * s.z
+
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_float(x, self.solver)  # θ itself is checked in full by perturb_and_solve
-        theta = costs_to_theta(x, self.inputs)
-        s = perturb_and_solve(
-            self.solver,
-            theta,
-            noise=self.noise,
-            sigma=self.sigma,
-            n_samples=self.n_samples,
-            mode=self.mode,
-            generator=self._generator_for(theta.device),
-            base=self.control_variate,
-            side=side,
-        )
-        flat = theta.reshape(s.theta.shape)
+        theta, _ = self._prediction(x, self.inputs)
+        s = self._samples(theta, side, self.control_variate)
+        work = theta.to(work_dtype(theta.dtype)).reshape(s.theta.shape)
         y = _PerturbedArgmaxFn.apply(
-            flat,
+            work,
             s.y,
             self.noise.score(s.z),
             s.y_base,
             self.sigma,
             self.mode == "multiplicative",
         )
-        return y.reshape(theta.shape)
+        return y.reshape(theta.shape).to(theta.dtype)
 
 
 class PerturbedMax(PerturbedOptimizer):
@@ -224,9 +256,14 @@ class PerturbedMax(PerturbedOptimizer):
     ``inputs="costs"`` the value is still the max of ``⟨θ, y⟩`` with ``θ = -ĉ``. Its
     gradient needs no Jacobian estimator, so ``control_variate`` does not apply (``True``
     raises ``ValueError``).
+
+    >>> import torch, solvers
+    >>> pmax = PerturbedMax(solvers.get("argmax"), sigma=1e-3, n_samples=4, seed=0)
+    >>> round(pmax(torch.tensor([0.5, 2.0, 1.0])).item(), 2)
+    2.0
     """
 
-    def __init__(self, solver: Solver, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, solver: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(solver, *args, **kwargs)
         if self.control_variate:
             raise ValueError(
@@ -235,11 +272,11 @@ class PerturbedMax(PerturbedOptimizer):
             )
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        s = self.sample(x, base=False, **side)
-        theta = costs_to_theta(x, self.inputs)
-        flat = theta.reshape(s.theta.shape)
-        out = value_with_grad(flat, s.values(), s.value_grad())
-        return out.reshape(s.batch_shape)
+        theta, batch_shape = self._prediction(x, self.inputs)
+        s = self._samples(theta, side, False)
+        theta_m = self.perturbed_values(theta, s)
+        values = (theta_m * s.y).sum(-1).mean(0)
+        return values.reshape(batch_shape).to(theta.dtype)
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -249,13 +286,13 @@ NOISE_OPTIONS = ("sigma", "n_samples", "noise", "seed", "generator", "inputs")
 
 
 def _perturbed(mode: str):
-    def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
+    def build(solver: Any, problem: str, **options: Any) -> nn.Module:
         return PerturbedOptimizer(solver, mode=mode, **options)
 
     return build
 
 
-def _perturbed_max(solver: Solver, problem: str, **options: Any) -> nn.Module:
+def _perturbed_max(solver: Any, problem: str, **options: Any) -> nn.Module:
     return PerturbedMax(solver, **options)
 
 

@@ -16,6 +16,19 @@ two_stage                    costs    :class:`.TwoStageLoss` (no solver)   Elmac
 A loss whose target is a solution takes ``forward(x, y, **side)``; one whose target is the
 true costs takes ``forward(x, costs, **side)`` (``θ = -c``; pass ``c = -v`` for a
 maximisation problem with values ``v``).
+
+**Built from a layer.** The losses on solutions take the layer they compare, as
+InferOpt.jl's ``FenchelYoungLoss(layer)`` and jaxopt's ``make_fenchel_young_loss`` do::
+
+    >>> import solvers
+    >>> from diffsolvers import BlackboxLayer, FenchelYoungLoss, HammingLoss, PerturbedOptimizer
+    >>> fy = FenchelYoungLoss(PerturbedOptimizer(solvers.get("top_k", k=2), sigma=0.5))
+    >>> hamming = HammingLoss(BlackboxLayer(solvers.get("top_k", k=2), lambda_=20.0))
+
+A solver (or function) with the layer's options builds the layer first:
+``FenchelYoungLoss(solver, sigma=0.5)`` is ``FenchelYoungLoss(PerturbedOptimizer(solver,
+sigma=0.5))``; the registry's names are sugar over both
+(``diffsolvers.loss("top_k", "fenchel_young", k=2, sigma=0.5)``).
 """
 
 from .fenchel_young import FenchelYoungLoss

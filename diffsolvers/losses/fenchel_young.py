@@ -48,6 +48,23 @@ with ε without cancelling it, and test accuracy rose as ε fell (README, Result
 Shortest-path solvers used with additive noise clamp negative perturbed costs at zero
 (see :mod:`diffsolvers.registry`); for clamped samples ``y_m`` is optimal for the clamped
 scores, not for ``θ_m``, and the bound ``V >= 0`` may fail by the clamped amount.
+
+**Built from a layer.** The loss takes the perturbed optimizer whose perturbed max it
+uses, as InferOpt.jl's ``FenchelYoungLoss(layer)``; the layer's noise, σ, M, mode, seed and
+``inputs`` are the loss's. The value is computed by plain torch operations from θ and the
+samples (autograd then gives exactly the gradient above), behind a guard that refuses a
+second derivative (the samples do not depend on θ in the graph).
+
+Example::
+
+    >>> import torch, solvers
+    >>> from diffsolvers import PerturbedOptimizer
+    >>> layer = PerturbedOptimizer(solvers.get("argmax"), sigma=1.0, n_samples=10, seed=0)
+    >>> loss = FenchelYoungLoss(layer)
+    >>> theta = torch.tensor([[1.0, 0.5, -1.0]], requires_grad=True)
+    >>> loss(theta, torch.tensor([[1.0, 0.0, 0.0]])).backward()
+    >>> theta.grad  # y_ε(θ) - y
+    tensor([[-0.6000,  0.5000,  0.1000]])
 """
 
 from __future__ import annotations
@@ -57,13 +74,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from solvers.base import Solver
-
-from .._checks import REDUCTIONS, as_target, check_choice, check_float
-from .._core import costs_to_theta, reduce, value_with_grad
+from .._checks import as_target
+from .._core import reduce
+from .._options import OPTIONS
 from ..layers.perturbed import _BERTHET, NOISE_OPTIONS, PerturbedOptimizer
-from ..noise import Noise
 from ..registry import clamp_negative_costs, register_method
+from ._layered import layer_of
 
 __all__ = ["FenchelYoungLoss"]
 
@@ -72,68 +88,68 @@ class FenchelYoungLoss(nn.Module):
     """Perturbed Fenchel-Young loss ``V(θ; y)`` (see the module docstring for its exact value).
 
     Args:
-        solver: a :class:`solvers.Solver`.
-        sigma, n_samples, noise, mode, seed, generator: as in
-            :class:`~diffsolvers.layers.perturbed.PerturbedOptimizer`.
-        inputs: ``"scores"`` (the prediction is θ) or ``"costs"`` (the prediction is ĉ and
-            θ = -ĉ: feed predicted costs directly, the sign is handled here).
+        layer: the :class:`~diffsolvers.layers.perturbed.PerturbedOptimizer` (or
+            :class:`~diffsolvers.layers.perturbed.PerturbedMax`) whose noise, σ, M, mode,
+            seed and ``inputs`` define the loss; or a solver (anything
+            :func:`~diffsolvers.oracle.as_solver` accepts), and then ``options`` are the
+            layer's (``sigma``, ``n_samples``, ``noise``, ``mode``, ``seed``, ``generator``,
+            ``inputs``), which builds ``PerturbedOptimizer(solver, **options)``. The layer's
+            ``control_variate`` plays no part (no Jacobian is estimated).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch axes.
 
-    ``forward(x, y, **side)``: ``x`` the prediction, ``y`` the target solution (same shape),
-    ``side`` the solver's per-call side data, shared by the batch or per instance, as
-    ``solver.solve`` takes it.
+    ``forward(x, y, **side)``: ``x`` the prediction (θ, or costs ĉ with the layer's
+    ``inputs="costs"``), ``y`` the target solution (same shape), ``side`` the solver's
+    per-call side data, shared by the batch or per instance, as ``solver.solve`` takes it.
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = FenchelYoungLoss(solvers.get("argmax"), sigma=0.5, n_samples=10, seed=0)
+        >>> theta = torch.tensor([[1.0, 0.5, -0.2]], requires_grad=True)
+        >>> loss = loss_fn(theta, torch.tensor([[0.0, 1.0, 0.0]]))
+        >>> bool(loss >= 0)
+        True
+        >>> loss.backward()  # the gradient is y_ε(θ) - y
+        >>> round(float(theta.grad.sum()), 6)
+        0.0
     """
 
     def __init__(
-        self,
-        solver: Solver,
-        sigma: float = 1.0,
-        n_samples: int = 3,
-        noise: str | Noise = "normal",
-        mode: str = "additive",
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        inputs: str = "scores",
-        reduction: str = "mean",
+        self, layer: Any, reduction: str = OPTIONS["reduction"].default, **options: Any
     ) -> None:
         super().__init__()
-        check_choice("reduction", reduction, REDUCTIONS)
-        self.perturbed = PerturbedOptimizer(
-            solver,
-            sigma=sigma,
-            n_samples=n_samples,
-            noise=noise,
-            mode=mode,
-            seed=seed,
-            generator=generator,
-            inputs=inputs,
+        self.reduction = OPTIONS["reduction"].check(reduction)
+        self.layer = layer_of(
+            "FenchelYoungLoss",
+            layer,
+            options,
+            default=PerturbedOptimizer,
+            accepted=(PerturbedOptimizer,),
         )
-        self.reduction = reduction
 
     @property
-    def solver(self) -> Solver:
-        return self.perturbed.solver
+    def solver(self) -> Any:
+        return self.layer.solver
 
     def manual_seed(self, seed: int) -> FenchelYoungLoss:
-        """Restart the generator from ``seed``."""
-        self.perturbed.manual_seed(seed)
+        """Restart the layer's generator from ``seed``."""
+        self.layer.manual_seed(seed)
         return self
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, **side: Any) -> torch.Tensor:
-        check_float(x, self.solver)  # θ itself is checked in full by perturb_and_solve
-        theta = costs_to_theta(x, self.perturbed.inputs)
-        y = as_target(y, theta, self.solver.problem)
-        s = self.perturbed.sample(x, base=False, **side)
-        target = y.reshape(s.theta.shape)
-        flat = theta.reshape(s.theta.shape)
-        values = value_with_grad(flat, s.values(target), s.value_grad(target))
-        return reduce(values.reshape(s.batch_shape), self.reduction, self.solver.problem)
+        layer = self.layer
+        theta, batch_shape = layer._prediction(x, layer.inputs)
+        target = as_target(y, theta, layer.problem)
+        s = layer._samples(theta, side, False)
+        theta_m = layer.perturbed_values(theta, s)
+        diff = s.y - target.to(s.theta.dtype).reshape(s.theta.shape)
+        values = (theta_m * diff).sum(-1).mean(0)
+        return reduce(values.reshape(batch_shape).to(theta.dtype), self.reduction, layer.problem)
 
 
 # -- registration -----------------------------------------------------------------------------
 def _fenchel_young(mode: str):
-    def build(solver: Solver, problem: str, **options: Any) -> nn.Module:
-        return FenchelYoungLoss(solver, mode=mode, **options)
+    def build(solver: Any, problem: str, reduction: str = "mean", **options: Any) -> nn.Module:
+        return FenchelYoungLoss(PerturbedOptimizer(solver, mode=mode, **options), reduction)
 
     return build
 

@@ -29,6 +29,19 @@ may be negative. On grid graphs the solution of the clamped ``q`` is then used, 
 **Two-stage** regression: the classic predict-then-optimise baseline, fit the costs and
 optimise afterwards. Per instance ``(1/D) Σ_j (ĉ_j - c_j)²`` (the same as
 ``(1/D) Σ_j (θ̂_j - θ_j)²``), no solver call in the loss.
+
+Both are plain torch expressions around the (non-differentiable) solver operator: SPO+'s
+value ``⟨2θ̂ - θ, y*(q) - y*(θ)⟩`` with the solutions held constant has exactly the
+subgradient above, and its second derivative (0) is exact too.
+
+Example::
+
+    >>> import torch, solvers
+    >>> spo = SPOPlusLoss(solvers.get("argmax"), inputs="costs")
+    >>> c_hat = torch.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    >>> spo(c_hat, torch.tensor([[3.0, 2.0, 1.0]])).backward()
+    >>> c_hat.grad + 0.0  # 2(w*(c) - w*(2ĉ - c)), -0 printed as 0
+    tensor([[-2.,  0.,  2.]])
 """
 
 from __future__ import annotations
@@ -37,36 +50,49 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 
-from solvers.base import Solver
-
-from .._checks import INPUTS, REDUCTIONS, as_target, check_choice, check_float, check_prediction
-from .._core import costs_to_theta, flat_batch, reduce, value_with_grad
+from .. import _bridge
+from .._checks import as_target, check_float, checked_prediction
+from .._core import SolverModule, costs_to_theta, reduce, work_dtype
+from .._options import OPTIONS
 from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["SPOPlusLoss", "TwoStageLoss"]
 
+_O = OPTIONS
 
-class SPOPlusLoss(nn.Module):
+
+class SPOPlusLoss(SolverModule):
     """The SPO+ loss (see the module docstring), exact value and subgradient.
 
     Args:
-        solver: a :class:`solvers.Solver`.
+        solver: a :class:`solvers.Solver`, or any solver or function
+            :func:`~diffsolvers.oracle.as_solver` accepts.
         inputs: ``"scores"`` (the prediction is θ̂) or ``"costs"`` (the prediction is ĉ).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch axes.
 
     ``forward(x, costs, y_true=None, **side)``: ``costs`` the true costs ``c`` (θ = -c) of
     ``x``'s shape; ``y_true`` optionally the true solution ``y*(θ)`` (saves its solve).
+
+    Examples:
+        >>> import torch, solvers
+        >>> loss_fn = SPOPlusLoss(solvers.get("argmax"), inputs="costs")
+        >>> costs = torch.tensor([[1.0, 2.0, 3.0]])
+        >>> loss_fn(costs, costs)  # the true costs: no loss
+        tensor(0.)
+        >>> loss_fn(torch.tensor([[3.0, 2.0, 1.0]]), costs)  # q = 2θ̂ - θ = (-5, -2, 1)
+        tensor(6.)
     """
 
-    def __init__(self, solver: Solver, inputs: str = "scores", reduction: str = "mean") -> None:
-        super().__init__()
-        check_choice("inputs", inputs, INPUTS)
-        check_choice("reduction", reduction, REDUCTIONS)
-        self.solver = solver
-        self.inputs = inputs
-        self.reduction = reduction
+    def __init__(
+        self,
+        solver: Any,
+        inputs: str = _O["inputs"].default,
+        reduction: str = _O["reduction"].default,
+    ) -> None:
+        super().__init__(solver)
+        self.inputs = _O["inputs"].check(inputs)
+        self.reduction = _O["reduction"].check(reduction)
 
     def forward(
         self,
@@ -75,47 +101,59 @@ class SPOPlusLoss(nn.Module):
         y_true: torch.Tensor | None = None,
         **side: Any,
     ) -> torch.Tensor:
-        check_float(x, self.solver)  # θ̂ itself is checked in full by flat_batch
-        theta_hat = costs_to_theta(x, self.inputs)
-        problem = self.solver.problem
+        theta_hat, batch_shape = self._prediction(x, self.inputs)
+        problem = self.problem
+        dtype = work_dtype(theta_hat.dtype)
         theta = costs_to_theta(as_target(costs, theta_hat, problem, "true costs"), "costs")
-        batch, flat = flat_batch(self.solver, theta_hat, side)
-        theta = theta.reshape(flat.shape)
-        q = 2 * flat.detach() - theta
+        theta = theta.to(dtype)
+        q = 2 * theta_hat.to(dtype) - theta  # differentiable in θ̂
         if y_true is None:
-            both = batch.solve(torch.stack([q, theta]), what="2θ̂ - θ and the true θ")
+            both = _bridge.solve(
+                self.solver,
+                torch.stack([q, theta]),
+                side,
+                key=self._solver_key,
+                what="2θ̂ - θ and the true θ",
+            )
             y_q, y_t = both[0], both[1]
         else:
-            y_q = batch.solve(q, what="2θ̂ - θ")
-            y_t = as_target(y_true, theta_hat, problem, "true solution").reshape(flat.shape)
-        diff = y_q - y_t
-        values = value_with_grad(flat, (q * diff).sum(-1), 2 * diff, sampled=False)
-        return reduce(values.reshape(batch.batch_shape), self.reduction, self.solver.problem)
+            y_q = _bridge.solve(self.solver, q[None], side, key=self._solver_key, what="2θ̂ - θ")[0]
+            y_t = as_target(y_true, theta_hat, problem, "true solution").to(dtype)
+        values = (q * (y_q - y_t)).reshape(*batch_shape, math.prod(q.shape[len(batch_shape) :]))
+        values = values.sum(-1)
+        return reduce(values.reshape(batch_shape).to(theta_hat.dtype), self.reduction, problem)
 
 
-class TwoStageLoss(nn.Module):
+class TwoStageLoss(SolverModule):
     """Two-stage regression: mean squared error between predicted and true costs.
 
     Args: ``solver`` (only its instance shape is used), ``inputs``, ``reduction`` as
     :class:`SPOPlusLoss`. ``forward(x, costs, **side)``; ``side`` is accepted and ignored.
+
+    >>> import torch, solvers
+    >>> TwoStageLoss(solvers.get("argmax"))(torch.zeros(1, 2), torch.tensor([[1.0, 3.0]]))
+    tensor(5.)
     """
 
-    def __init__(self, solver: Solver, inputs: str = "scores", reduction: str = "mean") -> None:
-        super().__init__()
-        check_choice("inputs", inputs, INPUTS)
-        check_choice("reduction", reduction, REDUCTIONS)
-        self.solver = solver
-        self.inputs = inputs
-        self.reduction = reduction
+    def __init__(
+        self,
+        solver: Any,
+        inputs: str = _O["inputs"].default,
+        reduction: str = _O["reduction"].default,
+    ) -> None:
+        super().__init__(solver)
+        self.inputs = _O["inputs"].check(inputs)
+        self.reduction = _O["reduction"].check(reduction)
 
     def forward(self, x: torch.Tensor, costs: torch.Tensor, **side: Any) -> torch.Tensor:
-        batch_shape, event_shape = check_prediction(x, self.solver)
+        check_float(x, self.solver)
+        x, batch_shape, event_shape = checked_prediction(x, self.solver)
         theta_hat = costs_to_theta(x, self.inputs)
-        problem = self.solver.problem
+        problem = self.problem
         theta = costs_to_theta(as_target(costs, theta_hat, problem, "true costs"), "costs")
         n_entries = math.prod(event_shape)
         values = (theta_hat - theta).pow(2).reshape(*batch_shape, n_entries).mean(-1)
-        return reduce(values, self.reduction, self.solver.problem)
+        return reduce(values, self.reduction, problem)
 
 
 # -- registration -----------------------------------------------------------------------------

@@ -46,20 +46,37 @@ __all__ = [
     "interp_matrix",
 ]
 
-#: Terrain classes, in the order of their index in the generator.
 CLASS_NAMES: tuple[str, ...] = ("grass", "dirt", "forest", "water", "rock")
-#: Vertex cost of each class (stored as float16 on disk: 0.7998, 1.2002, 5.3008, 7.6992, 9.2031).
+"""Terrain classes, in the order of their index in the generator."""
 CLASS_COSTS = np.array([0.8, 1.2, 5.3, 7.7, 9.2])
-#: Grid sizes of the real data set.
+"""Vertex cost of each class (stored as float16 on disk: 0.7998, 1.2002, 5.3008, 7.6992, 9.2031)."""
 SIZES: tuple[int, ...] = (12, 18, 24, 30)
-GRASS, DIRT, FOREST, WATER, ROCK = range(5)
+"""Grid sizes of the real data set."""
+GRASS = 0
+"""Index of grass in :data:`CLASS_NAMES` and :data:`CLASS_COSTS`."""
+DIRT = 1
+"""Index of dirt."""
+FOREST = 2
+"""Index of forest."""
+WATER = 3
+"""Index of water."""
+ROCK = 4
+"""Index of rock."""
 PIXELS_PER_CELL = 8
-#: Maps generated per chunk; fixed, since the random streams are drawn per chunk.
+"""Side of a cell's square tile in pixels: a ``k × k`` map is an ``8k × 8k`` image."""
 CHUNK = 256
+"""Maps generated per chunk; fixed, since the random streams are drawn per chunk."""
 
 
 def smooth_field(rng: np.random.Generator, n: int, k: int, sigma: float) -> np.ndarray:
-    """``(n, k, k)`` smooth Gaussian random fields, standardised per map."""
+    """``(n, k, k)`` smooth Gaussian random fields, standardised per map (module doc).
+
+    Examples:
+        >>> import numpy as np
+        >>> z = smooth_field(np.random.default_rng(0), 2, 12, sigma=2.0)
+        >>> z.shape, np.allclose(z.mean(axis=(1, 2)), 0), np.allclose(z.std(axis=(1, 2)), 1)
+        ((2, 12, 12), True, True)
+    """
     pad = int(math.ceil(2 * sigma))
     z = rng.standard_normal((n, k + 2 * pad, k + 2 * pad))
     z = gaussian_filter(z, sigma=(0, sigma, sigma), mode="wrap")[:, pad : pad + k, pad : pad + k]
@@ -69,7 +86,15 @@ def smooth_field(rng: np.random.Generator, n: int, k: int, sigma: float) -> np.n
 
 
 def above_quantile(field: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """Boolean mask of the ``frac[i]`` share of cells of map ``i`` with the largest values."""
+    """Boolean mask of the ``frac[i]`` share of cells of map ``i`` with the largest values.
+
+    Examples:
+        >>> import numpy as np
+        >>> field = np.array([[[0.3, 0.1], [0.4, 0.2]]])
+        >>> above_quantile(field, np.array([0.5]))
+        array([[[ True, False],
+                [ True, False]]])
+    """
     n = field.shape[0]
     flat = field.reshape(n, -1)
     m = flat.shape[1]
@@ -92,6 +117,12 @@ def blobs(
     Each map gets ``Poisson(rate · k²/144)`` blobs (capped); a blob of ``s`` cells is the set
     of the ``s`` cells nearest a random centre under a distance perturbed by smooth noise of
     relative strength ``roughness``.
+
+    Examples:
+        >>> import numpy as np
+        >>> lakes = blobs(np.random.default_rng(0), 100, 12, 1.1, (6, 18), roughness=0.35)
+        >>> lakes.shape, lakes.dtype, bool(0.05 < lakes.mean() < 0.2)
+        ((100, 12, 12), dtype('bool'), True)
     """
     lam = rate_per_144 * k * k / 144.0
     cap = max(1, int(math.ceil(lam + 3 * math.sqrt(lam))))
@@ -113,7 +144,19 @@ def blobs(
 
 
 def interp_matrix(k: int, step: int = 4) -> np.ndarray:
-    """``(8k, 8k/step + 1)`` linear interpolation from a lattice every ``step`` pixels."""
+    """``(8k, 8k/step + 1)`` linear interpolation from a lattice every ``step`` pixels.
+
+    Row ``i`` weighs the two lattice points around pixel centre ``(i + ½) / step``, so
+    ``M v`` is the piecewise linear interpolation of lattice values ``v`` at the pixels.
+
+    Examples:
+        >>> import numpy as np
+        >>> m = interp_matrix(1)  # one cell: 8 pixels from a lattice of 3 points
+        >>> m.shape, np.allclose(m.sum(axis=1), 1)
+        ((8, 3), True)
+        >>> m @ np.array([0.0, 4.0, 8.0])
+        array([0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5])
+    """
     size = k * PIXELS_PER_CELL
     m = size // step + 1
     pos = (np.arange(size) + 0.5) / step

@@ -64,27 +64,45 @@ __all__ = [
 ]
 
 VERSION = 2
-#: Approximate mean colour (RGB) of each class in the real data, format 2's targets.
+"""The generator format these maps are (``format_version`` in the ``info.json``)."""
 CLASS_MEAN_RGB = np.array(
     [[43, 77, 15], [100, 60, 10], [17, 79, 9], [9, 48, 90], [70, 70, 70]], dtype=np.float64
 )
-#: Texture variants per class.
+"""Approximate mean colour (RGB) of each class in the real data, format 2's targets."""
 N_VARIANTS = 16
-#: Border displacement patterns a cell can take.
+"""Texture variants per class."""
 N_DISPLACEMENTS = 16
-#: A cell keeps the border displacement only if at least this many of its 64 pixels keep
-#: the cell's own class (a strict majority, with a margin).
+"""Border displacement patterns a cell can take."""
 MIN_OWN_PIXELS = 40
+"""A cell keeps the border displacement only if at least this many of its 64 pixels keep
+the cell's own class (a strict majority, with a margin)."""
 
 
 def draw(rng: np.random.Generator, n: int, k: int, tileset: Tileset) -> tuple:
-    """Cell classes ``(n, k, k)`` int64 and images ``(n, 8k, 8k, 3)`` uint8 of ``n`` maps."""
+    """Cell classes ``(n, k, k)`` int64 and images ``(n, 8k, 8k, 3)`` uint8 of ``n`` maps.
+
+    The layout and the rendering of the module doc, both drawn from ``rng``.
+
+    Examples:
+        >>> import numpy as np
+        >>> tileset = make_tileset(np.random.default_rng(1))
+        >>> cls, maps = draw(np.random.default_rng(0), 2, 12, tileset)
+        >>> cls.shape, maps.shape, maps.dtype
+        ((2, 12, 12), (2, 96, 96, 3), dtype('uint8'))
+    """
     cls = _layout(rng, n, k)
     return cls, _render(rng, cls, tileset)
 
 
 def make_tileset(rng: np.random.Generator) -> Tileset:
-    """The one skin every map of a data set is drawn with."""
+    """The one skin every map of a data set is drawn with (module doc, "Tileset").
+
+    Examples:
+        >>> import numpy as np
+        >>> tileset = make_tileset(np.random.default_rng(0))
+        >>> tileset.textures.shape, tileset.displacements.shape
+        ((5, 16, 8, 8, 3), (2, 16, 8, 8))
+    """
     return Tileset(_texture_bank(rng), _displacement_bank(rng))
 
 
@@ -180,12 +198,19 @@ def _texture_bank(rng: np.random.Generator, v: int = N_VARIANTS) -> np.ndarray:
 
 # --------------------------------------------------------------------------- rendering
 class Tileset(NamedTuple):
-    """The one skin every map of a data set is drawn with (fixed by the seed)."""
+    """The one skin every map of a data set is drawn with (fixed by the seed).
 
-    #: ``(5, N_VARIANTS, 8, 8, 3)`` float RGB textures per class.
+    Examples:
+        >>> import numpy as np
+        >>> tileset = make_tileset(np.random.default_rng(0))
+        >>> tileset.textures.dtype, tileset.displacements.dtype
+        (dtype('float64'), dtype('float32'))
+    """
+
     textures: np.ndarray
-    #: ``(2, N_DISPLACEMENTS, 8, 8)`` float32 border displacements (rows, cols) per cell.
+    """``(5, N_VARIANTS, 8, 8, 3)`` float RGB textures per class."""
     displacements: np.ndarray
+    """``(2, N_DISPLACEMENTS, 8, 8)`` float32 border displacements (rows, cols) per cell."""
 
 
 def _displacement_bank(rng: np.random.Generator, d: int = N_DISPLACEMENTS) -> np.ndarray:

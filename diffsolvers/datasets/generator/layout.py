@@ -43,7 +43,17 @@ __all__ = ["layout"]
 
 
 def layout(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    """Cell classes ``(n, k, k)`` int64 in ``0..4`` of ``n`` maps (module doc)."""
+    """Cell classes ``(n, k, k)`` int64 in ``0..4`` of ``n`` maps (module doc).
+
+    The classes index :data:`~.common.CLASS_NAMES`; ``rng`` draws the whole batch, so the
+    same generator state gives the same maps.
+
+    Examples:
+        >>> import numpy as np
+        >>> cls = layout(np.random.default_rng(0), 2, 12)
+        >>> cls.shape, cls.dtype, int(cls.min()) >= 0, int(cls.max()) <= 4
+        ((2, 12, 12), dtype('int64'), True, True)
+    """
     area = k * k / 144.0
     background = smooth_field(rng, n, k, 3.0)
     cls = np.where(above_quantile(background, rng.uniform(0.3, 0.84, size=n)), DIRT, GRASS)

@@ -43,7 +43,14 @@ _TOP = "warcraft_shortest_path_oneskin"
 
 
 def default_data_root(format: int = FORMAT_VERSION) -> Path:
-    """Where generated Warcraft data of ``format`` goes by default (module doc)."""
+    """Where generated Warcraft data of ``format`` goes by default (module doc).
+
+    Examples:
+        >>> default_data_root(3).parts[-2:]
+        ('format3', 'warcraft_shortest_path_oneskin')
+        >>> default_data_root(2).parent == default_data_root(3).parent.parent
+        True
+    """
     format = check_format(format)
     env = os.environ.get("DIFFSOLVERS_DATA")
     if env:
@@ -60,7 +67,14 @@ def default_data_root(format: int = FORMAT_VERSION) -> Path:
 def default_format(folder: str | os.PathLike | None) -> int | None:
     """The format whose default folder ``folder`` is (a ``{k}x{k}`` folder or its root),
     else ``None``: how a run that recorded only the path of its generated data (since
-    deleted) tells which format to make again."""
+    deleted) tells which format to make again.
+
+    Examples:
+        >>> default_format(default_data_root(2) / "12x12")
+        2
+        >>> print(default_format("somewhere/else/12x12"))
+        None
+    """
     if folder is None:
         return None
     path = Path(folder).expanduser().resolve()
@@ -73,7 +87,12 @@ def default_format(folder: str | os.PathLike | None) -> int | None:
 
 def folder_format(folder: str | os.PathLike) -> int | None:
     """The generator format of the data in ``folder`` (its ``info.json``), or ``None`` when
-    this generator did not write it (no or foreign ``info.json``: e.g. the real data)."""
+    this generator did not write it (no or foreign ``info.json``: e.g. the real data).
+
+    Examples:
+        >>> folder_format("datasets/warcraft_sample/12x12")  # the committed sample
+        2
+    """
     try:
         params = json.loads((Path(folder) / "info.json").read_text())["dataset_params"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -92,7 +111,14 @@ def existing_warcraft_data(
     k: int = 12, root: str | os.PathLike | None = None, *, format: int = FORMAT_VERSION
 ) -> Path | None:
     """The folder ``{root}/{k}x{k}`` that :func:`ensure_warcraft_data` would reuse as it is
-    (complete, and of ``format`` or not written by this generator), or ``None``."""
+    (complete, and of ``format`` or not written by this generator), or ``None``.
+
+    Examples:
+        >>> existing_warcraft_data(12, "datasets/warcraft_sample", format=2).name
+        '12x12'
+        >>> print(existing_warcraft_data(12, "datasets/warcraft_sample", format=3))
+        None
+    """
     format = check_format(format)
     target = _target(k, root, format)
     if not (target / "test_maps.npy").exists():
@@ -120,6 +146,14 @@ def ensure_warcraft_data(
     retired format is made again; a folder of another available format raises
     :class:`~diffsolvers.datasets.WarcraftDataError` (never reused as ``format``, never
     overwritten).
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     made = ensure_warcraft_data(12, root, n_train=4, n_val=2, n_test=2, progress=False)
+        ...     again = ensure_warcraft_data(12, root, progress=False)  # reused, not remade
+        ...     print(made.name, again == made, folder_format(made))
+        12x12 True 3
     """
     format = check_format(format)
     target = _target(k, root, format)

@@ -78,16 +78,16 @@ __all__ = [
 ]
 
 VERSION = 3
-#: Texture variants per class.
+"""The generator format these maps are (``format_version`` in the ``info.json``)."""
 N_VARIANTS = 8
-#: Border displacement patterns a cell can take.
+"""Texture variants per class."""
 N_DISPLACEMENTS = 16
-#: A cell keeps the border displacement only if at least this many of its 64 pixels keep
-#: the cell's own class.
+"""Border displacement patterns a cell can take."""
 MIN_OWN_PIXELS = 40
-#: The brightest value a texel may take (the real maps' pixel maximum).
+"""A cell keeps the border displacement only if at least this many of its 64 pixels keep
+the cell's own class."""
 PIXEL_MAX = 146
-#: Class colour ``μ_c`` (RGB, 0-255) of the textures, fitted (module doc).
+"""The brightest value a texel may take (the real maps' pixel maximum)."""
 TILE_MEAN = np.array(
     [
         [49.1, 81.4, 10.1],
@@ -97,46 +97,74 @@ TILE_MEAN = np.array(
         [74.3, 74.0, 78.3],
     ]
 )
-#: Texture contrast ``s_c`` per channel, fitted (module doc).
+"""Class colour ``μ_c`` (RGB, 0-255) of the textures, one row per class, fitted (module doc)."""
 TILE_SCALE = np.array(
     [[15.7, 9.0, 3.5], [13.9, 6.2, 11.0], [6.9, 18.0, 10.9], [11.8, 3.4, 4.3], [25.2, 28.1, 21.8]]
 )
-#: Spread of the variants' mean colours per class and channel (levels): variant ``v`` of
-#: class ``c`` is offset by ``q_v · spread_c`` (``q`` evenly spaced normal quantiles).
+"""Texture contrast ``s_c`` per class and channel, fitted (module doc)."""
 VARIANT_SPREAD = np.array(
     [[3.0, 5.0, 0.5], [4.0, 4.0, 1.0], [4.0, 8.0, 2.0], [0.5, 2.0, 4.0], [4.0, 4.0, 4.0]]
 )
-#: Colour of the shore line inside water cells.
+"""Spread of the variants' mean colours per class and channel (levels): variant ``v`` of
+class ``c`` is offset by ``q_v · spread_c`` (``q`` evenly spaced normal quantiles)."""
 SHORE_RGB = np.array([40.0, 42.0, 40.0])
-#: Which neighbour classes a cell may show: land 0, rock 1, water 2; a cell shows a class
-#: of rank at most its own (and a water cell shows land as its shore).
+"""Colour of the shore line inside water cells."""
 _RANK = np.array([0, 0, 0, 2, 1])
-#: The shore's pixel class (water-cell pixels on land or next to a land cell).
+"""Which neighbour classes a cell may show: land 0, rock 1, water 2; a cell shows a class
+of rank at most its own (and a water cell shows land as its shore)."""
 SHORE = 5
-#: How far open-water pixels next to the shore are shaded towards :data:`SHORE_RGB`.
+"""The shore's pixel class (water-cell pixels on land or next to a land cell)."""
 SHORE_RIM = 0.35
-#: How much a texel belongs to its variant rather than to the class's shared edge pattern:
-#: ``½ + ½ (sin(π(y+½)/8) sin(π(x+½)/8))^½``, about 0.6 in the corners, 1 in the centre.
+"""How far open-water pixels next to the shore are shaded towards :data:`SHORE_RGB`."""
 _EDGE_WEIGHT = 0.5 + 0.5 * np.sqrt(np.outer(*(2 * [np.sin(np.pi * (np.arange(8) + 0.5) / 8)])))
+"""How much a texel belongs to its variant rather than to the class's shared edge pattern:
+``½ + ½ (sin(π(y+½)/8) sin(π(x+½)/8))^½``, about 0.6 in the corners, 1 in the centre."""
 
 
 class Tileset(NamedTuple):
-    """The one skin every map of a data set is drawn with (fixed by the seed)."""
+    """The one skin every map of a data set is drawn with (fixed by the seed).
 
-    #: ``(6, N_VARIANTS, 8, 8, 3)`` uint8 RGB textures per class, the shore's last.
+    Examples:
+        >>> import numpy as np
+        >>> tileset = make_tileset(np.random.default_rng(0))
+        >>> tileset.textures.shape, tileset.textures.dtype, tileset.displacements.shape
+        ((6, 8, 8, 8, 3), dtype('uint8'), (2, 16, 8, 8))
+    """
+
     textures: np.ndarray
-    #: ``(2, N_DISPLACEMENTS, 8, 8)`` float32 border displacements (rows, cols) per cell.
+    """``(6, N_VARIANTS, 8, 8, 3)`` uint8 RGB textures per class, the shore's last."""
     displacements: np.ndarray
+    """``(2, N_DISPLACEMENTS, 8, 8)`` float32 border displacements (rows, cols) per cell."""
 
 
 def draw(rng: np.random.Generator, n: int, k: int, tileset: Tileset) -> tuple:
-    """Cell classes ``(n, k, k)`` int64 and images ``(n, 8k, 8k, 3)`` uint8 of ``n`` maps."""
+    """Cell classes ``(n, k, k)`` int64 and images ``(n, 8k, 8k, 3)`` uint8 of ``n`` maps.
+
+    A :func:`~.layout.layout` rendered with ``tileset`` (:func:`render`), both drawn from
+    ``rng``.
+
+    Examples:
+        >>> import numpy as np
+        >>> tileset = make_tileset(np.random.default_rng(1))
+        >>> cls, images = draw(np.random.default_rng(0), 2, 12, tileset)
+        >>> cls.shape, images.shape, images.dtype
+        ((2, 12, 12), (2, 96, 96, 3), dtype('uint8'))
+    """
     cls = layout(rng, n, k)
     return cls, render(rng, cls, tileset)
 
 
 def make_tileset(rng: np.random.Generator) -> Tileset:
-    """The one skin every map of a data set is drawn with."""
+    """The one skin every map of a data set is drawn with (module doc, "Textures").
+
+    Examples:
+        >>> import numpy as np
+        >>> tileset = make_tileset(np.random.default_rng(0))
+        >>> int(tileset.textures.max()) <= PIXEL_MAX
+        True
+        >>> np.array_equal(tileset.textures, make_tileset(np.random.default_rng(0)).textures)
+        True
+    """
     patterns = _patterns(rng, N_VARIANTS)
     shore = SHORE_RGB + 0.5 * TILE_SCALE[WATER] * patterns[WATER]
     quantiles = norm.ppf((np.arange(N_VARIANTS) + 0.5) / N_VARIANTS)
@@ -269,7 +297,23 @@ def _pixel_classes(rng: np.random.Generator, cls: np.ndarray, tileset: Tileset) 
 
 
 def render(rng: np.random.Generator, cls: np.ndarray, tileset: Tileset) -> np.ndarray:
-    """Draw the ``(n, 8k, 8k, 3)`` uint8 images of the cell classes ``cls`` ``(n, k, k)``."""
+    """Draw the ``(n, 8k, 8k, 3)`` uint8 images of the cell classes ``cls`` ``(n, k, k)``.
+
+    ``rng`` picks each cell's texture variant and border displacement (module doc,
+    "Borders").
+
+    Examples:
+        >>> import numpy as np
+        >>> from diffsolvers.datasets.generator.common import GRASS, WATER
+        >>> tileset = make_tileset(np.random.default_rng(1))
+        >>> cls = np.array([[[GRASS, GRASS], [WATER, WATER]]])
+        >>> image = render(np.random.default_rng(0), cls, tileset)
+        >>> image.shape
+        (1, 16, 16, 3)
+        >>> grass, water = image[0, :8].mean(axis=(0, 1)), image[0, 8:].mean(axis=(0, 1))
+        >>> bool(grass[1] > grass[2]), bool(water[2] > water[0])  # green grass, blue water
+        (True, True)
+    """
     n, k, _ = cls.shape
     p = PIXELS_PER_CELL
     size = k * p

@@ -61,23 +61,32 @@ __all__ = [
 ]
 
 _MODULES: dict[int, ModuleType] = {format2.VERSION: format2, tiles.VERSION: tiles}
-#: The generator formats that can be written.
 FORMATS: tuple[int, ...] = tuple(sorted(_MODULES))
-#: The default (newest) format.
+"""The generator formats that can be written."""
 FORMAT_VERSION: int = FORMATS[-1]
-#: The ``dataset_params.generator`` entry of the ``info.json`` this generator writes.
+"""The default (newest) format."""
 GENERATOR_NAME = "diffsolvers.datasets.warcraft_generator"
+"""The ``dataset_params.generator`` entry of the ``info.json`` this generator writes."""
 _SPLITS = ("train", "val", "test")
 _KINDS = ("maps", "vertex_weights", "shortest_paths")
 _LOCK = ".lock"
-#: A temporary folder without a held lock is removed once this old (seconds): one left by a
-#: version that took no lock, or on a file system without ``flock``; where ``flock`` does
-#: not exist at all (Windows) after a day.
 _UNLOCKED_STALE_AFTER = 600.0 if fcntl is not None else 86_400.0
+"""A temporary folder without a held lock is removed once this old (seconds): one left by a
+version that took no lock, or on a file system without ``flock``; where ``flock`` does not
+exist at all (Windows) after a day."""
 
 
 def check_format(format: Any) -> int:
-    """``format`` as an int of :data:`FORMATS`, or a ``ValueError`` naming the valid ones."""
+    """``format`` as an int of :data:`FORMATS`, or a ``ValueError`` naming the valid ones.
+
+    Examples:
+        >>> check_format(2)
+        2
+        >>> check_format(1)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown generator format 1; available formats: 2, 3
+    """
     valid = ", ".join(map(str, FORMATS))
     if isinstance(format, bool) or not isinstance(format, (int, np.integer)):
         raise ValueError(f"generator format must be one of {valid}, got {format!r}")
@@ -129,6 +138,14 @@ def generate_maps(
 
     Deterministic in ``(seed, k, n, stream, format)``: stream ``(0,)`` is the train split of
     :func:`generate_warcraft` with the same seed, size and format.
+
+    Examples:
+        >>> import numpy as np
+        >>> maps, weights, paths = generate_maps(2, 12, seed=0)
+        >>> maps.shape, weights.shape, paths.dtype
+        ((2, 96, 96, 3), (2, 12, 12), dtype('uint8'))
+        >>> np.array_equal(maps, generate_maps(2, 12, seed=0)[0])  # same seed, same maps
+        True
     """
     format = check_format(format)
     maps = np.empty((n, k * PIXELS_PER_CELL, k * PIXELS_PER_CELL, 3), dtype=np.uint8)
@@ -168,6 +185,13 @@ def generate_warcraft(
     so an interrupted run leaves no half-written data set; temporary folders that killed
     runs left in ``out_root`` are removed first. An existing target folder is an error
     unless ``overwrite=True``. ``progress`` shows a bar where ``tqdm`` is installed.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     folder = generate_warcraft(root, 12, 4, 2, 2, seed=0, progress=False)
+        ...     print(folder.name, sorted(f.name for f in folder.glob("train_*")))
+        12x12 ['train_maps.npy', 'train_shortest_paths.npy', 'train_vertex_weights.npy']
     """
     format = check_format(format)
     k = int(k)
@@ -241,6 +265,15 @@ def remove_stale_temporaries(out_root: str | os.PathLike, k: int) -> list[Path]:
     A folder whose ``.lock`` nobody holds is stale at once; one without a lock file (an
     older version of this generator, or a file system without ``flock``) once it is ten
     minutes old (a day where ``flock`` does not exist). Returns the folders removed.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     left = pathlib.Path(root) / ".12x12.tmp-abc"  # a killed run's, unlocked
+        ...     left.mkdir()
+        ...     (left / ".lock").touch()
+        ...     print([folder.name for folder in remove_stale_temporaries(root, 12)])
+        ['.12x12.tmp-abc']
     """
     removed = []
     for folder in sorted(Path(out_root).glob(f".{int(k)}x{int(k)}.tmp-*")):

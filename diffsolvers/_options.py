@@ -1,0 +1,159 @@
+r"""Every method option in one table: its name, default, check and help text.
+
+The layer and loss classes take their defaults from here and check their arguments with
+:meth:`Option.check`; the registry lists each method's options with these defaults
+(:func:`diffsolvers.available`, :func:`diffsolvers.method_info`), and the documentation
+reads the help texts. A method may override a default (I-MLE draws one sample by
+default, the perturbed methods three); that override is stated once, where the method
+registers itself, and its class uses the same value.
+
+======================= ============ ===================================================
+option                  default      meaning
+======================= ============ ===================================================
+``sigma``               1.0          noise scale ε > 0 of the perturbation
+``n_samples``           3            number M of perturbations per forward pass
+``noise``               ``"normal"`` noise distribution
+``mode``                additive     ``θ + εZ`` or ``θ ⊙ exp(εZ - log E[e^{εZ}])``
+``control_variate``     False        subtract ``y*(θ)`` in the Jacobian estimate
+``seed``, ``generator`` None         the module's own random numbers
+``inputs``              ``"scores"`` the input is θ, or costs ĉ with θ = -ĉ
+``reduction``           ``"mean"``   over the batch axes of a loss
+``lambda_``             10.0         interpolation strength λ (blackbox, I-MLE)
+``projection``          None         identity layer's projection of θ
+``kappa``, ``tau``      1.0          Sum-of-Gamma κ and temperature τ (I-MLE)
+``n_terms``             10           Sum-of-Gamma number of Gamma terms (I-MLE)
+``map_in_eval``         True         I-MLE returns the noise-free ``y*(θ)`` in eval mode
+======================= ============ ===================================================
+
+Example::
+
+    >>> from diffsolvers._options import OPTIONS
+    >>> OPTIONS["sigma"].default, OPTIONS["sigma"].check(0.5)
+    (1.0, 0.5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._checks import (
+    INPUTS,
+    REDUCTIONS,
+    check_choice,
+    check_count,
+    check_flag,
+    check_generator,
+    check_positive,
+    check_seed,
+)
+from .noise import Noise, get_noise
+
+__all__ = ["Option", "OPTIONS", "MODES", "PROJECTIONS", "option"]
+
+#: The perturbation modes.
+MODES = ("additive", "multiplicative")
+#: The identity layer's projections of θ.
+PROJECTIONS = (None, "normalize", "mean", "mean_normalize")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One method option: ``name``, ``default``, the ``checker(name, value)`` that returns
+    the value to store (or raises naming the option), and a one-line ``help``."""
+
+    name: str
+    default: Any
+    checker: Callable[[str, Any], Any]
+    help: str
+
+    def check(self, value: Any) -> Any:
+        """``value`` checked and normalised (a NumPy scalar becomes a Python number...)."""
+        return self.checker(self.name, value)
+
+
+def _choice(choices: tuple) -> Callable[[str, Any], Any]:
+    def check(name: str, value: Any) -> Any:
+        check_choice(name, value, choices)
+        return value
+
+    return check
+
+
+def _seed(name: str, value: Any) -> int | None:
+    return check_seed(value)
+
+
+def _generator(name: str, value: Any) -> Any:
+    return check_generator(value)
+
+
+def _noise(name: str, value: Any) -> Noise:
+    return get_noise(value)
+
+
+def _ratio(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    ratio = check_positive(name, value)
+    if ratio > 1:
+        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    return ratio
+
+
+_TABLE = [
+    Option("sigma", 1.0, check_positive, "noise scale ε > 0 of the perturbation"),
+    Option("n_samples", 3, check_count, "number M of noise samples per forward pass"),
+    Option("noise", "normal", _noise, "noise distribution: 'normal', 'gumbel' or a Noise"),
+    Option(
+        "mode",
+        "additive",
+        _choice(MODES),
+        "'additive' (θ + εZ) or 'multiplicative' (θ ⊙ exp(εZ - ε²/2), keeps the sign of θ)",
+    ),
+    Option(
+        "control_variate",
+        False,
+        check_flag,
+        "subtract y*(θ) in the Jacobian estimate (unbiased, lower variance, one more solve)",
+    ),
+    Option("seed", None, _seed, "seed of the module's own random generator (None: torch's)"),
+    Option("generator", None, _generator, "a torch.Generator to draw the noise from"),
+    Option(
+        "inputs",
+        "scores",
+        _choice(INPUTS),
+        "'scores' (the input is θ, maximised) or 'costs' (the input is ĉ, θ = -ĉ)",
+    ),
+    Option("reduction", "mean", _choice(REDUCTIONS), "'mean', 'sum' or 'none' over the batch"),
+    Option("lambda_", 10.0, check_positive, "interpolation strength λ > 0 of θ - λ·∂L/∂y"),
+    Option(
+        "projection",
+        None,
+        _choice(PROJECTIONS),
+        "projection of θ before the solve: None, 'normalize', 'mean' or 'mean_normalize'",
+    ),
+    Option("kappa", 1.0, check_positive, "Sum-of-Gamma κ > 0 (about the solution's size)"),
+    Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
+    Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
+    Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
+    # Reserved for solution caching (a share of the solver calls answered from a pool of
+    # solutions already seen); no method declares it until the cache is wired in.
+    Option(
+        "solve_ratio",
+        None,
+        _ratio,
+        "share of the calls that run the solver; the others reuse the best solution seen",
+    ),
+]
+
+#: Every option by name.
+OPTIONS: dict[str, Option] = {o.name: o for o in _TABLE}
+
+
+def option(name: str) -> Option:
+    """The :class:`Option` ``name``; ``KeyError`` listing the known names otherwise."""
+    if name not in OPTIONS:
+        raise KeyError(f"unknown option {name!r}; known options: {', '.join(OPTIONS)}")
+    return OPTIONS[name]
