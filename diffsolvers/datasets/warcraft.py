@@ -537,13 +537,39 @@ def random_symmetry(
 
 def draw_symmetries(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``n`` random indices into :data:`SYMMETRIES` (int64), as :func:`random_symmetry`
-    draws them: draw them for a whole batch and apply slices of them to its parts."""
+    draws them: draw them for a whole batch and apply slices of them to its parts.
+
+    Examples:
+        >>> import torch
+        >>> choices = draw_symmetries(6, torch.Generator().manual_seed(0))
+        >>> choices.shape, bool(((0 <= choices) & (choices < len(SYMMETRIES))).all())
+        (torch.Size([6]), True)
+    """
     return torch.randint(0, len(SYMMETRIES), (n,), generator=generator)
 
 
 def apply_symmetries(choices: torch.Tensor, *grids: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Apply symmetry ``SYMMETRIES[choices[b]]`` to sample ``b`` of every tensor (shapes as
-    in :func:`random_symmetry`; ``choices`` has one entry per sample)."""
+    in :func:`random_symmetry`; ``choices`` has one integer entry per sample, from 0 to
+    ``len(SYMMETRIES) - 1``).
+
+    Examples:
+        >>> import torch
+        >>> costs = torch.arange(18.0).reshape(2, 3, 3)
+        >>> moved, = apply_symmetries(torch.tensor([0, 1]), costs)  # identity, transpose
+        >>> torch.equal(moved[0], costs[0]), torch.equal(moved[1], costs[1].T)
+        (True, True)
+    """
+    if choices.ndim != 1 or choices.dtype.is_floating_point or choices.dtype.is_complex:
+        raise ValueError(
+            f"apply_symmetries: choices must be a 1-D integer tensor, got shape "
+            f"{tuple(choices.shape)} and dtype {choices.dtype}"
+        )
+    if choices.numel() and not bool(((choices >= 0) & (choices < len(SYMMETRIES))).all()):
+        raise ValueError(
+            f"apply_symmetries: choices must lie in 0..{len(SYMMETRIES) - 1} (SYMMETRIES), "
+            f"got {choices.min().item()}..{choices.max().item()}"
+        )
     n = choices.shape[0]
     transpose = (choices == 1) | (choices == 3)
     rotate = choices >= 2
