@@ -139,7 +139,7 @@ def launched() -> World:
     if missing:
         raise ValueError(
             f"WORLD_SIZE={size} but {' and '.join(missing)} unset: launch the command with "
-            "torchrun (docs/threads.md, 'Training on several processes or machines')"
+            "torchrun (docs/distributed.md)"
         )
     return World(rank=rank, size=size, local_rank=local_rank, local_size=local_size)
 
