@@ -100,10 +100,12 @@ def torchrun(args: list[str], fault: str | None = None, processes: int = 2) -> d
     return {"code": job.returncode, "out": out, "end": end, "seconds": end - start, "pgid": job.pid}
 
 
-def two_machines(args: list[list[str]]) -> list[dict]:
-    """Two torchrun agents on this machine as two machines of one job (``--nnodes 2``, node
-    ranks 0 and 1, a static rendezvous on a free loopback port), one process each, agent
-    i running ``diffsolvers ARGS[i]``; their exit codes and outputs."""
+def two_machines(args: list[list[str]], rendezvous: str = "static") -> list[dict]:
+    """Two torchrun agents on this machine as two machines of one job (``--nnodes 2``, one
+    process each, agent i running ``diffsolvers ARGS[i]``) meeting on a free loopback port:
+    ``static``, node ranks 0 and 1 given (``--node-rank``); ``c10d``, ranks assigned by the
+    rendezvous (``--rdzv-backend c10d --rdzv-id``, the README's command). Their exit codes
+    and outputs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -112,8 +114,12 @@ def two_machines(args: list[list[str]]) -> list[dict]:
     agents = []
     for node, argv in enumerate(args):
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2"]
-        command += ["--node-rank", str(node), "--nproc_per_node", "1"]
-        command += ["--rdzv-endpoint", f"127.0.0.1:{port}", str(WORKER), *map(str, argv)]
+        if rendezvous == "static":
+            command += ["--node-rank", str(node)]
+        else:
+            command += ["--rdzv-backend", "c10d", "--rdzv-id", "test"]
+        command += ["--nproc_per_node", "1", "--rdzv-endpoint", f"127.0.0.1:{port}"]
+        command += [str(WORKER), *map(str, argv)]
         agents.append(
             subprocess.Popen(
                 command,
@@ -336,11 +342,12 @@ def test_an_error_on_one_rank_is_one_line_naming_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_machines_train_as_two_processes_of_one(tmp_path):
-    """Two torchrun agents (``--nnodes 2 --node-rank 0/1 --rdzv-endpoint``) against one
-    agent with two processes: the same run, bit for bit."""
+@pytest.mark.parametrize("rendezvous", ["static", "c10d"])
+def test_two_machines_train_as_two_processes_of_one(tmp_path, rendezvous):
+    """Two torchrun agents (``--nnodes 2 --rdzv-endpoint``, with ``--node-rank 0/1`` or the
+    c10d rendezvous) against one agent with two processes: the same run, bit for bit."""
     argv = ["train", *RUN, "--global-batch", "15", "--threads", "1"]
-    agents = two_machines([[*argv, "--out", tmp_path / "nodes"]] * 2)
+    agents = two_machines([[*argv, "--out", tmp_path / "nodes"]] * 2, rendezvous)
     assert [a["code"] for a in agents] == [0, 0], agents
     one = torchrun([*argv, "--out", tmp_path / "one"])
     assert one["code"] == 0, one["out"]
