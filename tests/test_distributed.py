@@ -285,6 +285,21 @@ def test_the_thread_budget_is_applied_per_rank(runs):
     ]
 
 
+def test_each_rank_solves_only_its_own_maps(runs):
+    """blackbox solves each training map twice per epoch (forward, and again in backward);
+    rank r's maps: its parts of the global batches of 15, 15 and 10 maps, per epoch."""
+    alone = json.loads((runs["one"] / "metrics.json").read_text())["ranks"]
+    ranks = json.loads((runs["straight"] / "metrics.json").read_text())["ranks"]
+    epochs = 2
+    mine = [
+        epochs * sum(len(range(n)[shard(n, World(rank=r, size=2))]) for n in (15, 15, 10))
+        for r in range(2)
+    ]
+    assert mine == [42, 38]
+    assert [r["solver_instances"] for r in alone] == [2 * epochs * 40]
+    assert [r["solver_instances"] for r in ranks] == [2 * m for m in mine]
+
+
 def test_a_rank_killed_mid_epoch_ends_the_job_quickly_with_a_clear_error(runs):
     job = runs["killed"]
     out = job["out"]

@@ -315,6 +315,7 @@ def train_epoch(
         "data_seconds": sw.totals.get("data", 0.0),
         "step_seconds": sw.totals.get("step", 0.0),
         "solver_seconds": run.clock.seconds,
+        "solver_instances": run.clock.instances,
         "solver_share": run.clock.seconds / max(seconds, 1e-12),
         "lr": lr,
     }

@@ -47,11 +47,12 @@ def record_epoch(run: TrainingState, row: dict[str, Any], val: dict[str, float])
     config, world = run.config, run.world
     mine = {
         **{k: row[k] for k in _TIMINGS},
+        "solver_instances": row["solver_instances"],
         "threads": run.threads,
         "solver_threads": runtime.budget(),
     }
     records = all_gather({**mine, "rng": rng_state(run.device)}, world)
-    timings = {k: v for k, v in row.items() if k not in ("epoch", "train_loss")}
+    timings = {k: v for k, v in row.items() if k not in ("epoch", "train_loss", "solver_instances")}
     if world.active:
         shares = [r["solver_seconds"] / max(r["epoch_seconds"], 1e-12) for r in records]
         timings.update({k: float(np.mean([r[k] for r in records])) for k in _TIMINGS})
@@ -97,12 +98,14 @@ def _add_rank_totals(run: TrainingState, records: list[dict[str, Any]]) -> None:
                 "threads": r["threads"],
                 "solver_threads": r["solver_threads"],
                 "epochs": 0,
+                "solver_instances": 0,
                 **dict.fromkeys(_TIMINGS, 0.0),
             }
             for rank, r in enumerate(records)
         ]
     for total, r in zip(run.rank_totals, records):
         total["epochs"] += 1
+        total["solver_instances"] += r["solver_instances"]
         for key in _TIMINGS:
             total[key] += r[key]
 

@@ -100,7 +100,8 @@ class TrainingState:
     #: This process's place in a distributed job (:data:`.distributed.SINGLE`: alone).
     world: World = SINGLE
     #: Per rank: seconds in the solvers, in the steps and in the epochs trained by this
-    #: process (not those before a resume), its torch and solver thread budgets.
+    #: process (not those before a resume), the instances its objective solved in them,
+    #: its torch and solver thread budgets.
     rank_totals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
