@@ -93,7 +93,8 @@ def test_opted_out_blocks_are_few_and_explained(capsys):
 
 def _commands(text: str) -> list[str]:
     """The ``diffsolvers ...`` command lines of the bash blocks of ``text`` (continuations
-    joined, comments dropped, ``python -m diffsolvers`` included)."""
+    joined, comments dropped, ``python -m diffsolvers`` and ``torchrun ... -m diffsolvers``
+    included)."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
@@ -101,6 +102,8 @@ def _commands(text: str) -> list[str]:
             for part in re.split(r"&&|;", line):
                 part = part.split("  #")[0].split(" # ")[0].strip()
                 part = re.sub(r"^python -m diffsolvers\b", "diffsolvers", part)
+                # the launcher's options dropped: torchrun ... -m diffsolvers ARGS
+                part = re.sub(r"^(srun .*?)?torchrun .*?-m diffsolvers\b", "diffsolvers", part)
                 if part.startswith("diffsolvers "):
                     commands.append(part)
     return commands

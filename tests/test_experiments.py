@@ -21,7 +21,12 @@ from warcraft_cases import SAMPLE, TINY
 
 import solvers
 from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
-from diffsolvers.datasets.warcraft import SYMMETRIES, random_symmetry
+from diffsolvers.datasets.warcraft import (
+    SYMMETRIES,
+    apply_symmetries,
+    draw_symmetries,
+    random_symmetry,
+)
 from diffsolvers.experiments import compare as compare_module
 from diffsolvers.experiments import compare_synthetic as compare_synthetic_module
 from diffsolvers.experiments import warcraft as warcraft_module
@@ -163,6 +168,26 @@ def test_random_symmetry_keeps_the_path_ends_and_optimal_costs():
         random_symmetry(torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match="batch first"):
         random_symmetry(torch.zeros(2, 4, 4), torch.zeros(3, 4, 4))
+
+
+def test_symmetries_drawn_for_a_batch_and_applied_to_its_parts_move_it_as_a_whole():
+    costs = torch.rand(9, 5, 5, generator=torch.Generator().manual_seed(0))
+    images = torch.rand(9, 3, 40, 40, generator=torch.Generator().manual_seed(1))
+    whole = random_symmetry(images, costs, generator=torch.Generator().manual_seed(2))
+    choices = draw_symmetries(9, torch.Generator().manual_seed(2))
+    assert choices.dtype == torch.int64 and set(choices.tolist()) <= set(range(len(SYMMETRIES)))
+    parts = [apply_symmetries(choices[p], images[p], costs[p]) for p in (slice(0, 5), slice(5, 9))]
+    for i, moved in enumerate(whole):
+        assert torch.equal(torch.cat([part[i] for part in parts]), moved)
+    for b, c in enumerate(choices.tolist()):
+        assert torch.equal(whole[1][b], SYMMETRY_MAPS[SYMMETRIES[c]](costs[b]))
+    assert apply_symmetries(choices[:0], costs[:0])[0].shape == (0, 5, 5)
+    with pytest.raises(ValueError, match=r"must lie in 0\.\.3"):
+        apply_symmetries(torch.tensor([0, 4]), costs[:2])
+    with pytest.raises(ValueError, match="1-D integer tensor"):
+        apply_symmetries(torch.tensor([0.0, 1.0]), costs[:2])
+    with pytest.raises(ValueError, match="for 3 symmetries"):
+        apply_symmetries(choices[:3], costs[:2])
 
 
 def test_a_config_saved_before_a_field_existed_takes_its_default():
@@ -788,7 +813,8 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
         build_parser().parse_args(["compare", "synthetic", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "default: 1,2,4,6" in shown and "default: fenchel_young,spo_plus" in shown
-    assert "default: all cores" in shown
+    assert "default: the usable cores divided by the processes of the job" in shown
+    assert "C/N each for torchrun --nproc_per_node N on C cores" in shown
 
     before = torch.get_num_threads(), numba.get_num_threads()
     try:

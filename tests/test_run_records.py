@@ -21,6 +21,7 @@ import torch
 from warcraft_cases import SAMPLE
 
 from diffsolvers.experiments import warcraft as warcraft_module
+from diffsolvers.experiments import warcraft_records as records_module
 from diffsolvers.experiments.cli import main
 
 #: Two epochs on the committed sample, one thread, no progress bars.
@@ -52,7 +53,7 @@ def test_metrics_csv_is_completed_when_a_run_that_died_before_writing_it_resumes
     tmp_path, monkeypatch, capsys
 ):
     run = tmp_path / "run"
-    real_write_csv = warcraft_module.write_csv
+    real_write_csv = records_module.write_csv
 
     def die_before_the_last_row(rows, path):
         if len(rows) == 2:
@@ -60,7 +61,7 @@ def test_metrics_csv_is_completed_when_a_run_that_died_before_writing_it_resumes
         real_write_csv(rows, path)
 
     with monkeypatch.context() as mp:
-        mp.setattr(warcraft_module, "write_csv", die_before_the_last_row)
+        mp.setattr(records_module, "write_csv", die_before_the_last_row)
         with pytest.raises(Died):
             main([*TRAIN, "--out", str(run)])
     assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
@@ -82,7 +83,7 @@ def test_a_full_disk_at_a_checkpoint_names_the_file_and_keeps_the_last_good_one(
     """The second checkpoint's temporary file is /dev/full, which answers every write with
     ENOSPC, as a full disk does."""
     run = tmp_path / "run"
-    real_save = warcraft_module.atomic_save
+    real_save = records_module.atomic_save
     saves = []
 
     def disk_full_at_the_second(obj, path):
@@ -91,7 +92,7 @@ def test_a_full_disk_at_a_checkpoint_names_the_file_and_keeps_the_last_good_one(
             Path(f"{path}.tmp").symlink_to("/dev/full")
         real_save(obj, path)
 
-    monkeypatch.setattr(warcraft_module, "atomic_save", disk_full_at_the_second)
+    monkeypatch.setattr(records_module, "atomic_save", disk_full_at_the_second)
     code, out, err = run_cli([*TRAIN, "--out", run], capsys)
     assert code == 1
     assert "Traceback" not in err and "enforce fail" not in err

@@ -214,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Mistakes in the arguments exit through argparse (code 2) with one line naming the
     option; errors while running print one line and return 2 (the command or the data
-    can be corrected) or 1 (the file system failed: disk full, read-only...)."""
+    can be corrected) or 1 (the file system failed: disk full, read-only...; or, under
+    torchrun, another process of the job failed). Under torchrun an error that rank 0
+    found for every rank is printed by rank 0 alone, other lines name their rank."""
     parser = build_parser()
     args = parser.parse_args(argv)
     missing = missing_lab_modules()
@@ -230,34 +232,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     problem = check_arguments(args)
     if problem is not None:
         parser.error(problem)
+    from .distributed import launched
+
+    try:
+        world = launched()
+    except ValueError as exc:
+        print(f"diffsolvers: error: {exc}", file=sys.stderr)
+        return 2
+    problem = _distributed_problem(args, world.size)
+    if problem is not None:
+        parser.error(problem)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            code = _run(args)
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:  # noqa: BLE001 - sorted into known errors below
+            code, message = _error(exc, world)
+            if message is not None:
+                print(f"diffsolvers: error: {message}", file=sys.stderr)
+            return code  # a failed job's process group is left to the process's exit
+        _leave_process_group()
+        return code
+
+
+def _distributed_problem(args: argparse.Namespace, processes: int) -> str | None:
+    """What cannot run on the ``processes`` processes of a torchrun job, or ``None``."""
+    if processes == 1:
+        return None
+    warcraft = args.command in ("train", "compare") and args.task == "warcraft"
+    if not (warcraft or args.command == "demo"):
+        name = " ".join(filter(None, (args.command, getattr(args, "task", None))))
+        return (
+            f"`diffsolvers {name}` runs in one process: start it without torchrun (train "
+            "warcraft, compare warcraft and demo run distributed)"
+        )
+    if getattr(args, "jobs", 1) > 1:
+        return (
+            f"argument --jobs: under torchrun every run already trains on the job's "
+            f"{processes} processes, one run after the other; --jobs {args.jobs} would "
+            "start more processes per rank: use --jobs 1, or --jobs without torchrun"
+        )
+    return None
+
+
+def _error(exc: Exception, world) -> tuple[int, str | None]:
+    """The exit code of an error while running and its line (``None``: say nothing)."""
     from ..datasets.warcraft import WarcraftDataError
+    from .distributed import CollectiveFailure, FailedOnMain, describe_failure
     from .output import OutputError
     from .runner import RunInUse
     from .warcraft_run import CorruptCheckpoint, RunAlreadyExists
 
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        try:
-            return _run(args)
-        except KeyboardInterrupt:
-            return 130
-        except OutputError as exc:
-            print(f"diffsolvers: error: {exc}", file=sys.stderr)
-            return 1
-        except (
+    if isinstance(exc, FailedOnMain):  # rank 0 prints it
+        return _error(exc.error, world)[0], None
+    prefix = f"{world}: " if world.active else ""
+    if isinstance(exc, OutputError):
+        return 1, f"{prefix}{exc}"
+    if isinstance(
+        exc,
+        (
             RunAlreadyExists,
             RunInUse,
             CorruptCheckpoint,
             WarcraftDataError,
             FileNotFoundError,
             ValueError,
-        ) as exc:
-            print(f"diffsolvers: error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:  # reading or writing where the system refuses
-            where = f"{exc.filename}: " if exc.filename else ""
-            print(f"diffsolvers: error: {where}{exc.strerror or exc}", file=sys.stderr)
-            return 1
+        ),
+    ):
+        return 2, f"{prefix}{exc}"
+    if isinstance(exc, OSError):  # reading or writing where the system refuses
+        where = f"{exc.filename}: " if exc.filename else ""
+        return 1, f"{prefix}{where}{exc.strerror or exc}"
+    if isinstance(exc, CollectiveFailure) or (world.active and isinstance(exc, RuntimeError)):
+        return 1, describe_failure(exc, world)
+    raise exc
+
+
+def _leave_process_group() -> None:
+    """Leave the process group a distributed command joined (none: nothing to do)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -220,8 +221,8 @@ def _check_out(args: argparse.Namespace) -> str | None:
     from .output import folder_problem
 
     out = getattr(args, "out", None)
-    if out is None:
-        return None
+    if out is None or os.environ.get("RANK", "0").strip() not in ("", "0"):
+        return None  # under torchrun only rank 0 writes, maybe on another machine
     if not str(out).strip():
         return "argument --out: must name a folder, got ''"
     # evaluate --out names files (OUT.csv, OUT.json): their folder must be writable

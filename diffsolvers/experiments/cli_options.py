@@ -48,13 +48,14 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def add_threads(p: argparse.ArgumentParser) -> None:
-    """``--threads``: torch's and Numba's thread count."""
+    """``--threads``: torch's and Numba's thread count per process."""
     p.add_argument(
         "--threads",
         type=positive_int,
         default=None,
-        help="torch and Numba threads (default: all cores; 1 on a busy, shared machine: "
-        "README, Threads)",
+        help="torch and Numba threads per process (default: the usable cores divided by the "
+        "processes of the job on this machine, at least 1: all cores for one process, C/N "
+        "each for torchrun --nproc_per_node N on C cores; docs/threads.md)",
     )
 
 
@@ -62,7 +63,23 @@ def add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
     """The options of a Warcraft training run (``epochs``: the default number of epochs)."""
     p.add_argument("--k", type=int, default=12, choices=(12, 18, 24, 30), help="grid size")
     p.add_argument("--epochs", type=positive_int, default=epochs)
-    p.add_argument("--batch-size", type=positive_int, default=70)
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=70,
+        help="maps per optimiser step and process: under torchrun with N processes a step "
+        "takes N × this many maps (default: 70)",
+    )
+    batch.add_argument(
+        "--global-batch",
+        type=positive_int,
+        default=None,
+        metavar="G",
+        help="maps per optimiser step over all processes, whatever their number (each takes "
+        "G/N, within one map); the same G gives the same run on 1 or N processes (default: "
+        "--batch-size × N)",
+    )
     p.add_argument("--lr", type=positive_float, default=5e-4)
     p.add_argument(
         "--milestones",
@@ -143,6 +160,14 @@ def add_warcraft_options(p: argparse.ArgumentParser, epochs: int) -> None:
         help="where the CNN runs: cpu, cuda, cuda:N or auto (solvers always run on the CPU)",
     )
     p.add_argument(
+        "--dist-timeout",
+        type=positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="under torchrun: how long a process waits for the others at a collective "
+        "operation before the job fails (a process that died or hangs)",
+    )
+    p.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bars (the per-epoch lines and results are still printed)",
@@ -189,6 +214,8 @@ def warcraft_config(args: argparse.Namespace, method: str, seed: int):
         ties=args.ties,
         labels=args.labels,
         device=args.device,
+        global_batch=args.global_batch,
+        dist_timeout=args.dist_timeout,
     )
 
 

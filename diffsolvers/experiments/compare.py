@@ -34,6 +34,7 @@ from typing import Any
 from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraft_data
 from .compare_synthetic import compare_synthetic
 from .cost_profile import mean_profile
+from .distributed import launched, on_main, rank_device, setup
 from .objectives import make_objective
 from .output import make_folder, write_csv, write_json
 from .paired import check_reference, format_paired, paired_differences
@@ -41,6 +42,7 @@ from .plots import plot_validation_curves, validation_curve
 from .runner import RunInUse, check_names, run_holder
 from .tables import format_mean_sd, format_table, mean_sd, profile_table
 from .warcraft import train_warcraft
+from .warcraft_data import generated_data_once
 from .warcraft_run import (
     WarcraftConfig,
     check_config,
@@ -48,6 +50,7 @@ from .warcraft_run import (
     data_signature,
     load_results,
     require_same_data,
+    resolve_batch,
 )
 
 __all__ = [
@@ -173,6 +176,11 @@ def compare_warcraft(
     Worth it on a GPU, whose small Warcraft steps leave it idle between the CPU's turns,
     and on many cores.
 
+    Under torchrun (:mod:`.distributed`) every process calls it with the same arguments and
+    the runs train one after the other, each on all the processes; rank 0 reads the run
+    folders, writes the summary and prints, and returns the summary (``{}`` on the other
+    ranks); ``jobs`` must then be 1.
+
     ``reference`` (one of ``methods``) adds a table of every other method's test
     optimal-cost share and regret minus the reference's, paired by seed: mean ± sd, a 95%
     t-interval and the number of seeds at or above (:func:`.paired.paired_differences`).
@@ -181,6 +189,12 @@ def compare_warcraft(
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     check_reference(reference, methods)
+    world = launched()
+    if world.active and jobs > 1:
+        raise ValueError(
+            f"jobs={jobs}: under torchrun every run trains on the job's {world.size} "
+            "processes, one run after the other; use jobs=1"
+        )
     out = Path(out)
     configs = {}
     for method in methods:
@@ -188,36 +202,35 @@ def compare_warcraft(
         for seed in seeds:
             config = dataclasses.replace(base, method=method, seed=seed)
             check_config(config)
-            check_same_run(out / method / f"seed{seed}", config)
-            configs[method, seed] = config
-    results: dict[tuple[str, int], dict[str, Any]] = {
-        key: done
-        for key in configs
-        if (done := load_results(out / key[0] / f"seed{key[1]}")) is not None
-    }
-    pending = [key for key in configs if key not in results]
-    busy = [str(e) for m, sd in pending if (e := run_holder(out / m / f"seed{sd}")) is not None]
-    if busy:
-        raise RunInUse("\n".join(busy))
+            configs[method, seed] = resolve_batch(config, world.size)
+    if world.active:
+        setup(rank_device(base.device, world), base.dist_timeout)
+    # rank 0 reads the run folders (they may exist on its machine only) and tells the others
+    results, pending = on_main(lambda: _plan(configs, out), world)
     # The data: generated now only if some run still has to train; every run folder that
     # recorded its data (finished, or with a config) must have used the data found now.
     root = base.data or existing_warcraft_data(base.k)
     if root is None and pending:
-        root = ensure_warcraft_data(base.k, progress=base.progress)
+        root = (
+            generated_data_once(base.k, world, base.progress)
+            if world.active
+            else ensure_warcraft_data(base.k, progress=base.progress)
+        )
     if root is not None:
-        signature = data_signature(root, base.k)
-        for method, seed in configs:
-            run_dir = out / method / f"seed{seed}"
-            saved = results.get((method, seed)) or _saved_config(run_dir)
-            require_same_data(saved, signature, run_dir)
-    for method, seed in results:
-        print(f"[{method} seed {seed}] finished earlier: skipped ({out / method / f'seed{seed}'})")
-    make_folder(out)
+        on_main(lambda: _check_data(configs, results, out, root, base.k), world)
+    if world.main:
+        for method, seed in results:
+            print(
+                f"[{method} seed {seed}] finished earlier: skipped ({out / method / f'seed{seed}'})"
+            )
+        make_folder(out)
     if jobs > 1 and len(pending) > 1:
         results.update(_train_in_processes(pending, configs, out, jobs))
     else:
         for method, seed in pending:
             results[method, seed] = _train_one(configs[method, seed], out / method / f"seed{seed}")
+    if not world.main:
+        return {}
     runs: dict[str, list[dict[str, Any]]] = {
         method: [results[method, seed] for seed in seeds] for method in methods
     }
@@ -305,6 +318,41 @@ def compare_warcraft(
         "paired": paired,
         "paired_table": paired_text,
     }
+
+
+def _plan(
+    configs: dict[tuple[str, int], WarcraftConfig], out: Path
+) -> tuple[dict[tuple[str, int], dict[str, Any]], list[tuple[str, int]]]:
+    """The finished runs' results and the runs still to train; :class:`RunAlreadyExists`
+    for a folder of another configuration, :class:`.runner.RunInUse` for a run that
+    another process is training now."""
+    for (method, seed), config in configs.items():
+        check_same_run(out / method / f"seed{seed}", config)
+    results: dict[tuple[str, int], dict[str, Any]] = {
+        key: done
+        for key in configs
+        if (done := load_results(out / key[0] / f"seed{key[1]}")) is not None
+    }
+    pending = [key for key in configs if key not in results]
+    busy = [str(e) for m, sd in pending if (e := run_holder(out / m / f"seed{sd}")) is not None]
+    if busy:
+        raise RunInUse("\n".join(busy))
+    return results, pending
+
+
+def _check_data(
+    configs: dict[tuple[str, int], WarcraftConfig],
+    results: dict[tuple[str, int], dict[str, Any]],
+    out: Path,
+    root: str | Path,
+    k: int,
+) -> None:
+    """:class:`RunAlreadyExists` if a run folder recorded other data than ``root`` holds."""
+    signature = data_signature(root, k)
+    for method, seed in configs:
+        run_dir = out / method / f"seed{seed}"
+        saved = results.get((method, seed)) or _saved_config(run_dir)
+        require_same_data(saved, signature, run_dir)
 
 
 def _paired(

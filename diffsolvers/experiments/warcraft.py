@@ -14,8 +14,15 @@ holds the test metrics, the validation history and the test cost profile
 (:func:`.cost_profile.cost_profile`: predicted cost per terrain class).
 
 The loop has three parts: :func:`train_epoch` (one pass over the training maps),
-:func:`.warcraft_metrics.evaluate` (a split's metrics) and :func:`record_epoch` (the one
-place that writes an epoch's records: history, checkpoint, ``metrics.csv``, its line).
+:func:`evaluate_split` (a split's metrics) and :func:`.warcraft_records.record_epoch` (the
+one place that writes an epoch's records: history, checkpoint, ``metrics.csv``, its line).
+
+Under ``torchrun --nproc_per_node N`` the same call trains one model on N processes
+(:mod:`.distributed`, :mod:`.data_parallel`): every process draws the same order of the
+maps and takes its part of each global batch (``global_batch`` maps, by default
+``batch_size × N``), perturbs and solves only its own maps, and the gradients of the
+global batch's mean loss are summed over processes; each split is evaluated in disjoint
+parts whose metric sums are added; rank 0 holds the run's lock and writes every file.
 
 Example::
 
@@ -29,9 +36,8 @@ NeurIPS 2020.
 
 from __future__ import annotations
 
+import contextlib
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +47,35 @@ from tqdm.auto import tqdm
 
 import solvers
 
-from ..datasets.warcraft import random_symmetry
-from .cost_profile import cost_profile
+from ..datasets.warcraft import apply_symmetries, draw_symmetries
+from .data_parallel import wrap_model
+from .distributed import (
+    FailedOnMain,
+    World,
+    all_gather,
+    all_reduce_sum,
+    launched,
+    on_main,
+    rank_device,
+    setup,
+    shard,
+)
 from .models import WarcraftCNN
 from .objectives import make_objective
-from .output import atomic_save, make_folder, write_csv, write_json
-from .plots import plot_examples, plot_run_curves
+from .output import make_folder, write_csv, write_json
 from .runner import SolverClock, Stopwatch, run_lock, set_threads
-from .warcraft_data import load_data, split_tensors, training_split
-from .warcraft_metrics import evaluate, path_metrics, random_tie_paths, solve_paths
+from .warcraft_data import generated_data_once, load_data, split_tensors, training_split
+from .warcraft_metrics import (
+    METRIC_SUMS,
+    evaluate,
+    metrics_from_sums,
+    path_metric_sums,
+    path_metrics,
+    random_tie_paths,
+    solve_paths,
+)
+from .warcraft_records import finish_run, record_epoch
 from .warcraft_run import (
-    CorruptCheckpoint,
     RunAlreadyExists,
     WarcraftConfig,
     check_config,
@@ -62,14 +86,17 @@ from .warcraft_run import (
     read_checkpoint,
     require_same_config,
     require_same_data,
+    resolve_batch,
     resolve_device,
-    restart_advice,
 )
+from .warcraft_state import TrainingState
 
 __all__ = [
     "train_warcraft",
     "train_epoch",
     "record_epoch",
+    "evaluate_split",
+    "noise_seed",
     "load_data",
     "split_tensors",
     "TrainingState",
@@ -90,86 +117,6 @@ __all__ = [
 ]
 
 
-# -- the state of a run in training ---------------------------------------------------------------
-@dataclass
-class TrainingState:
-    """What one training run holds between epochs: model, optimiser, schedule, history."""
-
-    config: WarcraftConfig
-    out: Path
-    device: torch.device
-    objective: torch.nn.Module
-    model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    #: The solver of evaluation and of relabelled training batches (augmentation, ties).
-    solver: solvers.Solver
-    #: Wall time inside the objective's solvers (reset every epoch).
-    clock: SolverClock
-    #: What identifies the run's data and how its images are normalised (saved with it).
-    signature: dict[str, Any]
-    normalization: dict[str, list[float]]
-    #: torch's thread count (floating-point reductions, hence the exact results, depend on
-    #: it: a run resumed with another count is not bit-identical to one never stopped).
-    threads: int
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def epoch(self) -> int:
-        """The number of finished epochs."""
-        return self.history[-1]["epoch"] if self.history else 0
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
-
-    def checkpoint(self) -> dict[str, Any]:
-        """Everything :func:`train_warcraft` needs to continue after the last epoch."""
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "history": self.history,
-            "epoch": self.epoch,
-            "config": self.config.to_dict(),
-            "data_signature": self.signature,
-            "normalization": self.normalization,
-            "threads": self.threads,
-        }
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Continue from a :meth:`checkpoint` (checked against the configuration first);
-        warns if the run trained with another thread count (no bit-exact resume)."""
-        saved = {**state["config"], "data_signature": state.get("data_signature")}
-        require_same_config(saved, self.config.to_dict(), self.out)
-        require_same_data(state, self.signature, self.out)
-        try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            detail = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise CorruptCheckpoint(
-                f"{self.checkpoint_path} is inconsistent: its model or optimiser state does "
-                f"not fit this run ({detail}); {restart_advice(self.checkpoint_path)}"
-            ) from exc
-        self.history = state["history"]
-        before = state.get("threads")
-        if before is not None and before != self.threads:
-            warnings.warn(
-                f"{self.out} trained on {_threads(before)} and resumes on "
-                f"{_threads(self.threads)}: "
-                "its results will not be bit-identical to a run never stopped (the order of "
-                f"floating-point sums depends on the thread count); --threads {before} "
-                "resumes exactly",
-                stacklevel=2,
-            )
-
-
-def _threads(n: int) -> str:
-    return f"{n} thread" if n == 1 else f"{n} threads"
-
-
 # -- training ------------------------------------------------------------------------------------
 def train_warcraft(
     config: WarcraftConfig, out: str | Path, *, resume: bool = False
@@ -177,36 +124,78 @@ def train_warcraft(
     """Train (or resume) one run; returns the final metrics dictionary (also on disk).
 
     The configuration (:func:`.warcraft_run.check_config`), the method and the device are
-    checked before any data is loaded or folder made."""
+    checked before any data is loaded or folder made. Under torchrun every process calls
+    it with the same arguments (:mod:`.distributed`): rank 0 checks, locks and reads the
+    run folder (its ``resume`` decides) and writes the files; every rank returns the
+    same results."""
     out = Path(out)
     check_config(config)
     objective = make_objective("shortest_path", config.method, method_options=config.method_options)
-    device = resolve_device(config.device)
-    ckpt_path = out / "checkpoint.pt"
-    if ckpt_path.exists() and not resume:
-        raise RunAlreadyExists(
-            f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) to "
-            "continue it, or choose another output folder"
-        )
-    make_folder(out)
-    with run_lock(out):
-        return _train_locked(config, out, objective, device)
+    world = launched()
+    config = resolve_batch(config, world.size)
+    device = rank_device(config.device, world)
+    world = setup(device, config.dist_timeout)
+    with contextlib.ExitStack() as held:
+
+        def claim() -> dict[str, Any] | None:
+            """Rank 0: the run folder made and locked, its checkpoint read (if any)."""
+            ckpt_path = out / "checkpoint.pt"
+            if ckpt_path.exists() and not resume:
+                raise RunAlreadyExists(
+                    f"{out} already holds a run (checkpoint.pt); pass resume=True (--resume) "
+                    "to continue it, or choose another output folder"
+                )
+            make_folder(out)
+            held.enter_context(run_lock(out))
+            # read (and checked) before the data, which may take long to load
+            return read_checkpoint(ckpt_path, epochs=config.epochs) if ckpt_path.exists() else None
+
+        saved = on_main(claim, world)
+        return _train(config, out, objective, device, world, saved)
 
 
-def _train_locked(
-    config: WarcraftConfig, out: Path, objective: torch.nn.Module, device: torch.device
+def _data_root(config: WarcraftConfig, world: World) -> str | Path | None:
+    """Where a distributed run's generated data are (:func:`.generated_data_once`);
+    ``None`` (:func:`.load_data` decides) for one process or given data."""
+    if config.data is not None or not world.active:
+        return None
+    return generated_data_once(config.k, world, config.progress)
+
+
+def _same_data_everywhere(signature: dict[str, Any], root: str, world: World) -> None:
+    """``ValueError`` (rank 0; :class:`.FailedOnMain` elsewhere) unless every rank loaded
+    the same data (the same files on every machine)."""
+    seen = all_gather((signature, root), world)
+    odd = [rank for rank, (sig, _) in enumerate(seen) if sig != seen[0][0]]
+    if not odd:
+        return
+    error = ValueError(
+        f"the processes of the job see different Warcraft data: rank 0 reads {seen[0][1]}, "
+        f"rank {odd[0]} reads {seen[odd[0]][1]} with other files or parameters; give every "
+        "machine the same data (--data)"
+    )
+    raise error if world.main else FailedOnMain(error)
+
+
+def _train(
+    config: WarcraftConfig,
+    out: Path,
+    objective: torch.nn.Module,
+    device: torch.device,
+    world: World,
+    saved: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The body of :func:`train_warcraft`, run while this process holds the folder's lock."""
+    """The body of :func:`train_warcraft`, run while rank 0 holds the folder's lock."""
     threads = set_threads(config.threads)
     torch.manual_seed(config.seed)
-    ckpt_path = out / "checkpoint.pt"
-    # read (and checked) before the data, which may take long to load
-    saved = read_checkpoint(ckpt_path, epochs=config.epochs) if ckpt_path.exists() else None
-    splits, root, normalization = load_data(config)
+    splits, root, normalization = load_data(config, _data_root(config, world))
+    signature = data_signature(root, config.k)
+    _same_data_everywhere(signature, root, world)
     solver = solvers.get("shortest_path")
     train = training_split(config, splits, solver, device)
-    model = WarcraftCNN(config.k, channels_last=config.channels_last).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    net = WarcraftCNN(config.k, channels_last=config.channels_last).to(device)
+    model = wrap_model(net, world, device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     run = TrainingState(
         config=config,
         out=out,
@@ -219,27 +208,33 @@ def _train_locked(
         ),
         solver=solver,
         clock=SolverClock().attach(objective),
-        signature=data_signature(root, config.k),
+        signature=signature,
         normalization=normalization,
         threads=threads,
+        world=world,
     )
     if saved is not None:
         run.restore(saved)
-        # The records of the epochs done, which the process may have died before writing.
-        write_csv(run.history, out / "metrics.csv")
-    write_json(
-        {**config.to_dict(), "data_root": root, "data_signature": run.signature},
-        out / "config.json",
-    )
+        if (
+            world.main
+        ):  # the records of the epochs done, which the process may have died before writing
+            write_csv(run.history, out / "metrics.csv")
+    if world.main:
+        write_json(
+            {**config.to_dict(), "data_root": root, "data_signature": run.signature},
+            out / "config.json",
+        )
     try:
         for epoch in range(run.epoch, config.epochs):
             row = train_epoch(run, train, epoch)
-            val, _, _ = evaluate(model, solver, *splits["val"])
+            val, _, _ = evaluate_split(run, splits["val"])
             record_epoch(run, row, val)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {_saved_words(run)}")
+        if world.main:
+            print(f"\ninterrupted: {_saved_words(run)}")
         raise
-    return _finish(run, splits["test"], root, n_train=int(train[0].shape[0]))
+    tested = evaluate_split(run, splits["test"], predictions=True)
+    return finish_run(run, splits["test"], tested, root, n_train=int(train[0].shape[0]))
 
 
 def _saved_words(run: TrainingState) -> str:
@@ -256,142 +251,142 @@ def _saved_words(run: TrainingState) -> str:
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of the batch order and of the method's noise in one epoch (in torch's seed
-    range for every run seed; the same as ``seed · 100003 + epoch`` below about 9e13)."""
+    """The seed of the batch order in one epoch (in torch's seed range for every run
+    seed; the same as ``seed · 100003 + epoch`` below about 9e13)."""
     return (seed * 100_003 + epoch) % 2**63
+
+
+def noise_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of the method's noise in one epoch on one rank: :func:`_epoch_seed` on rank 0
+    (a single process), another stream per rank on the others."""
+    if rank == 0:
+        return _epoch_seed(seed, epoch)
+    state = np.random.SeedSequence([seed, epoch, rank]).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
 
 
 def train_epoch(
     run: TrainingState, train: tuple[torch.Tensor, torch.Tensor, torch.Tensor], epoch: int
 ) -> dict[str, Any]:
     """One pass over the training maps (``epoch`` counts from 0) and one step of the lr
-    schedule; returns the epoch's training loss, timings and lr."""
-    config, model, optimizer = run.config, run.model, run.optimizer
+    schedule; returns the epoch's training loss (the mean over steps of each global batch's
+    mean loss), this process's timings and the lr.
+
+    Every rank draws the same order of the maps and cuts it into the same global batches;
+    each takes its part of each batch (:func:`.distributed.shard`), so the ranks' maps are
+    disjoint and together the whole epoch."""
+    config, optimizer, world = run.config, run.optimizer, run.world
     images, costs, paths = train
+    total = config.global_batch or config.batch_size
     sw = Stopwatch()
     run.clock.reset()
-    run.objective.manual_seed(_epoch_seed(config.seed, epoch))
+    run.objective.manual_seed(noise_seed(config.seed, epoch, world.rank))
     shuffle = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
     order = torch.randperm(images.shape[0], generator=shuffle)
-    losses: list[float] = []
+    losses: list[torch.Tensor] = []
     t0 = time.perf_counter()
     bar = tqdm(
-        range(0, images.shape[0], config.batch_size),
+        range(0, images.shape[0], total),
         desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
-        disable=not config.progress,
+        disable=not (config.progress and world.main),
         leave=False,
         unit="batch",
     )
     for start in bar:
         with sw("data"):
-            idx = order[start : start + config.batch_size]
-            xb, cb, yb = _batch(run, images[idx], costs[idx], paths[idx], shuffle)
+            idx = order[start : start + total]
+            xb, cb, yb = _batch(run, train, idx, shuffle)
         with sw("step"):
-            loss = run.objective(model(xb), costs_true=cb, y_true=yb)
+            loss = _part_loss(run, xb, cb, yb, len(idx))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        losses.append(loss.detach().double().cpu())
+        if not bar.disable:
+            bar.set_postfix(loss=f"{float(torch.stack(losses[-20:]).mean()):.4f}")
     lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trained with
     run.scheduler.step()
     seconds = time.perf_counter() - t0
+    batch_losses = all_reduce_sum(torch.stack(losses), world)  # each global batch's mean
     return {
         "epoch": epoch + 1,
-        "train_loss": float(np.mean(losses)),
+        "train_loss": float(batch_losses.mean()),
         "epoch_seconds": seconds,
         "data_seconds": sw.totals.get("data", 0.0),
         "step_seconds": sw.totals.get("step", 0.0),
         "solver_seconds": run.clock.seconds,
+        "solver_instances": run.clock.instances,
         "solver_share": run.clock.seconds / max(seconds, 1e-12),
         "lr": lr,
     }
 
 
+def _part_loss(
+    run: TrainingState, xb: torch.Tensor, cb: torch.Tensor, yb: torch.Tensor, batch_maps: int
+) -> torch.Tensor:
+    """This rank's share of the global batch's mean loss: its part's mean loss × its part's
+    share of the batch (:mod:`.data_parallel` sums the ranks' gradients). A rank without
+    maps in a short last batch still runs the CNN (its collectives) on nothing."""
+    costs_pred = run.model(xb)
+    if xb.shape[0] == 0:
+        return costs_pred.sum() * 0.0
+    loss = run.objective(costs_pred, costs_true=cb, y_true=yb)
+    if run.world.active:
+        loss = loss * (xb.shape[0] / batch_maps)
+    return loss
+
+
 def _batch(
     run: TrainingState,
-    images: torch.Tensor,
-    costs: torch.Tensor,
-    paths: torch.Tensor,
+    train: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    idx: torch.Tensor,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One training batch on the model's device: with ``augment``, moved by a random
-    symmetry and relabelled (by the solver's tie-breaking, or at random with ``ties``)."""
-    if run.config.augment:
-        images, costs = random_symmetry(images, costs, generator=generator)
-        if run.config.ties == "random":
-            jitter = torch.rand(costs.shape, generator=generator, dtype=torch.float64)
-            paths = random_tie_paths(run.solver, costs, jitter, paths.dtype)
+    """This rank's part of the global batch ``idx``, on the model's device: with
+    ``augment``, moved by a random symmetry and relabelled (by the solver's tie-breaking,
+    or at random with ``ties``). The random draws are those of the whole batch, so that
+    every map gets what a single process would give it."""
+    config = run.config
+    images, costs, paths = train
+    if config.augment:
+        symmetries = draw_symmetries(len(idx), generator)
+        if config.ties == "random":
+            jitter = torch.rand(
+                (len(idx), *costs.shape[1:]), generator=generator, dtype=torch.float64
+            )
+    part = shard(len(idx), run.world)
+    mine = idx[part]
+    images, costs, paths = images[mine], costs[mine], paths[mine]
+    if config.augment and len(mine):
+        images, costs = apply_symmetries(symmetries[part], images, costs)
+        if config.ties == "random":
+            paths = random_tie_paths(run.solver, costs, jitter[part], paths.dtype)
         else:
             paths = solve_paths(run.solver, costs, paths.dtype)
     return tuple(t.to(run.device) for t in (images, costs, paths))
 
 
-def record_epoch(run: TrainingState, row: dict[str, Any], val: dict[str, float]) -> None:
-    """Record a finished epoch: its row (training columns of :func:`train_epoch` and the
-    validation metrics) joins the history, then the checkpoint and ``metrics.csv`` are
-    written and a line printed."""
-    config = run.config
-    timings = {k: v for k, v in row.items() if k not in ("epoch", "train_loss")}
-    row = {
-        "epoch": row["epoch"],
-        "train_loss": row["train_loss"],
-        **{f"val_{k}": v for k, v in val.items()},
-        **timings,
-    }
-    run.history.append(row)
-    atomic_save(run.checkpoint(), run.checkpoint_path)
-    write_csv(run.history, run.out / "metrics.csv")
-    line = (
-        f"{_tag(config)} epoch {row['epoch']:>3}/{config.epochs}  "
-        f"loss {row['train_loss']:.4f}  val optimal {100 * val['optimal']:.1f}%  "
-        f"exact {100 * val['exact']:.1f}%  regret {100 * val['regret']:.2f}%  "
-        f"{row['epoch_seconds']:.1f}s (solver {100 * row['solver_share']:.1f}%)"
-    )
-    if config.progress:
-        tqdm.write(line)  # above the progress bar
-    else:
-        print(line, flush=True)
+def evaluate_split(
+    run: TrainingState, split: tuple[torch.Tensor, ...], *, predictions: bool = False
+) -> tuple[dict[str, float], torch.Tensor | None, torch.Tensor | None]:
+    """The metrics of the model on a whole split, with (``predictions``, or always for one
+    process) the predicted costs and paths of all its maps.
 
-
-def _tag(config: WarcraftConfig) -> str:
-    """The prefix of a run's lines (runs of a comparison may print side by side)."""
-    return f"[{config.method} seed {config.seed}]"
-
-
-def _finish(
-    run: TrainingState, test_split: tuple[torch.Tensor, ...], root: str, n_train: int
-) -> dict[str, Any]:
-    """Test the final model; write ``metrics.json`` and the figures; return the results."""
-    config, history = run.config, run.history
-    test, c_hat, y_hat = evaluate(run.model, run.solver, *test_split)
-    results = {
-        "method": config.method,
-        "seed": config.seed,
-        "k": config.k,
-        "epochs": config.epochs,
-        "test": test,
-        "test_cost_profile": cost_profile(c_hat, test_split[1]),
-        "history": history,
-        "train_seconds_per_epoch": float(np.mean([r["epoch_seconds"] for r in history]))
-        if history
-        else 0.0,
-        "solver_share": float(
-            sum(r["solver_seconds"] for r in history)
-            / max(sum(r["epoch_seconds"] for r in history), 1e-12)
-        ),
-        "data_root": root,
-        "data_signature": run.signature,
-        "n_train": n_train,
-        "device": str(run.device),
-    }
-    write_csv(history, run.out / "metrics.csv")
-    write_json(results, run.out / "metrics.json")
-    plot_run_curves(history, run.out / "curves.png", title=config.method)
-    plot_examples(test_split, y_hat, c_hat, run.out / "examples.png")
-    print(
-        f"{_tag(config)} test: optimal-cost paths {100 * test['optimal']:.1f}%, exact "
-        f"{100 * test['exact']:.1f}%, regret {100 * test['regret']:.2f}%  → {run.out}",
-        flush=True,
-    )
-    return results
+    Each rank predicts and solves its part of the split (:func:`.distributed.shard`), and
+    the sums behind the metrics (:func:`.warcraft_metrics.path_metric_sums`) are added over
+    the ranks: the metrics of every map once, whatever the split's size."""
+    world = run.world
+    if not world.active:
+        return evaluate(run.net, run.solver, *split)
+    images, costs, paths = split
+    part = shard(images.shape[0], world)
+    c_hat = y_hat = None
+    sums = torch.zeros(len(METRIC_SUMS), dtype=torch.float64)
+    if part.stop > part.start:
+        _, c_hat, y_hat = evaluate(run.net, run.solver, images[part], costs[part], paths[part])
+        sums = path_metric_sums(costs[part], paths[part], y_hat)
+    metrics = metrics_from_sums(all_reduce_sum(sums, world))
+    if not predictions:
+        return metrics, None, None
+    parts = [p for p in all_gather((c_hat, y_hat), world) if p[0] is not None]
+    return metrics, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

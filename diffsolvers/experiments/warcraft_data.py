@@ -22,11 +22,12 @@ import torch
 import solvers
 
 from ..datasets.warcraft import WarcraftShortestPath, find_size_folder, train_channel_stats
-from ..datasets.warcraft_generator import ensure_warcraft_data
+from ..datasets.warcraft_generator import ensure_warcraft_data, existing_warcraft_data
+from .distributed import World, wait_for
 from .warcraft_metrics import random_tie_paths
 from .warcraft_run import WarcraftConfig
 
-__all__ = ["split_tensors", "load_data", "training_split"]
+__all__ = ["split_tensors", "load_data", "training_split", "generated_data_once"]
 
 
 def split_tensors(
@@ -52,12 +53,13 @@ def split_tensors(
 
 
 def load_data(
-    config: WarcraftConfig,
+    config: WarcraftConfig, root: str | Path | None = None
 ) -> tuple[dict[str, tuple[torch.Tensor, ...]], str, dict[str, list[float]]]:
     """The three splits as in-memory tensors, the data root used (an absolute path, so
     that the run can be evaluated from anywhere), and the image normalisation applied (the
-    train split's channel statistics, saved with the run)."""
-    root = config.data
+    train split's channel statistics, saved with the run). ``root``: where the data are
+    (default: ``config.data``, or the generated maps, made on first use)."""
+    root = config.data if root is None else root
     if root is None:
         root = ensure_warcraft_data(config.k, progress=config.progress)
     root = str(Path(root).expanduser().resolve())
@@ -88,3 +90,12 @@ def training_split(
         images = images.to(device)
         splits["train"] = ()  # no second copy of the images in host memory
     return images, costs, paths
+
+
+def generated_data_once(k: int, world: World, progress: bool = True) -> Path:
+    """The generated maps of size ``k`` (:func:`.ensure_warcraft_data`) for a process of a
+    distributed job: made once per machine, by its local rank 0, while the machine's other
+    processes wait for the folder to appear (written whole, then renamed into place)."""
+    if world.local_rank == 0:
+        return ensure_warcraft_data(k, progress=progress and world.main)
+    return wait_for(lambda: existing_warcraft_data(k), "the generated Warcraft maps")

@@ -23,24 +23,77 @@ import torch
 
 import solvers
 
-__all__ = ["path_metrics", "solve_paths", "random_tie_paths", "TIE_JITTER", "evaluate"]
+__all__ = [
+    "path_metrics",
+    "path_metric_sums",
+    "metrics_from_sums",
+    "METRIC_SUMS",
+    "solve_paths",
+    "random_tie_paths",
+    "TIE_JITTER",
+    "evaluate",
+]
 
 
 def path_metrics(
     costs: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
 ) -> dict[str, float]:
     """Warcraft metrics of predicted paths ``y_pred`` against ``y_true`` on true ``costs``."""
+    return metrics_from_sums(path_metric_sums(costs, y_true, y_pred))
+
+
+#: The sums behind :func:`path_metrics`, in the order of :func:`path_metric_sums`.
+METRIC_SUMS = (
+    "maps",
+    "exact",
+    "optimal",
+    "regret",
+    "pred_minus_true_cost",
+    "true_cost",
+    "equal_cells",
+    "cells",
+)
+
+
+def path_metric_sums(
+    costs: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
+) -> torch.Tensor:
+    """The float64 sums over maps behind :func:`path_metrics`, named by
+    :data:`METRIC_SUMS`: the sums of parts of a split add up to those of the whole split
+    (how processes of a distributed run reduce their shares, whatever their sizes)."""
     c = costs.double()
     true_cost = (c * y_true.double()).flatten(1).sum(1)
     pred_cost = (c * y_pred.double()).flatten(1).sum(1)
     diff = (y_true - y_pred).abs().flatten(1).sum(1)
-    rel = (pred_cost - true_cost) / true_cost
+    return torch.stack(
+        [
+            torch.tensor(float(c.shape[0]), dtype=torch.float64),
+            (diff < 0.5).double().sum(),
+            ((pred_cost - true_cost).abs() <= 1e-4 * true_cost).double().sum(),
+            ((pred_cost - true_cost) / true_cost).sum(),
+            (pred_cost - true_cost).sum(),
+            true_cost.sum(),
+            (y_true == y_pred).double().sum(),
+            torch.tensor(float(y_true.numel()), dtype=torch.float64),
+        ]
+    )
+
+
+def metrics_from_sums(sums: torch.Tensor) -> dict[str, float]:
+    """:func:`path_metrics` from :func:`path_metric_sums` (of one split, or added up over
+    its parts); ``NaN`` throughout for an empty split."""
+    s = dict(zip(METRIC_SUMS, sums.double().tolist()))
+    maps, cells = s["maps"], s["cells"]
+    if maps == 0:
+        return {
+            k: float("nan") for k in ("exact", "optimal", "regret", "normalized_regret", "cell_acc")
+        }
     return {
-        "exact": float((diff < 0.5).double().mean()),
-        "optimal": float(((pred_cost - true_cost).abs() <= 1e-4 * true_cost).double().mean()),
-        "regret": float(rel.mean()),
-        "normalized_regret": float((pred_cost - true_cost).sum() / true_cost.sum()),
-        "cell_acc": float((y_true == y_pred).double().mean()),
+        "exact": s["exact"] / maps,
+        "optimal": s["optimal"] / maps,
+        "regret": s["regret"] / maps,
+        "normalized_regret": s["pred_minus_true_cost"] / s["true_cost"],
+        "cell_acc": s["equal_cells"] / cells,
     }
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "CorruptCheckpoint",
     "WarcraftConfig",
     "check_config",
+    "resolve_batch",
     "read_checkpoint",
     "config_mismatch",
     "require_same_config",
@@ -112,6 +113,13 @@ class WarcraftConfig:
     #: Labels that are not optimal paths: refused on load (``"check"``) or reported and kept
     #: (``"report"``); see :mod:`diffsolvers.datasets.warcraft_labels`.
     labels: str = "check"
+    #: Maps per optimiser step over all processes of a distributed run (each process takes
+    #: an equal part, within one map); ``None``: ``batch_size`` per process, so ``batch_size
+    #: × processes`` in all. :func:`resolve_batch` fills it in before a run trains.
+    global_batch: int | None = None
+    #: Seconds a process of a distributed run waits for the others at a collective
+    #: operation before the job fails (a process that died or hangs).
+    dist_timeout: float = 600.0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -134,22 +142,24 @@ def check_config(config: WarcraftConfig) -> None:
     Epochs, batch size, grid size and map counts are whole numbers of at least 1 (a map
     count may be ``None``: the whole split); the seed is in ``[0, SEED_MAX]``; the lr a
     positive finite number; each milestone an epoch from 1 to ``epochs``, once;
-    ``threads`` ``None`` or at least 1; ``ties`` and ``labels`` known words. The method and
+    ``threads`` and ``global_batch`` ``None`` or at least 1; ``dist_timeout`` positive;
+    ``ties`` and ``labels`` known words. The method and
     its options are checked when its objective is built, the device when it is resolved.
     """
     for name in ("epochs", "batch_size", "k"):
         _check_whole(getattr(config, name), name, 1)
     _check_whole(config.seed, "seed", 0, SEED_MAX)
-    for name in ("n_train", "n_val", "n_test", "threads"):
+    for name in ("n_train", "n_val", "n_test", "threads", "global_batch"):
         if getattr(config, name) is not None:
             _check_whole(getattr(config, name), name, 1)
-    lr = config.lr
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, numbers.Real)
-        or not (math.isfinite(lr) and lr > 0)
-    ):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    for name in ("lr", "dist_timeout"):
+        value = getattr(config, name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not (math.isfinite(value) and value > 0)
+        ):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     for milestone in config.milestones:
         _check_whole(milestone, "each milestone", 1, config.epochs)
     if len(set(config.milestones)) != len(config.milestones):
@@ -160,16 +170,32 @@ def check_config(config: WarcraftConfig) -> None:
         raise ValueError(f"unknown labels {config.labels!r}; use one of {', '.join(LABEL_CHOICES)}")
 
 
+def resolve_batch(config: WarcraftConfig, processes: int) -> WarcraftConfig:
+    """``config`` with its global batch for a job of ``processes`` processes filled in:
+    ``global_batch`` as given, else ``batch_size × processes``; ``batch_size`` becomes the
+    largest part a process takes, ``⌈global_batch / processes⌉``. ``ValueError`` when the
+    global batch has fewer maps than there are processes."""
+    total = config.batch_size * processes if config.global_batch is None else config.global_batch
+    if total < processes:
+        raise ValueError(
+            f"a global batch of {total} maps cannot be shared by {processes} processes (each "
+            f"needs at least one map per step): use --global-batch {processes} or more"
+        )
+    return dataclasses.replace(config, global_batch=total, batch_size=-(-total // processes))
+
+
 #: Config fields that do not change a run's results (may differ when resuming).
-_RUNTIME_FIELDS = ("progress", "threads", "device", "labels")
+_RUNTIME_FIELDS = ("progress", "threads", "device", "labels", "dist_timeout")
 #: Saved beside a run's configuration, not part of it.
 _RECORD_FIELDS = ("data_root", "data_signature")
 
 
 def _defining(config: dict[str, Any]) -> dict[str, Any]:
     """The fields that change a run's results (a field missing from a run saved before it
-    existed takes its default); of ``method_options``, only the options the method declares
-    (the others are dropped by :func:`.objectives.make_objective`)."""
+    existed takes its default); the maps per optimiser step as ``global_batch`` (a run
+    that recorded none: its ``batch_size``), however many processes shared them; of
+    ``method_options``, only the options the method declares (the others are dropped by
+    :func:`.objectives.make_objective`)."""
     defaults = {
         f.name: f.default
         for f in dataclasses.fields(WarcraftConfig)
@@ -177,6 +203,10 @@ def _defining(config: dict[str, Any]) -> dict[str, Any]:
     }
     skipped = _RUNTIME_FIELDS + _RECORD_FIELDS
     out = {k: v for k, v in {**defaults, **config}.items() if k not in skipped}
+    # the maps of one optimiser step define the run, not how processes share them
+    per_process = out.pop("batch_size", None)
+    if out.get("global_batch") is None:
+        out["global_batch"] = per_process
     try:
         declared = registry.method_info(out["method"]).options
     except (KeyError, ValueError):
