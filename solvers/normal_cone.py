@@ -20,9 +20,11 @@ of the equality rows, ``Q = I - P``,
 
     λ* = argmin_{λ >= 0} ‖Q(c - Gλ)‖,     proj(c) = c - Q(c - G λ*),
 
-solved exactly by SciPy's active-set NNLS (Lawson & Hanson). The equalities are eliminated
-through ``Q`` instead of entering as ``±`` pairs of generators, which halves the problem
-and keeps it well posed. The cone depends only on ``x*`` and the form, so
+solved by SciPy's active-set NNLS (Lawson & Hanson), whose answer is checked against the
+optimality conditions; on the degenerate cones where it stops early (many more generators
+than dimensions), SciPy's bounded-variable least squares (BVLS) solves it again. The
+equalities are eliminated through ``Q`` instead of entering as ``±`` pairs of generators,
+which halves the problem and keeps it well posed. The cone depends only on ``x*`` and the form, so
 :class:`NormalCones` keeps the generators of the solutions it has seen.
 
 Where ``y`` does not cover every LP variable (auxiliary flows, a permutation matrix behind
@@ -52,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.optimize import lsq_linear, nnls
 
 from .base import LPForm, Solver, SolverInputError, as_array
 
@@ -133,8 +135,19 @@ def project_onto_cone(cone: Cone, c: np.ndarray) -> np.ndarray:
     scale = float(np.abs(c).max())
     if scale == 0.0:
         return np.zeros_like(c)
-    lam, _ = nnls(outside_span(g), outside_span(c) / scale, maxiter=50 * max(g.shape))
+    a, b = outside_span(g), outside_span(c) / scale
+    lam, _ = nnls(a, b, maxiter=50 * max(g.shape))
+    if not _is_optimal(a, b, lam):  # SciPy's NNLS can stop early on degenerate cones
+        lam = lsq_linear(a, b, bounds=(0.0, np.inf), method="bvls", tol=1e-14).x
     return c - outside_span(c - scale * (g @ lam))
+
+
+def _is_optimal(a: np.ndarray, b: np.ndarray, lam: np.ndarray) -> bool:
+    """The optimality conditions of ``min_{λ >= 0} ‖aλ - b‖``: ``λ >= 0``, the gradient
+    ``aᵀ(b - aλ)`` at most 0, and 0 where ``λ > 0`` (within rounding)."""
+    grad = a.T @ (b - a @ lam)
+    tol = 1e-10 * max(1.0, float(np.abs(a).max())) * max(1.0, float(np.abs(b).max()))
+    return bool(lam.min() >= 0 and grad.max() <= tol and np.all(np.abs(grad[lam > 0]) <= tol))
 
 
 def lp_point(form: LPForm, y: np.ndarray, problem: str = "lp") -> np.ndarray:
