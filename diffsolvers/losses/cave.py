@@ -70,7 +70,7 @@ class CaVELoss(SolverModule):
 
     Args:
         solver: a :class:`solvers.Solver` that states its LP form
-            (:meth:`solvers.Solver.lp_form`); it is never called to solve.
+            (:meth:`solvers.base.Solver.lp_form`); it is never called to solve.
         inputs: ``"scores"`` (the prediction is θ̂) or ``"costs"`` (the prediction is ĉ,
             θ̂ = -ĉ).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` over the batch axes.
