@@ -269,6 +269,10 @@ def test_knapsack_side_data_shared_or_per_instance():
     torch.testing.assert_close(batched, one_by_one, rtol=0, atol=0)
     shared = loss(theta, y * 0, weights=weights[0], capacity=6.0)  # y = 0 is feasible
     assert shared.shape == (3,)
+    with pytest.raises(ValueError, match="knapsack: capacity missing"):
+        loss(theta, y, weights=weights)
+    with pytest.raises(ValueError, match="knapsack: θ has 5 items per instance but weights"):
+        loss(theta, y, weights=torch.ones(4), capacity=6.0)
 
 
 def test_bad_input_is_named():
@@ -314,59 +318,30 @@ def test_a_learning_run_reduces_the_regret():
 
 
 # -- PyEPO's coneAlignedCosine on PyEPO's own model ---------------------------------------------
-def _pyepo_tight_normals(model, sol: np.ndarray) -> np.ndarray:
-    """Binding-constraint normals of PyEPO's OR-Tools (pywraplp) model at ``sol``, oriented as
-    PyEPO's ``optDatasetConstrs`` orients them (``<=`` rows kept, ``>=`` negated, ``==`` as
-    ± pairs, ``-e_k`` at 0 and ``+e_k`` at 1). PyEPO extracts them from Gurobi models only;
-    here they are read from the pywraplp model PyEPO builds."""
-    solver = model._model
-    cost_vars = [model.x[e] for e in model.arcs]
-    rows = []
-    for con in solver.constraints():
-        coefs = np.array([con.GetCoefficient(v) for v in cost_vars])
-        lhs = coefs @ sol
-        lo, hi = con.Lb(), con.Ub()
-        if lo == hi:
-            if abs(lhs - hi) < 1e-5:
-                rows += [coefs, -coefs]
-        elif abs(lhs - hi) < 1e-5:
-            rows.append(coefs)
-        elif abs(lhs - lo) < 1e-5:
-            rows.append(-coefs)
-    eye = np.eye(len(cost_vars))
-    rows += [-eye[k] for k in np.flatnonzero(sol <= 1e-5)]
-    rows += [eye[k] for k in np.flatnonzero(sol >= 1 - 1e-5)]
-    return np.array(rows)
-
-
+# The binding constraints are read from the OR-Tools model PyEPO builds, as PyEPO orients them
+# (benchmarks/cave_vs_pyepo.py): PyEPO itself reads them from Gurobi models only.
 def test_agrees_with_pyepo_cone_aligned_cosine_on_the_5x5_grid():
     pyepo = pytest.importorskip("pyepo")
     pytest.importorskip("clarabel")
     from pyepo.func import coneAlignedCosine
     from pyepo.model.ort import shortestPathModel
 
+    from benchmarks.cave_vs_pyepo import padded_normals
+
     model = shortestPathModel(grid=(5, 5))
     graph = grid_dag(5)
     assert [tuple(e) for e in model.arcs] == [tuple(e) for e in graph["edges"]]
     rng = np.random.default_rng(0)
     _, costs = pyepo.data.shortestpath.genData(8, 5, (5, 5), deg=2, noise_width=0.5, seed=3)
-    sols, normals = [], []
+    sols = []
     for c in costs:
         model.setObj(c)
-        sol, _ = model.solve()
-        sol = np.asarray(sol, dtype=float)
-        sols.append(sol)
-        normals.append(_pyepo_tight_normals(model, sol))
-    width = max(len(t) for t in normals)
-    tight = np.zeros((len(costs), width, costs.shape[1]))
-    for b, t in enumerate(normals):
-        tight[b, : len(t)] = t
+        sols.append(np.asarray(model.solve()[0], dtype=float))
+    tight = padded_normals(model, np.stack(sols))
     pred = costs * rng.uniform(0.2, 1.8, size=costs.shape) + rng.normal(0, 0.5, size=costs.shape)
     pred = torch.tensor(pred)
     # max_iter large: PyEPO's projection converged (its default 3 is the CaVE+ preset)
-    theirs = coneAlignedCosine(model, max_iter=200, reduction="none")(
-        pred.float(), torch.tensor(tight, dtype=torch.float32)
-    )
+    theirs = coneAlignedCosine(model, max_iter=200, reduction="none")(pred.float(), tight)
     ours = diffsolvers.loss("shortest_path_graph", "cave", **graph, inputs="costs")
     ours.reduction = "none"
     mine = ours(pred, torch.tensor(np.stack(sols)))
