@@ -17,7 +17,7 @@ from .layers import (
     PerturbedOptimizer,
     SumOfGamma,
 )
-from .losses import FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
+from .losses import CaVELoss, FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
 from .metrics import decision_regret, normalized_regret, regret
 from .noise import Gumbel, Noise, Normal, get_noise
 from .oracle import TorchFunctionSolver, as_solver, from_torch_function
@@ -33,6 +33,7 @@ from .registry import (
 
 __all__ = [
     "BlackboxLayer",
+    "CaVELoss",
     "FenchelYoungLoss",
     "HammingLoss",
     "IMLELayer",

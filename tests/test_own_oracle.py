@@ -201,6 +201,10 @@ def _solution_and_cost_targets(problem_solver, theta):
     return solution, -theta
 
 
+# Methods that read the solver's LP form: a function or a Solver without one is refused.
+NEEDS_LP_FORM = {"cave"}
+
+
 @pytest.mark.parametrize("method", registry.methods())
 @pytest.mark.parametrize("given", ["function", "class", "instance", "torch"])
 def test_every_method_accepts_a_ready_solver_or_function(method, given):
@@ -219,6 +223,10 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
     theta = torch.randn(shape, generator=gen, dtype=F64)
     opts = {"seed": 0} if "seed" in info.options else {}
     build = diffsolvers.layer if info.kind == "layer" else diffsolvers.loss
+    if method in NEEDS_LP_FORM:
+        with pytest.raises(ValueError, match=f"'{method}' is not meaningful .* states no LP form"):
+            build(make(), method=method, **opts)
+        return
     module = build(make(), method=method, **opts)
     x = theta.clone().requires_grad_(True)
     if info.kind == "layer":
@@ -256,6 +264,26 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
 def test_every_class_takes_a_function(cls):
     module = cls(top2)
     assert isinstance(module.solver, solvers.FunctionSolver) and module.solver.fn is top2
+
+
+class Perm4LP(Perm4):
+    """Perm4 stating its LP form (the Birkhoff polytope of the zoo's assignment)."""
+
+    def lp_form(self, shape=None, **side):
+        return solvers.get("assignment").lp_form((4, 4))
+
+
+def test_a_solver_with_an_lp_form_takes_the_methods_that_need_one():
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.randn(3, 4, 4, generator=gen, dtype=F64)
+    solution = torch.as_tensor(solvers.get("assignment").solve(theta.flip(0).numpy()))
+    for method in sorted(NEEDS_LP_FORM):
+        mine = diffsolvers.loss(Perm4LP(), method=method)(theta, solution)
+        zoo = diffsolvers.loss("assignment", method=method)(theta, solution)
+        torch.testing.assert_close(mine, zoo, rtol=0, atol=0)
+        assert mine > 0
+    with pytest.raises(ValueError, match="'cave' is not meaningful for 'top2'"):
+        diffsolvers.CaVELoss(top2)
 
 
 def test_what_does_not_apply_to_a_ready_solver_is_refused_with_the_reason():
@@ -310,6 +338,7 @@ METHOD_CLASSES = {
     "hamming": diffsolvers.BlackboxLayer,
     "spo_plus": diffsolvers.SPOPlusLoss,
     "two_stage": diffsolvers.TwoStageLoss,
+    "cave": diffsolvers.CaVELoss,
 }
 
 

@@ -11,6 +11,7 @@ squared                      solution :class:`.SquaredLoss`                Berth
 hamming                      solution :class:`.HammingLoss`                Vlastelica et al. 2020
 spo_plus                     costs    :class:`.SPOPlusLoss`                Elmachtoub & Grigas
 two_stage                    costs    :class:`.TwoStageLoss` (no solver)   Elmachtoub & Grigas
+cave                         solution :class:`.CaVELoss` (LP form)        Tang & Khalil 2024
 ============================ ======== =================================== ======================
 
 A loss whose target is a solution takes ``forward(x, y, **side)``; one whose target is the
@@ -31,9 +32,17 @@ sigma=0.5))``; the registry's names are sugar over both
 (``diffsolvers.loss("top_k", "fenchel_young", k=2, sigma=0.5)``).
 """
 
+from .cave import CaVELoss
 from .fenchel_young import FenchelYoungLoss
 from .hamming import HammingLoss
 from .spo import SPOPlusLoss, TwoStageLoss
 from .squared import SquaredLoss
 
-__all__ = ["FenchelYoungLoss", "HammingLoss", "SPOPlusLoss", "SquaredLoss", "TwoStageLoss"]
+__all__ = [
+    "CaVELoss",
+    "FenchelYoungLoss",
+    "HammingLoss",
+    "SPOPlusLoss",
+    "SquaredLoss",
+    "TwoStageLoss",
+]
