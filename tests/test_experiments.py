@@ -711,8 +711,7 @@ def test_train_synthetic_is_reproducible_and_learns():
 def test_train_synthetic_learns_beyond_shortest_paths(problem):
     """Maximisation (knapsack, ranking, multi_knapsack) and other minimisation problems
     (assignment, tsp, vehicle_routing): a sign slip between values and costs would make the
-    regret rise,
-    not fall."""
+    regret rise, not fall."""
     config = SyntheticConfig(problem=problem, deg=4, n_train=300, n_test=300, epochs=3)
     res = train_synthetic(config)
     assert res["final_regret"] < 0.8 * res["initial_regret"], res
