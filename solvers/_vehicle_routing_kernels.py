@@ -25,9 +25,11 @@ customers. Two stages:
 Time ``O(m² 2^m + L·3^m)`` with ``L = 1`` without a route limit and ``L = K`` with one;
 tables of ``(9m + 17 + 12(L + 1))·2^m`` bytes (0.6 MB for 12 customers without a route
 limit). Ties keep the smallest predecessor, the first route end and the first subset met
-(strict ``>``), so ``y`` is a deterministic function of ``θ``. References: Held and Karp, J. SIAM 10, 1962 (routes); Christofides, Mingozzi and
-Toth, "Exact algorithms for the vehicle routing problem, based on spanning tree and shortest
-path relaxations", Math. Programming 20, 1981 (the set-partitioning recursion over routes).
+(strict ``>``), so ``y`` is a deterministic function of ``θ``.
+
+References: Held and Karp, J. SIAM 10, 1962 (routes); Christofides, Mingozzi and Toth,
+"Exact algorithms for the vehicle routing problem, based on spanning tree and shortest path
+relaxations", Math. Programming 20, 1981 (the set-partitioning recursion over routes).
 """
 
 from __future__ import annotations
