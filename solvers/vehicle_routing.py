@@ -54,10 +54,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import runtime
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
+from ._vehicle_routing_forms import load_flow_form, routes_of
 from ._vehicle_routing_kernels import vehicle_routing_batch, vehicle_routing_dp, work_tables
 from .base import LPForm, Solver, SolverInputError, as_array, check_path_sum
 from .registry import register
@@ -240,36 +240,7 @@ class _VehicleRoutingBase(Solver):
                 f"{_NAME}: routes are a 0/1 vector of shape {self.instance_shape}, got "
                 f"shape {y.shape}"
             )
-        chosen = self.edges[y == 1]
-        degree = np.bincount(chosen.ravel(), minlength=self.n_nodes)
-        if np.any(degree[1:] != 2):
-            raise SolverInputError(
-                f"{_NAME}: y is not a set of routes (every customer needs two edges)"
-            )
-        neighbours: list[list[int]] = [[] for _ in range(self.n_nodes)]
-        for i, j in chosen:
-            neighbours[i].append(int(j))
-            neighbours[j].append(int(i))
-        out, seen = [], 0
-        starts = sorted(neighbours[0])
-        used: set[int] = set()
-        for first in starts:
-            if first in used:
-                continue
-            route, previous = [first], 0
-            while True:
-                a, b = sorted(neighbours[route[-1]])
-                nxt = a if a != previous else b
-                if nxt == 0:
-                    break
-                previous = route[-1]
-                route.append(nxt)
-            used.add(route[-1])
-            seen += len(route)
-            out.append(route)
-        if seen != self.n_customers:
-            raise SolverInputError(f"{_NAME}: y is not a set of routes (a cycle misses the depot)")
-        return out
+        return routes_of(self.edges, self.n_nodes, y)
 
     def is_routes(self, y: Any, demands: Any = None, capacity: Any = None) -> bool:
         """Whether ``y`` (E,) is a feasible set of routes: :meth:`routes` accepts it, it has
@@ -289,7 +260,8 @@ class _VehicleRoutingBase(Solver):
 
     # -- LP form --------------------------------------------------------------------------
     def lp_form(self, shape: Any = None, demands: Any = None, capacity: Any = None) -> LPForm:
-        """Directed arcs and a single-commodity flow of load (a MIP).
+        """Directed arcs and a single-commodity flow of load (a MIP); ``demands`` (m,) and
+        ``capacity`` default to the ones fixed at construction.
 
         Variables ``x = (y, a⁺, a⁻, f⁺, f⁻)``, each of length ``E``: ``a⁺_e`` (``a⁻_e``) is
         the arc ``i → j`` (``j → i``) of edge ``e = (i, j)`` and ``f^±_e`` the flow on it.
@@ -318,67 +290,7 @@ class _VehicleRoutingBase(Solver):
         c = self.capacity if capacity is None else self._check_capacity(capacity, fixed=True)
         if q is None or c is None:
             raise SolverInputError(f"{_NAME}: lp_form needs demands and capacity")
-        n, m, e = self.n_nodes, self.n_customers, self.instance_shape[0]
-        big_m = float(m + 1)
-        absorb = big_m * q + 1.0
-        arc_cap = big_m * float(np.floor(c)) + m
-        u, v = self.edges[:, 0], self.edges[:, 1]
-        ar = np.arange(e)
-        one = np.ones(e)
-        yv, ap, am, fp, fm = ar, e + ar, 2 * e + ar, 3 * e + ar, 4 * e + ar
-        # rows 0..e-1: y = a⁺ + a⁻; e..e+m-1: in-degree of customers 1..m;
-        # e+m..e+2m-1: out-degree; e+2m..e+2m+n-1: flow balance of nodes 0..n-1
-        indeg, outdeg, flow = e - 1, e + m - 1, e + 2 * m
-        rows = [ar, ar, ar]
-        cols = [yv, ap, am]
-        vals = [one, -one, -one]
-        for arcs, tail, head in ((ap, u, v), (am, v, u)):
-            into = head > 0
-            rows.append(indeg + head[into])
-            cols.append(arcs[into])
-            vals.append(np.ones(into.sum()))
-            out = tail > 0
-            rows.append(outdeg + tail[out])
-            cols.append(arcs[out])
-            vals.append(np.ones(out.sum()))
-        for flows, tail, head in ((fp, u, v), (fm, v, u)):
-            rows += [flow + tail, flow + head]
-            cols += [flows, flows]
-            vals += [one, -one]
-        n_eq = e + 2 * m + n
-        a_eq = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(n_eq, 5 * e),
-        )
-        b_eq = np.concatenate([np.zeros(e), np.ones(2 * m), [absorb.sum()], -absorb])
-        ub_rows = [ar, ar, e + ar, e + ar]
-        ub_cols = [fp, ap, fm, am]
-        ub_vals = [one, np.full(e, -arc_cap), one, np.full(e, -arc_cap)]
-        b_ub = [np.zeros(2 * e)]
-        if self.num_vehicles is not None:
-            from_depot = ap[u == 0]  # the arc 0 → v is a⁺ of the edge (0, v)
-            ub_rows.append(np.full(from_depot.size, 2 * e))
-            ub_cols.append(from_depot)
-            ub_vals.append(np.ones(from_depot.size))
-            b_ub.append([float(self.num_vehicles)])
-        a_ub = sp.csr_matrix(
-            (np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))),
-            shape=(2 * e + (self.num_vehicles is not None), 5 * e),
-        )
-        integral = np.zeros(5 * e, dtype=bool)
-        integral[: 3 * e] = True
-        return LPForm(
-            n_vars=5 * e,
-            y_index=ar,
-            A_eq=a_eq,
-            b_eq=b_eq,
-            A_ub=a_ub,
-            b_ub=np.concatenate(b_ub),
-            upper=np.concatenate([np.ones(3 * e), np.full(2 * e, arc_cap)]),
-            integrality=integral,
-            integral_polytope=False,
-            description="capacitated vehicle routing: directed arcs and a load flow (MIP)",
-        )
+        return load_flow_form(self.edges, self.n_nodes, q, float(c), self.num_vehicles)
 
 
 class VehicleRoutingSolver(_VehicleRoutingBase):
