@@ -22,7 +22,15 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
 sys.path.append(_HERE)
 
-SECTIONS = ["shortest_path", "assignment", "spanning_tree", "knapsack", "multi_knapsack", "tsp"]
+SECTIONS = [
+    "shortest_path",
+    "assignment",
+    "spanning_tree",
+    "knapsack",
+    "multi_knapsack",
+    "tsp",
+    "vehicle_routing",
+]
 
 
 def main() -> None:

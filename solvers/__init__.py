@@ -20,6 +20,7 @@ from . import (
     shortest_path_graph,  # noqa: F401  (registers shortest_path_graph)
     spanning_tree,  # noqa: F401  (registers spanning_tree)
     tsp,  # noqa: F401  (registers tsp)
+    vehicle_routing,  # noqa: F401  (registers vehicle_routing)
 )
 from .base import (
     LPForm,

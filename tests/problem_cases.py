@@ -77,6 +77,11 @@ def _multi_knapsack_side(rng: np.random.Generator, batch: int) -> dict[str, Any]
     return {"weights": weights, "capacity": np.full((batch, 2), 8.0)}
 
 
+def _vehicle_routing_side(rng: np.random.Generator, batch: int) -> dict[str, Any]:
+    demands = rng.integers(1, 3, size=(batch, 4)).astype(np.float64)  # any two fit a vehicle
+    return {"demands": demands, "capacity": np.full(batch, 4.0)}
+
+
 CASES: dict[str, ProblemCase] = {
     c.problem: c
     for c in [
@@ -109,6 +114,12 @@ CASES: dict[str, ProblemCase] = {
             _multi_knapsack_side,
         ),
         ProblemCase("tsp", lambda: {"n_nodes": 5}, lambda r, b: r.normal(size=(b, 10))),
+        ProblemCase(
+            "vehicle_routing",
+            lambda: {"n_nodes": 5},
+            lambda r, b: r.normal(size=(b, 10)),
+            _vehicle_routing_side,
+        ),
         ProblemCase("lp", _lp_params, lambda r, b: r.normal(size=(b, 5))),
     ]
 }

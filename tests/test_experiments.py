@@ -669,6 +669,7 @@ def test_synthetic_shapes():
         "spanning_tree": (28,),
         "multi_knapsack": (32,),
         "tsp": (45,),
+        "vehicle_routing": (45,),
     }
     for problem, shape in shapes.items():
         data = make_synthetic(problem, n=3, p=4)
@@ -729,11 +730,13 @@ def test_train_synthetic_is_reproducible_and_learns():
     assert first["final_regret"] < 0.8 * first["initial_regret"], first
 
 
-@pytest.mark.parametrize("problem", ["knapsack", "ranking", "assignment", "multi_knapsack", "tsp"])
+@pytest.mark.parametrize(
+    "problem", ["knapsack", "ranking", "assignment", "multi_knapsack", "tsp", "vehicle_routing"]
+)
 def test_train_synthetic_learns_beyond_shortest_paths(problem):
     """Maximisation (knapsack, ranking, multi_knapsack) and other minimisation problems
-    (assignment, tsp): a sign slip between values and costs would make the regret rise,
-    not fall."""
+    (assignment, tsp, vehicle_routing): a sign slip between values and costs would make the
+    regret rise, not fall."""
     config = SyntheticConfig(problem=problem, deg=4, n_train=300, n_test=300, epochs=3)
     res = train_synthetic(config)
     assert res["final_regret"] < 0.8 * res["initial_regret"], res

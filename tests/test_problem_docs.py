@@ -1,5 +1,5 @@
-"""The Python examples of docs/problems/tsp.md and multi-knapsack.md run as written and give
-what their comments say."""
+"""The Python examples of docs/problems/tsp.md, vehicle-routing.md and multi-knapsack.md run
+as written and give what their comments say."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ def test_tsp_page():
     ns = _run("tsp.md")
     assert ns["y"].shape == (28,) and ns["y"].sum() == 8
     assert sorted(ns["order"]) == list(range(8)) and ns["order"][0] == 0
+    assert ns["loss"].shape == () and torch.isfinite(ns["loss"])
+    assert ns["model"].weight.grad is not None and ns["model"].weight.grad.abs().sum() > 0
+
+
+def test_vehicle_routing_page(capsys):
+    ns = _run("vehicle-routing.md")
+    assert ns["routes"] == [[1, 3], [2, 4], [5, 6, 7]]
+    assert ns["y"].shape == (28,) and ns["y"].sum() == 7 + 3  # m edges plus one per route
+    assert "instance 0 is infeasible: the customers cannot be split" in capsys.readouterr().out
     assert ns["loss"].shape == () and torch.isfinite(ns["loss"])
     assert ns["model"].weight.grad is not None and ns["model"].weight.grad.abs().sum() > 0
 

@@ -114,6 +114,14 @@ def _solves(rng: np.random.Generator):
     mw = rng.integers(1, 6, size=(30, 2, 12)).astype(float)
     mv = rng.integers(0, 5, size=(30, 12)).astype(float)
     yield "multi knapsack", lambda: multi.solve(mv, weights=mw, capacity=np.full((30, 2), 15.0))
+    routing_scores = rng.integers(-3, 1, size=(20, 21)).astype(float)
+    demands = rng.integers(0, 3, size=(20, 6)).astype(float)  # two routes always fit
+    for limit in (None, 2):
+        routing = solvers.get("vehicle_routing", n_nodes=7, capacity=6, num_vehicles=limit)
+        yield (
+            f"vehicle routing, {limit} vehicles",
+            lambda routing=routing: routing.solve(routing_scores, demands=demands),
+        )
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -126,7 +134,7 @@ def test_serial_and_parallel_kernels_give_identical_answers(force, seed):
         y_parallel = solve()
         np.testing.assert_array_equal(y_serial, y_parallel, err_msg=name)
         names.append(name)
-    assert len(names) == 11
+    assert len(names) == 13
 
 
 def test_every_parallel_kernel_goes_through_the_runtime(force):
@@ -139,7 +147,7 @@ def test_every_parallel_kernel_goes_through_the_runtime(force):
     for _, solve in _solves(np.random.default_rng(0)):
         solve()
     assert {k.__name__ for k in runtime.kernels()} == {k.__name__ for k in called}
-    assert len(runtime.kernels()) == 9
+    assert len(runtime.kernels()) == 10
 
 
 def test_kernels_keep_their_names_and_compile_twice():

@@ -1,5 +1,6 @@
-"""The PyEPO-style generators of the travelling salesman and the multi-dimensional knapsack
-(diffsolvers.datasets.synthetic): shapes, determinism and the published formulas."""
+"""The PyEPO-style generators of the travelling salesman, the vehicle routing problem and the
+multi-dimensional knapsack (diffsolvers.datasets.synthetic): shapes, determinism and the
+published formulas."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import numpy as np
 import pytest
 
 import solvers
-from diffsolvers.datasets.synthetic import make_synthetic, polynomial_costs
+from diffsolvers.datasets.synthetic import (
+    make_synthetic,
+    polynomial_costs,
+    tsp_costs,
+    vehicle_routing_demands,
+)
 
 
 def _edge_fit(data):
@@ -76,6 +82,38 @@ def test_tsp_degree_and_noise_follow_the_formula(deg):
     ratio = ((noisy - d) / (clean - d))[away]
     assert ratio.min() > 0.5 - 1e-2 and ratio.max() < 1.5 + 1e-2
     assert ratio.mean() == pytest.approx(1.0, abs=0.02)
+
+
+def test_vehicle_routing_demands_then_tsp_costs():
+    data = make_synthetic("vehicle_routing", n=30, deg=2, seed=4)
+    params = data.solver_params
+    assert data.costs.shape == (30, 45) and data.sign == -1.0 and data.minimize
+    assert params["n_nodes"] == 10 and params["capacity"] == 20.0
+    demands = params["demands"]
+    assert demands.shape == (9,) and demands.min() >= 1 and demands.max() <= 10
+    np.testing.assert_array_equal(demands, np.round(demands))
+    # demands drawn first (they do not depend on n), then PyEPO's TSP costs
+    rng = np.random.default_rng(4)
+    np.testing.assert_array_equal(vehicle_routing_demands(9, 20, rng), demands)
+    x, c = tsp_costs(30, 5, 10, 2, 0.5, rng)
+    np.testing.assert_array_equal(data.costs, c.astype(np.float32))
+    np.testing.assert_array_equal(data.x, x.astype(np.float32))
+    small = make_synthetic("vehicle_routing", n=3, deg=2, seed=4)
+    np.testing.assert_array_equal(small.solver_params["demands"], demands)
+    solver = solvers.get("vehicle_routing", **params)
+    y = solver.solve(data.theta)
+    assert all(solver.is_routes(row) for row in y)
+    cp = solvers.get("vehicle_routing", backend="ortools", **params)
+    yc = cp.solve(data.theta[:5])
+    np.testing.assert_allclose(
+        solver.objective(data.theta[:5], yc), solver.objective(data.theta[:5], y[:5]), rtol=1e-6
+    )
+    other = make_synthetic("vehicle_routing", n=2, seed=0, n_nodes=6, capacity=8)
+    assert other.costs.shape == (2, 15) and other.solver_params["demands"].max() <= 4
+    with pytest.raises(ValueError, match="at least two customers"):
+        make_synthetic("vehicle_routing", n_nodes=2)
+    with pytest.raises(ValueError, match="max_demand"):
+        vehicle_routing_demands(5, 1, np.random.default_rng(0))
 
 
 def test_multi_knapsack_shapes_weights_and_values():

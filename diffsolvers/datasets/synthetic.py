@@ -12,7 +12,9 @@ specified and two-stage regression does well; larger degrees make the linear mod
 misspecified, where decision-focused training helps (PyEPO, Fig. 7-9).
 
 The travelling salesman follows PyEPO's own TSP generator instead: Euclidean distances
-between cities plus a feature-driven part (see :func:`tsp_costs`). Every generator is
+between cities plus a feature-driven part (see :func:`tsp_costs`); the vehicle routing
+problem takes the same edge costs on the depot and its customers, with integer demands
+(see :func:`vehicle_routing_demands`). Every generator is
 deterministic by ``seed`` and returns a :class:`SyntheticProblem`: the features, the true
 costs (or values), the solver parameters, and whether the problem is a minimisation
 (``θ = −c``) or a maximisation (``θ = c``).
@@ -33,6 +35,7 @@ __all__ = [
     "SyntheticProblem",
     "polynomial_costs",
     "tsp_costs",
+    "vehicle_routing_demands",
     "make_synthetic",
     "SYNTHETIC_PROBLEMS",
 ]
@@ -159,6 +162,35 @@ def tsp_costs(
     return x, np.round(c, 4)
 
 
+def vehicle_routing_demands(
+    n_customers: int, capacity: int, rng: np.random.Generator, max_demand: int | None = None
+) -> np.ndarray:
+    """Integer demands ``q_v ~ U{1, …, max_demand}`` of ``n_customers`` customers, for
+    vehicles of capacity ``capacity``; ``max_demand`` defaults to ``⌊capacity/2⌋``, so that
+    any two customers fit one vehicle and every instance is feasible (a route visits two
+    customers or more, as in PyEPO's CVRP, ``solvers.vehicle_routing``).
+
+    PyEPO has no CVRP data generator; its CVRP model (``pyepo.model.grb.vrp``) takes
+    demands and a capacity, and its edge costs are those of its TSP generator
+    (:func:`tsp_costs` on the depot and the customers).
+
+    Examples:
+        >>> import numpy as np
+        >>> q = vehicle_routing_demands(9, 20, np.random.default_rng(0))
+        >>> q.shape, bool(q.min() >= 1 and q.max() <= 10)
+        ((9,), True)
+    """
+    if n_customers < 2:
+        raise ValueError(f"need at least two customers (n_nodes >= 3), got {n_customers}")
+    if max_demand is None:
+        max_demand = capacity // 2
+    if not 1 <= max_demand <= capacity:
+        raise ValueError(
+            f"need 1 <= max_demand <= capacity, got max_demand={max_demand}, capacity={capacity}"
+        )
+    return rng.integers(1, max_demand + 1, size=n_customers).astype(np.float64)
+
+
 def _shortest_path_graph(n, p, deg, noise_width, rng, grid: int = 5):
     params = grid_dag(grid, grid)
     x, c = polynomial_costs(n, p, len(params["edges"]), deg, noise_width, rng)
@@ -209,6 +241,13 @@ def _tsp(n, p, deg, noise_width, rng, n_nodes: int = 10):
     return x, c, -1.0, dict(n_nodes=n_nodes)
 
 
+def _vehicle_routing(n, p, deg, noise_width, rng, n_nodes: int = 10, capacity: int = 20):
+    # demands first: they depend on the seed only, not on n (as the knapsack's weights)
+    demands = vehicle_routing_demands(n_nodes - 1, capacity, rng)
+    x, c = tsp_costs(n, p, n_nodes, deg, noise_width, rng)
+    return x, c, -1.0, dict(n_nodes=n_nodes, demands=demands, capacity=float(capacity))
+
+
 def _assignment(n, p, deg, noise_width, rng, size: int = 8):
     x, c = polynomial_costs(n, p, size * size, deg, noise_width, rng)
     return x, c.reshape(n, size, size), -1.0, {}
@@ -237,6 +276,10 @@ SYNTHETIC_PROBLEMS = {
         "(weight_decimals=2: PyEPO's 3.00..7.99)",
     ),
     "tsp": (_tsp, "travelling salesman on 10 cities: distances plus feature costs (PyEPO's)"),
+    "vehicle_routing": (
+        _vehicle_routing,
+        "vehicle routing, depot and 9 customers, demands 1..10, capacity 20; edge costs as tsp",
+    ),
 }
 """The synthetic problems: name -> (generator, description); ``make_synthetic`` takes the names."""
 

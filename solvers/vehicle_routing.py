@@ -1,0 +1,473 @@
+"""Capacitated vehicle routing (CVRP) on the complete graph: the best set of depot routes.
+
+Node 0 is the depot and nodes ``1..m`` the customers (``n_nodes = m + 1``). ``θ`` holds one
+score per undirected edge, shape ``(..., E)`` with ``E = n_nodes(n_nodes-1)/2``, in the
+edge order of :mod:`solvers.tsp` (``itertools.combinations(range(n_nodes), 2)``, PyEPO's
+order), and the solver returns
+
+    y*(θ) = argmax { ⟨θ, y⟩ : y ∈ {0,1}^E the edges of a set of routes },
+
+where a set of routes is a family of cycles through the depot that visit every customer
+exactly once, each with total demand ``Σ_{v ∈ route} q_v <= Q`` and, with ``num_vehicles =
+K``, at most ``K`` of them. Edge costs ``c`` enter as ``θ = -c``
+(:func:`~solvers.base.costs_to_theta`); :func:`~solvers.tsp.edge_vector` reads a symmetric
+matrix.
+
+**Every route visits at least two customers**, as in PyEPO's CVRP (Tang and Khalil,
+"PyEPO", Math. Prog. Comp. 2024, ``pyepo.model.grb.vrp``): a route ``0 → v → 0`` would use
+the edge ``(0, v)`` twice, so ``y`` would no longer be a 0/1 vector. Hence ``n_nodes >= 3``,
+and an instance where the customers cannot be grouped in twos or more within the capacity
+(a customer whose demand fills a vehicle alone, say) is infeasible: the solvers raise
+:class:`SolverInputError`. To allow a lone customer, give it a twin of demand 0 at distance
+0 (a copy of the depot, as PyEPO advises). A set of ``r`` routes has ``m + r`` edges, so
+adding a constant ``t`` to ``θ`` adds ``t`` per route: unlike the TSP, a shift of ``θ``
+changes the decision (a positive one favours more routes).
+
+Side data: integer ``demands`` ``q >= 0`` of shape ``(m,)`` and a ``capacity`` ``Q >= 0``
+(used as ``⌊Q⌋``, exact for integer demands), given at construction,
+``solvers.get("vehicle_routing", n_nodes=..., demands=q, capacity=Q)``, or per call,
+``solver.solve(theta, demands=q, capacity=Q)`` (per-call values replace the fixed ones), as
+for ``multi_knapsack``: ``demands`` ``(m,)`` or ``(*batch, m)``, ``capacity`` a scalar or
+``(*batch,)``. ``num_vehicles`` (default ``None``: no limit) is fixed at construction.
+
+Backends:
+
+* ``numba`` (default): exact dynamic programming over subsets of customers
+  (:mod:`solvers._vehicle_routing_kernels`): the best route through every set that fits a
+  vehicle (Held–Karp), then the best partition into such sets. ``O(m² 2^m + L·3^m)``, ``L``
+  the route limit (1 without one), one ``prange`` over the batch. It solves up to
+  ``max_customers`` customers (default 12, at most 16) and raises
+  :class:`SolverInputError` above, naming ``ortools``.
+* ``ortools``: OR-Tools CP-SAT, exact: ``AddMultipleCircuit`` on the two arcs of every
+  edge, no arc pair ``0 → v → 0``, loads ``u_v ∈ [q_v, Q]`` with ``u_j >= u_i + q_j`` on
+  every used arc between customers, and at most ``K`` arcs out of the depot. Scores are
+  scaled to integers per instance by :mod:`solvers._cpsat` (integer ``θ`` up to ``2^40``
+  exactly; otherwise within ``2m·2^-40·max|θ|`` of the optimum). One model per instance;
+  ``time_limit`` (default 60 s), ``num_workers`` (default 1) and ``on_time_limit``
+  (``"warn"`` or ``"raise"``) as in :mod:`solvers.tsp`.
+* ``lp`` (derived, reference): the flow MIP of :meth:`~VehicleRoutingSolver.lp_form`
+  through :mod:`solvers.lp` (SCIP); slow, for cross-checks on small instances.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import runtime
+from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
+from ._vehicle_routing_forms import load_flow_form, routes_of
+from ._vehicle_routing_kernels import vehicle_routing_batch, vehicle_routing_dp, work_tables
+from .base import LPForm, Solver, SolverInputError, as_array, check_path_sum
+from .registry import register
+from .tsp import complete_graph_edges
+
+__all__ = [
+    "VehicleRoutingSolver",
+    "VehicleRoutingCpSatSolver",
+    "DEFAULT_MAX_CUSTOMERS",
+    "MAX_DP_CUSTOMERS",
+]
+
+_NAME = "vehicle_routing"
+DEFAULT_MAX_CUSTOMERS = 12
+"""Default largest number of customers the DP backend solves."""
+MAX_DP_CUSTOMERS = 16
+"""Hard limit of ``max_customers`` (``3^16 ≈ 4.3·10^7`` partition steps per instance)."""
+_INT_LIMIT = 2**62  # demands sum in int64
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{_NAME}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise SolverInputError(f"{_NAME}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class _VehicleRoutingBase(Solver):
+    """Instance structure (nodes, edges, route limit) and side data shared by the backends."""
+
+    problem = _NAME
+    event_ndim = 1
+    side_inputs = ("demands", "capacity")
+
+    def __init__(
+        self,
+        n_nodes: int,
+        demands: Any = None,
+        capacity: Any = None,
+        *,
+        num_vehicles: int | None = None,
+    ) -> None:
+        if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)):
+            raise TypeError(f"{_NAME}: n_nodes must be an int, got {n_nodes!r}")
+        if n_nodes < 3:
+            raise SolverInputError(
+                f"{_NAME}: n_nodes must be >= 3 (the depot and at least two customers: every "
+                f"route visits two or more customers, as in PyEPO), got {n_nodes}"
+            )
+        self.n_nodes = int(n_nodes)
+        self.n_customers = self.n_nodes - 1
+        self.num_vehicles = (
+            None if num_vehicles is None else _check_int(num_vehicles, "num_vehicles", 1)
+        )
+        self.edges = complete_graph_edges(self.n_nodes)
+        self.instance_shape = (self.edges.shape[0],)
+        self.demands = None if demands is None else self._check_demands(demands, fixed=True)
+        self.capacity = None if capacity is None else self._check_capacity(capacity, fixed=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(n_nodes={self.n_nodes}, num_vehicles={self.num_vehicles}, "
+            f"backend={self.backend!r})"
+        )
+
+    # -- validation -------------------------------------------------------------------
+    @staticmethod
+    def _as_real(value: Any, name: str) -> np.ndarray:
+        arr = as_array(value, name, _NAME)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{_NAME}: {name} must be real numbers, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+        if arr.size and not np.isfinite(arr).all():
+            bad = "NaN" if np.isnan(arr).any() else "inf"
+            raise SolverInputError(f"{_NAME}: {name} contains {bad}; it must be finite")
+        return arr
+
+    def _check_demands(self, demands: Any, fixed: bool = False) -> np.ndarray:
+        q = self._as_real(demands, "demands")
+        if q.ndim < 1 or (fixed and q.ndim != 1) or q.shape[-1] != self.n_customers:
+            want = "(m,)" if fixed else "(m,) or (*batch, m)"
+            raise SolverInputError(
+                f"{_NAME}: demands must have shape {want} with m = n_nodes - 1 = "
+                f"{self.n_customers} customers (the depot has none), got shape {q.shape}"
+            )
+        if q.size and q.min() < 0:
+            raise SolverInputError(f"{_NAME}: demands must be >= 0, got minimum {q.min()}")
+        if q.size and not np.array_equal(q, np.floor(q)):
+            raise SolverInputError(
+                f"{_NAME}: demands must be integers (the exact backends compare integer "
+                "loads); scale fractional demands to integers, rounding demands up and the "
+                "capacity down"
+            )
+        if q.size and q.sum(axis=-1).max() >= _INT_LIMIT:
+            raise SolverInputError(f"{_NAME}: demands sum beyond the integer range 2^62")
+        return q
+
+    def _check_capacity(self, capacity: Any, fixed: bool = False) -> np.ndarray:
+        c = self._as_real(capacity, "capacity")
+        if fixed and c.ndim != 0:
+            raise SolverInputError(
+                f"{_NAME}: capacity must be a scalar (one vehicle type), got shape {c.shape}"
+            )
+        if c.size and c.min() < 0:
+            raise SolverInputError(f"{_NAME}: capacity must be >= 0, got minimum {c.min()}")
+        return c
+
+    def _check_side(
+        self, side: dict[str, Any], batch_shape: tuple[int, ...], event_shape: tuple[int, ...]
+    ) -> dict:
+        """Validate demands and capacity and broadcast them over θ's batch axes: int64
+        ``demands`` ``(*batch, m)`` and ``capacity`` ``(*batch,)`` (``⌊Q⌋``, capped at the
+        total demand)."""
+        side = super()._check_side(side, batch_shape, event_shape)
+        demands = side.get("demands", self.demands)
+        capacity = side.get("capacity", self.capacity)
+        if demands is None or capacity is None:
+            missing = [k for k, v in (("demands", demands), ("capacity", capacity)) if v is None]
+            raise SolverInputError(
+                f"{_NAME}: {' and '.join(missing)} missing: fix them at construction, "
+                f"solvers.get('{_NAME}', n_nodes=n, demands=q, capacity=Q), or pass them "
+                "to solve()"
+            )
+        q = self._check_demands(demands)
+        c = self._check_capacity(capacity)
+        m = self.n_customers
+        if q.shape not in ((m,), (*batch_shape, m)):
+            raise SolverInputError(
+                f"{_NAME}: demands must have shape (m,) = ({m},) or (*batch, m) = "
+                f"{(*batch_shape, m)} matching θ's batch axes {batch_shape}, got {q.shape}"
+            )
+        if c.shape not in ((), batch_shape):
+            raise SolverInputError(
+                f"{_NAME}: capacity must be a scalar or (*batch,) = {batch_shape} for θ's "
+                f"batch axes, got {c.shape}"
+            )
+        q = np.broadcast_to(q, (*batch_shape, m))
+        c = np.minimum(np.floor(np.broadcast_to(c, batch_shape)), q.sum(axis=-1))
+        self._check_demands_fit(q.reshape(-1, m), c.reshape(-1))
+        return {"demands": q.astype(np.int64), "capacity": c.astype(np.int64)}
+
+    def _check_demands_fit(self, q: np.ndarray, c: np.ndarray) -> None:
+        """Refuse, before any solve, the instances that no set of routes can serve for
+        reasons visible at a glance: a customer heavier than a vehicle, or more total demand
+        than ``K`` vehicles carry (the backends report the subtler ones)."""
+        over = np.flatnonzero((q > c[:, None]).any(axis=1))
+        if over.size:
+            b = int(over[0])
+            v = int(np.argmax(q[b] > c[b])) + 1
+            raise SolverInputError(
+                f"{_NAME}: instance {b} is infeasible: customer {v} (node {v}) has demand "
+                f"{q[b, v - 1]:g} above the capacity {c[b]:g}"
+            )
+        if self.num_vehicles is not None:
+            short = np.flatnonzero(q.sum(axis=1) > self.num_vehicles * c)
+            if short.size:
+                b = int(short[0])
+                raise SolverInputError(
+                    f"{_NAME}: instance {b} is infeasible: total demand {q[b].sum():g} exceeds "
+                    f"num_vehicles × capacity = {self.num_vehicles} × {c[b]:g}"
+                )
+
+    def _infeasible(self, instance: int) -> SolverInputError:
+        limit = "" if self.num_vehicles is None else f", at most {self.num_vehicles} of them"
+        return SolverInputError(
+            f"{_NAME}: instance {instance} is infeasible: the customers cannot be split into "
+            f"routes of at least two customers whose demands fit the capacity{limit}"
+        )
+
+    # -- routes -------------------------------------------------------------------------
+    def routes(self, y: Any) -> list[list[int]]:
+        """The routes of ``y`` (E,), each a list of customers in visiting order from the
+        depot, towards the smaller end; :class:`SolverInputError` if ``y`` is not a set of
+        depot routes with two or more customers each covering every customer once
+        (capacities are not checked: they are side data)."""
+        y = np.asarray(as_array(y, "y", _NAME), dtype=np.float64)
+        if y.shape != self.instance_shape or not np.all((y == 0) | (y == 1)):
+            raise SolverInputError(
+                f"{_NAME}: routes are a 0/1 vector of shape {self.instance_shape}, got "
+                f"shape {y.shape}"
+            )
+        return routes_of(self.edges, self.n_nodes, y)
+
+    def is_routes(self, y: Any, demands: Any = None, capacity: Any = None) -> bool:
+        """Whether ``y`` (E,) is a feasible set of routes: :meth:`routes` accepts it, it has
+        at most ``num_vehicles`` routes, and, where ``demands`` and ``capacity`` are given
+        or fixed, every route's demand is within the capacity."""
+        try:
+            routes = self.routes(y)
+        except SolverInputError:
+            return False
+        if self.num_vehicles is not None and len(routes) > self.num_vehicles:
+            return False
+        q = self.demands if demands is None else self._check_demands(demands, fixed=True)
+        c = self.capacity if capacity is None else self._check_capacity(capacity, fixed=True)
+        if q is None or c is None:
+            return True
+        return all(q[np.array(r) - 1].sum() <= c for r in routes)
+
+    # -- LP form --------------------------------------------------------------------------
+    def lp_form(self, shape: Any = None, demands: Any = None, capacity: Any = None) -> LPForm:
+        """Directed arcs and a single-commodity flow of load (a MIP); ``demands`` (m,) and
+        ``capacity`` default to the ones fixed at construction.
+
+        Variables ``x = (y, a⁺, a⁻, f⁺, f⁻)``, each of length ``E``: ``a⁺_e`` (``a⁻_e``) is
+        the arc ``i → j`` (``j → i``) of edge ``e = (i, j)`` and ``f^±_e`` the flow on it.
+        With ``M = m + 1``, customer ``v`` absorbs ``p_v = M·q_v + 1`` units and an arc
+        carries at most ``U = M·Q + m``:
+
+            y_e = a⁺_e + a⁻_e,  y ∈ {0,1}^E           (one direction per edge: no 0 → v → 0)
+            Σ_in a = Σ_out a = 1                      (every customer)
+            Σ_out f - Σ_in f = Σ_v p_v (depot),  -p_v (customer v)
+            f^±_e <= U a^±_e,   Σ_{arcs out of 0} a <= K (with num_vehicles).
+
+        The arcs form directed cycles; a cycle among customers only cannot be fed (it
+        absorbs ``>= 1`` unit), so every cycle is a route. A route of ``k`` customers and
+        demand ``D`` takes ``M·D + k`` units on its first arc, and for integers
+        ``M·D + k <= M·Q + m ⟺ D <= Q`` (as ``1 <= k <= m < M``): the ``+1`` per customer
+        is what makes zero-demand customers need the depot too. ``5E`` variables and
+        ``E + 3m + 1`` equality rows (Gavish and Graves, MIT OR Center WP 078-78, 1978, for
+        the flow; the load scaling keeps it one commodity).
+        """
+        if shape is not None and tuple(np.atleast_1d(shape)) != self.instance_shape:
+            raise SolverInputError(
+                f"{_NAME}: lp_form shape {shape!r} does not match the {self.instance_shape[0]} "
+                f"edges of {self.n_nodes} nodes"
+            )
+        q = self.demands if demands is None else self._check_demands(demands, fixed=True)
+        c = self.capacity if capacity is None else self._check_capacity(capacity, fixed=True)
+        if q is None or c is None:
+            raise SolverInputError(f"{_NAME}: lp_form needs demands and capacity")
+        return load_flow_form(self.edges, self.n_nodes, q, float(c), self.num_vehicles)
+
+
+class VehicleRoutingSolver(_VehicleRoutingBase):
+    """Exact CVRP by dynamic programming over subsets of customers (Numba, parallel batch).
+
+    Parameters: ``n_nodes`` (depot and customers, ``>= 3``); ``demands`` (m,) and
+    ``capacity`` (both optional: else per call); ``num_vehicles`` (``None``: no limit);
+    ``max_customers`` (default :data:`DEFAULT_MAX_CUSTOMERS`, at most
+    :data:`MAX_DP_CUSTOMERS`): more customers raise :class:`SolverInputError` at ``solve``
+    (so that the derived ``lp`` backend, which shares these checks, works for any size).
+
+        >>> import numpy as np
+        >>> solver = VehicleRoutingSolver(5, demands=[1, 1, 1, 1], capacity=2)
+        >>> theta = -np.ones(10)  # edges (0,1) (0,2) (0,3) (0,4) (1,2) ... (3,4)
+        >>> theta[[4, 9]] = 0.0  # (1,2) and (3,4) cost nothing
+        >>> y = solver.solve(theta)  # two customers per vehicle
+        >>> solver.routes(y)
+        [[1, 2], [3, 4]]
+    """
+
+    backend = "numba"
+
+    def __init__(
+        self,
+        n_nodes: int,
+        demands: Any = None,
+        capacity: Any = None,
+        *,
+        num_vehicles: int | None = None,
+        max_customers: int = DEFAULT_MAX_CUSTOMERS,
+    ) -> None:
+        super().__init__(n_nodes, demands, capacity, num_vehicles=num_vehicles)
+        if isinstance(max_customers, bool) or not isinstance(max_customers, (int, np.integer)):
+            raise TypeError(f"{_NAME}: max_customers must be an int, got {max_customers!r}")
+        if not 2 <= max_customers <= MAX_DP_CUSTOMERS:
+            raise SolverInputError(
+                f"{_NAME}: max_customers must lie in 2..{MAX_DP_CUSTOMERS} (the partition DP "
+                f"takes 3^m steps per instance), got {max_customers}"
+            )
+        self.max_customers = int(max_customers)
+
+    def _layers(self) -> int:
+        """The route limit the kernel enforces: 0 when ``num_vehicles`` cannot bind (every
+        route has two customers or more, so there are at most ``⌊m/2⌋`` routes)."""
+        k = self.num_vehicles
+        return 0 if k is None or k >= self.n_customers // 2 else k
+
+    def _solve_batch(self, theta: np.ndarray, demands: np.ndarray, capacity: np.ndarray):
+        m = self.n_customers
+        if m > self.max_customers:
+            raise SolverInputError(
+                f"{_NAME}: the numba backend (DP over subsets, O(3^m)) solves up to "
+                f"max_customers={self.max_customers} customers, got {m}; use "
+                f"backend='ortools' (CP-SAT), or raise max_customers (at most {MAX_DP_CUSTOMERS})"
+            )
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        check_path_sum(float(np.abs(theta).max()), 2 * m, _NAME)  # at most 2m edges
+        demands = np.ascontiguousarray(demands, dtype=np.int64)
+        capacity = np.ascontiguousarray(capacity, dtype=np.int64)
+        layers = self._layers()
+        if theta.shape[0] == 1:  # one instance: skip the parallel region's start-up cost
+            y = np.zeros(theta.shape)
+            tables = work_tables(m, max(layers, 1))
+            ok = vehicle_routing_dp(
+                theta[0], self.n_nodes, demands[0], capacity[0], layers, y[0], tables
+            )
+            feasible = np.array([ok])
+        else:
+            chunks = min(theta.shape[0], runtime.threads_for(theta.size << m))
+            y, feasible = vehicle_routing_batch(
+                theta, self.n_nodes, demands, capacity, layers, chunks
+            )
+        if not feasible.all():
+            raise self._infeasible(int(np.flatnonzero(~feasible)[0]))
+        return y
+
+
+class VehicleRoutingCpSatSolver(_VehicleRoutingBase):
+    """Exact CVRP by OR-Tools CP-SAT (multiple-circuit constraint and loads), per instance.
+
+    Parameters: ``n_nodes``, ``demands``, ``capacity``, ``num_vehicles`` as the other
+    backends; ``time_limit`` (seconds per instance, default 60), ``num_workers`` (default
+    1), ``on_time_limit`` (``"warn"`` or ``"raise"``, see :mod:`solvers._cpsat`).
+
+    Examples:
+        >>> import numpy as np, solvers
+        >>> vrp = solvers.get(
+        ...     "vehicle_routing", backend="ortools", n_nodes=5, demands=[1, 1, 1, 1], capacity=2
+        ... )
+        >>> theta = -np.ones(10)
+        >>> theta[[4, 9]] = 0.0  # (1,2) and (3,4) cost nothing
+        >>> vrp.routes(vrp.solve(theta))  # at most two customers per vehicle
+        [[1, 2], [3, 4]]
+    """
+
+    backend = "ortools"
+
+    def __init__(
+        self,
+        n_nodes: int,
+        demands: Any = None,
+        capacity: Any = None,
+        *,
+        num_vehicles: int | None = None,
+        time_limit: float = 60.0,
+        num_workers: int = 1,
+        on_time_limit: str = "warn",
+    ) -> None:
+        super().__init__(n_nodes, demands, capacity, num_vehicles=num_vehicles)
+        self.options = CpSatOptions.checked(_NAME, time_limit, num_workers, on_time_limit)
+
+    def _model(self, demands: np.ndarray, capacity: int) -> tuple[Any, list, list]:
+        """The model of one instance without objective, and its forward and backward arcs."""
+        from ortools.sat.python import cp_model
+
+        model = cp_model.CpModel()
+        e = self.edges.shape[0]
+        forward = [model.new_bool_var(f"a{k}") for k in range(e)]
+        backward = [model.new_bool_var(f"b{k}") for k in range(e)]
+        arcs = [(int(i), int(j), a) for (i, j), a in zip(self.edges, forward)]
+        arcs += [(int(j), int(i), b) for (i, j), b in zip(self.edges, backward)]
+        model.add_multiple_circuit(arcs)
+        load = [None] + [
+            model.new_int_var(int(demands[v - 1]), capacity, f"u{v}")
+            for v in range(1, self.n_nodes)
+        ]
+        for (i, j), a, b in zip(self.edges, forward, backward):
+            if i == 0:
+                model.add_bool_or([a.Not(), b.Not()])  # no route 0 → j → 0
+                continue
+            model.add(load[j] >= load[i] + int(demands[j - 1])).only_enforce_if(a)
+            model.add(load[i] >= load[j] + int(demands[i - 1])).only_enforce_if(b)
+        if self.num_vehicles is not None:
+            model.add(
+                sum(a for (i, _), a in zip(self.edges, forward) if i == 0) <= self.num_vehicles
+            )
+        return model, forward, backward
+
+    def _solve_batch(self, theta: np.ndarray, demands: np.ndarray, capacity: np.ndarray):
+        from ortools.sat.python import cp_model
+
+        solver = self.options.solver(linearization_level=2)
+        report = TimeLimitReport(_NAME, self.options)
+        y = np.zeros(theta.shape, dtype=np.float64)
+        built: tuple | None = None
+        for b in range(theta.shape[0]):
+            key = (demands[b].tobytes(), int(capacity[b]))
+            if built is None or built[0] != key:
+                built = (key, *self._model(demands[b], int(capacity[b])))
+            _, model, forward, backward = built
+            coef = integer_objective(theta[b].astype(np.float64), terms=2 * theta.shape[1])
+            model.maximize(cp_model.LinearExpr.weighted_sum(forward + backward, [*coef, *coef]))
+            try:
+                solve_model(model, solver, report, b)
+            except SolverInputError:
+                raise self._infeasible(b) from None
+            y[b] = [
+                solver.boolean_value(f) + solver.boolean_value(r) for f, r in zip(forward, backward)
+            ]
+        report.warn()
+        return y
+
+
+register(
+    _NAME,
+    "numba",
+    VehicleRoutingSolver,
+    "capacitated vehicle routing (edge vector, depot 0, routes of >= 2 customers), exact DP "
+    "over subsets of customers in Numba, parallel batch; params n_nodes, demands, capacity "
+    "(or per call), num_vehicles, max_customers (default 12, at most 16)",
+    default=True,
+)
+register(
+    _NAME,
+    "ortools",
+    VehicleRoutingCpSatSolver,
+    "capacitated vehicle routing, exact OR-Tools CP-SAT multiple-circuit model per instance "
+    "(scores scaled to integers); params n_nodes, demands, capacity (or per call), "
+    "num_vehicles, time_limit, num_workers, on_time_limit",
+)
