@@ -282,9 +282,9 @@ def test_bad_input_is_named():
         loss(torch.tensor([[float("nan"), 0.0, 1.0]]), good)
     with pytest.raises(solvers.SolverInputError, match="target y is not a feasible solution"):
         loss(torch.randn(1, 3), torch.tensor([[1.0, 1.0, 1.0]]))
-    with pytest.raises(ValueError, match="true solution has shape"):
+    with pytest.raises(ValueError, match="target y has shape"):
         loss(torch.randn(1, 3), torch.tensor([1.0, 1.0, 0.0, 0.0]))
-    with pytest.raises(ValueError, match="true solution contains inf"):
+    with pytest.raises(ValueError, match="target y contains inf"):
         loss(torch.randn(1, 3), torch.tensor([[1.0, float("inf"), 0.0]]))
     with pytest.raises(ValueError, match="'cave' is not meaningful for 'best'"):
         diffsolvers.loss(solvers.from_function(lambda t: t, problem="best"), "cave")

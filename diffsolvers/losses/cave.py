@@ -114,7 +114,7 @@ class CaVELoss(SolverModule):
         theta_hat, batch_shape = self._prediction(x, self.inputs)
         problem = self.problem
         dtype = torch.float64  # 1 - cos cancels: the projection and cosine in double
-        target = as_target(y, theta_hat, problem, "true solution")
+        target = as_target(y, theta_hat, problem)
         theta_work = theta_hat.to(dtype)
         p_y, p_norm = _cone.project(
             self._cones_key,
