@@ -17,7 +17,19 @@ from .layers import (
     PerturbedOptimizer,
     SumOfGamma,
 )
-from .losses import FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
+from .losses import (
+    ContrastiveMAPLoss,
+    FenchelYoungLoss,
+    HammingLoss,
+    ListwiseLTRLoss,
+    NCELoss,
+    PairwiseLTRLoss,
+    PointwiseLTRLoss,
+    SolutionPool,
+    SPOPlusLoss,
+    SquaredLoss,
+    TwoStageLoss,
+)
 from .metrics import decision_regret, normalized_regret, regret
 from .noise import Gumbel, Noise, Normal, get_noise
 from .oracle import TorchFunctionSolver, as_solver, from_torch_function
@@ -33,16 +45,22 @@ from .registry import (
 
 __all__ = [
     "BlackboxLayer",
+    "ContrastiveMAPLoss",
     "FenchelYoungLoss",
     "HammingLoss",
     "IMLELayer",
     "IdentityLayer",
     "Gumbel",
+    "ListwiseLTRLoss",
+    "NCELoss",
     "Noise",
     "Normal",
+    "PairwiseLTRLoss",
     "PerturbedMax",
     "PerturbedOptimizer",
+    "PointwiseLTRLoss",
     "SPOPlusLoss",
+    "SolutionPool",
     "SquaredLoss",
     "SumOfGamma",
     "TorchFunctionSolver",

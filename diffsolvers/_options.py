@@ -23,6 +23,10 @@ option                  default      meaning
 ``kappa``, ``tau``      1.0          Sum-of-Gamma κ and temperature τ (I-MLE)
 ``n_terms``             10           Sum-of-Gamma number of Gamma terms (I-MLE)
 ``map_in_eval``         True         I-MLE returns the noise-free ``y*(θ)`` in eval mode
+``solve_ratio``         1.0          share of each call's instances solved for the pool
+``pool``                None         solutions a solution pool starts from
+``max_pool``            20000        the most solutions a pool holds
+``temperature``         1.0          listwise LTR: temperature of the softmax
 ======================= ============ ===================================================
 
 Example::
@@ -34,13 +38,18 @@ Example::
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import torch
+
 from ._checks import (
     INPUTS,
     REDUCTIONS,
+    all_finite,
     check_choice,
     check_count,
     check_flag,
@@ -93,13 +102,32 @@ def _noise(name: str, value: Any) -> Noise:
     return get_noise(value)
 
 
-def _ratio(name: str, value: Any) -> float | None:
+def _ratio(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _solutions(name: str, value: Any) -> torch.Tensor | None:
+    """``None``, or solutions as a float64 CPU tensor (real, finite; shapes are the
+    solver's to check)."""
     if value is None:
         return None
-    ratio = check_positive(name, value)
-    if ratio > 1:
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return ratio
+    try:
+        if isinstance(value, torch.Tensor):
+            t = value.detach()
+        else:
+            t = torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} could not be read as an array of solutions: {exc}") from exc
+    if t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+    t = t.to("cpu", torch.float64)
+    if not all_finite(t):
+        raise ValueError(f"{name} contains NaN or inf; solutions must be finite")
+    return t
 
 
 _TABLE = [
@@ -138,13 +166,24 @@ _TABLE = [
     Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
     Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
     Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
-    # Reserved for solution caching (a share of the solver calls answered from a pool of
-    # solutions already seen); no method declares it until the cache is wired in.
     Option(
         "solve_ratio",
-        None,
+        1.0,
         _ratio,
-        "share of the calls that run the solver; the others reuse the best solution seen",
+        "share ρ in [0, 1] of each call's instances solved exactly; their solutions join the pool",
+    ),
+    Option(
+        "pool",
+        None,
+        _solutions,
+        "solutions (K, *instance) the solution pool starts from, e.g. the training targets",
+    ),
+    Option("max_pool", 20_000, check_count, "the most solutions a pool holds (oldest replaced)"),
+    Option(
+        "temperature",
+        1.0,
+        check_positive,
+        "listwise LTR: temperature τ > 0 of the softmax over the pool's objective values",
     ),
 ]
 

@@ -251,6 +251,12 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
         diffsolvers.HammingLoss,
         diffsolvers.SPOPlusLoss,
         diffsolvers.TwoStageLoss,
+        diffsolvers.NCELoss,
+        diffsolvers.ContrastiveMAPLoss,
+        diffsolvers.PointwiseLTRLoss,
+        diffsolvers.PairwiseLTRLoss,
+        diffsolvers.ListwiseLTRLoss,
+        diffsolvers.SolutionPool,
     ],
 )
 def test_every_class_takes_a_function(cls):
@@ -306,6 +312,11 @@ METHOD_CLASSES = {
     "hamming": diffsolvers.BlackboxLayer,
     "spo_plus": diffsolvers.SPOPlusLoss,
     "two_stage": diffsolvers.TwoStageLoss,
+    "nce": diffsolvers.NCELoss,
+    "contrastive_map": diffsolvers.ContrastiveMAPLoss,
+    "pointwise_ltr": diffsolvers.PointwiseLTRLoss,
+    "pairwise_ltr": diffsolvers.PairwiseLTRLoss,
+    "listwise_ltr": diffsolvers.ListwiseLTRLoss,
 }
 
 

@@ -11,6 +11,11 @@ squared                      solution :class:`.SquaredLoss`                Berth
 hamming                      solution :class:`.HammingLoss`                Vlastelica et al. 2020
 spo_plus                     costs    :class:`.SPOPlusLoss`                Elmachtoub & Grigas
 two_stage                    costs    :class:`.TwoStageLoss` (no solver)   Elmachtoub & Grigas
+nce                          solution :class:`.NCELoss` (solution pool)    Mulamba et al. 2021
+contrastive_map              solution :class:`.ContrastiveMAPLoss` (pool)  Mulamba et al. 2021
+pointwise_ltr                costs    :class:`.PointwiseLTRLoss` (pool)    Mandi et al. 2022
+pairwise_ltr                 costs    :class:`.PairwiseLTRLoss` (pool)     Mandi et al. 2022
+listwise_ltr                 costs    :class:`.ListwiseLTRLoss` (pool)     Mandi et al. 2022
 ============================ ======== =================================== ======================
 
 A loss whose target is a solution takes ``forward(x, y, **side)``; one whose target is the
@@ -29,11 +34,31 @@ A solver (or function) with the layer's options builds the layer first:
 ``FenchelYoungLoss(solver, sigma=0.5)`` is ``FenchelYoungLoss(PerturbedOptimizer(solver,
 sigma=0.5))``; the registry's names are sugar over both
 (``diffsolvers.loss("top_k", "fenchel_young", k=2, sigma=0.5)``).
+
+**Built on a solution pool.** The contrastive and learning-to-rank losses take the
+:class:`.SolutionPool` they compare with (``NCELoss(SolutionPool(solver, solutions=y))``),
+so that several losses may share one, or a solver with the pool's options, which builds
+it (``NCELoss(solver, pool=y, solve_ratio=0.05)``).
 """
 
+from .contrastive import ContrastiveMAPLoss, NCELoss
 from .fenchel_young import FenchelYoungLoss
 from .hamming import HammingLoss
+from .learning_to_rank import ListwiseLTRLoss, PairwiseLTRLoss, PointwiseLTRLoss
+from .pool import SolutionPool
 from .spo import SPOPlusLoss, TwoStageLoss
 from .squared import SquaredLoss
 
-__all__ = ["FenchelYoungLoss", "HammingLoss", "SPOPlusLoss", "SquaredLoss", "TwoStageLoss"]
+__all__ = [
+    "ContrastiveMAPLoss",
+    "FenchelYoungLoss",
+    "HammingLoss",
+    "ListwiseLTRLoss",
+    "NCELoss",
+    "PairwiseLTRLoss",
+    "PointwiseLTRLoss",
+    "SPOPlusLoss",
+    "SolutionPool",
+    "SquaredLoss",
+    "TwoStageLoss",
+]
