@@ -27,6 +27,9 @@ option                  default      meaning
 ``pool``                None         solutions a solution pool starts from
 ``max_pool``            20000        the most solutions a pool holds
 ``temperature``         1.0          listwise LTR: temperature of the softmax
+``step``                0.1          perturbation gradient: finite-difference step h
+``central_difference``  False        perturbation gradient: central difference
+``margin``              1.0          structured SVM: weight α of the Hamming margin
 ======================= ============ ===================================================
 
 Example::
@@ -184,6 +187,24 @@ _TABLE = [
         1.0,
         check_positive,
         "listwise LTR: temperature τ > 0 of the softmax over the pool's objective values",
+    ),
+    Option(
+        "step",
+        0.1,
+        check_positive,
+        "perturbation gradient: finite-difference step h > 0 along the true scores (PyEPO's sigma)",
+    ),
+    Option(
+        "central_difference",
+        False,
+        check_flag,
+        "perturbation gradient: central difference (two solves) instead of the backward one",
+    ),
+    Option(
+        "margin",
+        1.0,
+        check_positive,
+        "structured SVM: weight α > 0 of the Hamming margin α·Δ(y, ȳ)",
     ),
 ]
 

@@ -13,8 +13,9 @@ from diffsolvers import registry
 
 # Method options used in the contract test, for whichever methods declare them. Interpolation
 # methods (blackbox, I-MLE) give a zero gradient until λ·∂L/∂y moves the solution, so λ is
-# large here: the test checks that a gradient can reach θ, not a tuning.
-CONTRACT_OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0}
+# large here: the test checks that a gradient can reach θ, not a tuning. The perturbation
+# gradient likewise until a step h·θ moves it (θ̂ and θ are unrelated draws here).
+CONTRACT_OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0, "step": 5.0}
 
 
 def true_solutions_for(info) -> bool:

@@ -256,6 +256,8 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
         diffsolvers.PointwiseLTRLoss,
         diffsolvers.PairwiseLTRLoss,
         diffsolvers.ListwiseLTRLoss,
+        diffsolvers.PerturbationGradientLoss,
+        diffsolvers.StructuredSVMLoss,
         diffsolvers.SolutionPool,
     ],
 )
@@ -317,6 +319,8 @@ METHOD_CLASSES = {
     "pointwise_ltr": diffsolvers.PointwiseLTRLoss,
     "pairwise_ltr": diffsolvers.PairwiseLTRLoss,
     "listwise_ltr": diffsolvers.ListwiseLTRLoss,
+    "perturbation_gradient": diffsolvers.PerturbationGradientLoss,
+    "structured_svm": diffsolvers.StructuredSVMLoss,
 }
 
 

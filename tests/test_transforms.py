@@ -27,7 +27,7 @@ import diffsolvers
 import solvers
 from diffsolvers import registry
 
-OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0}
+OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0, "step": 5.0}
 PAIRS = [(r.problem, r.method) for r in diffsolvers.available()]
 # One pair per kind of machinery: additive noise with a control-variate-free score
 # estimator on grids, the FY loss with per-instance side data, blackbox's second solve,

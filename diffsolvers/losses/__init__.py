@@ -16,6 +16,8 @@ contrastive_map              solution :class:`.ContrastiveMAPLoss` (pool)  Mulam
 pointwise_ltr                costs    :class:`.PointwiseLTRLoss` (pool)    Mandi et al. 2022
 pairwise_ltr                 costs    :class:`.PairwiseLTRLoss` (pool)     Mandi et al. 2022
 listwise_ltr                 costs    :class:`.ListwiseLTRLoss` (pool)     Mandi et al. 2022
+perturbation_gradient        costs    :class:`.PerturbationGradientLoss`   Gupta & Huang 2024
+structured_svm               solution :class:`.StructuredSVMLoss`          Tsochantaridis et al.
 ============================ ======== =================================== ======================
 
 A loss whose target is a solution takes ``forward(x, y, **side)``; one whose target is the
@@ -38,16 +40,19 @@ sigma=0.5))``; the registry's names are sugar over both
 **Built on a solution pool.** The contrastive and learning-to-rank losses take the
 :class:`.SolutionPool` they compare with (``NCELoss(SolutionPool(solver, solutions=y))``),
 so that several losses may share one, or a solver with the pool's options, which builds
-it (``NCELoss(solver, pool=y, solve_ratio=0.05)``).
+it (``NCELoss(solver, pool=y, solve_ratio=0.05)``). The perturbation-gradient and
+structured SVM losses call the solver itself: no layer or pool stands between.
 """
 
 from .contrastive import ContrastiveMAPLoss, NCELoss
 from .fenchel_young import FenchelYoungLoss
 from .hamming import HammingLoss
 from .learning_to_rank import ListwiseLTRLoss, PairwiseLTRLoss, PointwiseLTRLoss
+from .perturbation_gradient import PerturbationGradientLoss
 from .pool import SolutionPool
 from .spo import SPOPlusLoss, TwoStageLoss
 from .squared import SquaredLoss
+from .structured_svm import StructuredSVMLoss
 
 __all__ = [
     "ContrastiveMAPLoss",
@@ -56,9 +61,11 @@ __all__ = [
     "ListwiseLTRLoss",
     "NCELoss",
     "PairwiseLTRLoss",
+    "PerturbationGradientLoss",
     "PointwiseLTRLoss",
     "SPOPlusLoss",
     "SolutionPool",
     "SquaredLoss",
+    "StructuredSVMLoss",
     "TwoStageLoss",
 ]
