@@ -9,6 +9,8 @@ whatever the method is. :func:`make_objective` reads the method's registry entry
 * a **loss** whose target is a solution (``fenchel_young``, ``squared``, ``hamming``...) is
   called as ``loss(ĉ, y)``;
 * a **loss** whose target is the true costs (``spo_plus``, ``two_stage``) as ``loss(ĉ, c)``;
+  one on a solution pool (the learning-to-rank losses) as ``loss(ĉ, c, y_true=y)``, so
+  that the true solutions join its pool;
 * a **layer** (``blackbox``, ``identity``, ``imle``, ``perturbed``...) is trained, as in
   the papers that introduced these layers, with the Hamming loss between its output
   ``ŷ = layer(ĉ)`` and the true solution, summed over the entries of a solution and
@@ -108,7 +110,12 @@ def make_objective(
     opts = {k: v for k, v in (method_options or {}).items() if k in info.options}
     build = registry.loss if info.kind == "loss" else registry.layer
     module = build(problem, method, **opts, inputs="costs", **(solver_params or {}))
-    if info.kind == "loss" and info.target == "costs":
+    if info.kind == "loss" and info.target == "costs" and "pool" in info.options:
+
+        def call(mod, c_hat, c, y, side):
+            return mod(c_hat, c, y_true=y, **side)
+
+    elif info.kind == "loss" and info.target == "costs":
 
         def call(mod, c_hat, c, y, side):
             return mod(c_hat, c, **side)
