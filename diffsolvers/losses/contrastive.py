@@ -117,7 +117,7 @@ class ContrastiveMAPLoss(_ContrastiveLoss):
     """
 
     def _values(self, s: PoolScores, gaps: torch.Tensor) -> torch.Tensor:
-        zero = torch.zeros_like(gaps[:, :1])  # ȳ's own gap: the value is never below 0
+        zero = gaps.new_zeros(gaps.shape[0], 1)  # ȳ's own gap: the value is never below 0
         return torch.cat([s.masked(gaps, float("-inf")), zero], dim=-1).amax(-1)
 
 

@@ -122,7 +122,7 @@ class PairwiseLTRLoss(_RankingLoss):
     """
 
     def _values(self, s: PoolScores, true_scores: torch.Tensor) -> torch.Tensor:
-        pad = torch.full_like(true_scores[:, :1], float("-inf"))  # an instance without any
+        pad = true_scores.new_full((true_scores.shape[0], 1), float("-inf"))  # an empty pool
         best = torch.cat([s.masked(true_scores, float("-inf")), pad], dim=-1).argmax(-1)
         scores = torch.cat([s.scores, torch.zeros_like(pad)], dim=-1)
         best_scores = scores.gather(-1, best[:, None])
