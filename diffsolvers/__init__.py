@@ -17,7 +17,22 @@ from .layers import (
     PerturbedOptimizer,
     SumOfGamma,
 )
-from .losses import CaVELoss, FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
+from .losses import (
+    CaVELoss,
+    ContrastiveMAPLoss,
+    FenchelYoungLoss,
+    HammingLoss,
+    ListwiseLTRLoss,
+    NCELoss,
+    PairwiseLTRLoss,
+    PerturbationGradientLoss,
+    PointwiseLTRLoss,
+    SolutionPool,
+    SPOPlusLoss,
+    SquaredLoss,
+    StructuredSVMLoss,
+    TwoStageLoss,
+)
 from .metrics import decision_regret, normalized_regret, regret
 from .noise import Gumbel, Noise, Normal, get_noise
 from .oracle import TorchFunctionSolver, as_solver, from_torch_function
@@ -34,17 +49,25 @@ from .registry import (
 __all__ = [
     "BlackboxLayer",
     "CaVELoss",
+    "ContrastiveMAPLoss",
     "FenchelYoungLoss",
     "HammingLoss",
     "IMLELayer",
     "IdentityLayer",
     "Gumbel",
+    "ListwiseLTRLoss",
+    "NCELoss",
     "Noise",
     "Normal",
+    "PairwiseLTRLoss",
+    "PerturbationGradientLoss",
     "PerturbedMax",
     "PerturbedOptimizer",
+    "PointwiseLTRLoss",
     "SPOPlusLoss",
+    "SolutionPool",
     "SquaredLoss",
+    "StructuredSVMLoss",
     "SumOfGamma",
     "TorchFunctionSolver",
     "TwoStageLoss",

@@ -53,6 +53,7 @@ __all__ = [
     "side_tensors",
     "flat_side",
     "tile_side",
+    "stack_side",
     "solves_tensors",
 ]
 
@@ -187,6 +188,34 @@ def _(theta, direction, step, side, side_names, solver, what, direction_what):
     return torch.empty_like(theta)
 
 
+def stack_side(
+    solver: Any,
+    names: Sequence[str],
+    side: Sequence[torch.Tensor],
+    side_dims: Sequence[int | None],
+    size: int,
+    batch_shape: Sequence[int],
+    event_shape: Sequence[int],
+) -> list[torch.Tensor]:
+    """Side data of a vmapped call (``size`` slices, each of batch shape ``batch_shape``) as
+    per-instance tensors ``(size, *batch_shape, ...)``: each slice (``side_dims`` gives each
+    tensor's vmapped axis, ``None`` for data shared by the slices) is brought to
+    per-instance form by the solver's own rules (:func:`flat_side`), then stacked."""
+    batch_shape = tuple(batch_shape)
+    rows = []
+    for v in range(size):
+        sliced = {
+            name: (s if axis is None else s.select(axis, v))
+            for name, s, axis in zip(names, side, side_dims)
+        }
+        rows.append(flat_side(solver, sliced, batch_shape, event_shape))
+    out = []
+    for name, given in zip(names, side):
+        one = torch.stack([_as_tensor(r[name], given.device) for r in rows])  # (V, N, ...)
+        out.append(one.reshape((size, *batch_shape, *one.shape[2:])))
+    return out
+
+
 def _solve_vmap(info, in_dims, theta, direction, step, side, side_names, solver, what, dwhat):
     """The vmapped axis becomes the first batch axis of θ (axis 1, after the copies); side
     data is brought to per-instance form by the solver's own rules for each slice and
@@ -205,20 +234,10 @@ def _solve_vmap(info, in_dims, theta, direction, step, side, side_names, solver,
     direction_b = batched(direction, in_dims[1])
     side_b = list(side)
     if side:
-        names = _side_names(side_names)
         logical = theta.select(in_dims[0], 0) if in_dims[0] is not None else theta
         batch_shape, event_shape = _split(logical, sol)
-        rows = []
-        for v in range(size):
-            sliced = {
-                name: (s if axis is None else s.select(axis, v))
-                for name, s, axis in zip(names, side, in_dims[3])
-            }
-            rows.append(flat_side(sol, sliced, batch_shape, event_shape))
-        side_b = []
-        for name, given in zip(names, side):
-            one = torch.stack([_as_tensor(r[name], given.device) for r in rows])  # (V, N, ...)
-            side_b.append(one.reshape((size, *batch_shape, *one.shape[2:])))
+        names = _side_names(side_names)
+        side_b = stack_side(sol, names, side, in_dims[3], size, batch_shape, event_shape)
     y = _solve(theta_b, direction_b, step, side_b, side_names, solver, what, dwhat)
     return y, 1
 

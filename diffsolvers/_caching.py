@@ -24,8 +24,10 @@ Example::
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import numpy as np
 import torch
 
 import solvers
@@ -48,6 +50,20 @@ def _cache_seed(options: dict[str, Any]) -> int:
     if isinstance(generator, torch.Generator):
         return int(generator.initial_seed())
     return int(torch.initial_seed())
+
+
+def check_cache_ratio(value: Any) -> float | None:
+    """``solve_ratio`` for a solver cache: ``None`` (no cache) or a share in ``(0, 1]`` (a
+    cache that never solves would answer from an empty pool)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not 0 < value <= 1  # NaN fails too
+    ):
+        raise ValueError(f"solve_ratio must be a number in (0, 1] or None, got {value!r}")
+    return float(value)
 
 
 def with_cache(solver: Any, solve_ratio: float | None, options: dict[str, Any]) -> Any:

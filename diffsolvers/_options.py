@@ -23,7 +23,13 @@ option                  default      meaning
 ``kappa``, ``tau``      1.0          Sum-of-Gamma κ and temperature τ (I-MLE)
 ``n_terms``             10           Sum-of-Gamma number of Gamma terms (I-MLE)
 ``map_in_eval``         True         I-MLE returns the noise-free ``y*(θ)`` in eval mode
-``solve_ratio``         None         share of instances solved exactly (solution caching)
+``solve_ratio``         None         share of instances solved exactly (caching; pool losses: 1)
+``pool``                None         solutions a solution pool starts from
+``max_pool``            20000        the most solutions a pool holds
+``temperature``         1.0          listwise LTR: temperature of the softmax
+``step``                0.1          perturbation gradient: finite-difference step h
+``central_difference``  False        perturbation gradient: central difference
+``margin``              1.0          structured SVM: weight α of the Hamming margin
 ======================= ============ ===================================================
 
 Example::
@@ -41,10 +47,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from ._checks import (
     INPUTS,
     REDUCTIONS,
+    all_finite,
     check_choice,
     check_count,
     check_flag,
@@ -98,15 +106,37 @@ def _noise(name: str, value: Any) -> Noise:
 
 
 def _ratio(name: str, value: Any) -> float | None:
+    """``None`` or a share in [0, 1]; where 0 makes no sense (a solver cache) the user of
+    the option says so."""
     if value is None:
         return None
     if (
         isinstance(value, (bool, np.bool_))
         or not isinstance(value, numbers.Real)
-        or not 0 < value <= 1  # NaN fails too
+        or not 0 <= value <= 1  # NaN fails too
     ):
-        raise ValueError(f"{name} must be a number in (0, 1] or None, got {value!r}")
+        raise ValueError(f"{name} must be a number in [0, 1] or None, got {value!r}")
     return float(value)
+
+
+def _solutions(name: str, value: Any) -> torch.Tensor | None:
+    """``None``, or solutions as a float64 CPU tensor (real, finite; shapes are the
+    solver's to check)."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, torch.Tensor):
+            t = value.detach()
+        else:
+            t = torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} could not be read as an array of solutions: {exc}") from exc
+    if t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+    t = t.to("cpu", torch.float64)
+    if not all_finite(t):
+        raise ValueError(f"{name} contains NaN or inf; solutions must be finite")
+    return t
 
 
 _TABLE = [
@@ -145,14 +175,46 @@ _TABLE = [
     Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
     Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
     Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
-    # Solution caching; the registry gives it to every method that calls a solver and
-    # wraps the solver with solvers.cached (diffsolvers/_caching.py).
+    # Solution caching: the registry gives it to every method that calls a solver and
+    # wraps the solver with solvers.cached (diffsolvers/_caching.py), except the losses on a
+    # solution pool, which take it themselves (diffsolvers/losses/pool.py).
     Option(
         "solve_ratio",
         None,
         _ratio,
-        "share in (0, 1] of the instances solved exactly per solver call; the others get "
-        "the best pool solution seen (None: no cache)",
+        "share in [0, 1] of the instances solved exactly per call, the others answered "
+        "from the solutions seen (None: no cache; a loss's own solution pool: 1)",
+    ),
+    Option(
+        "pool",
+        None,
+        _solutions,
+        "solutions (K, *instance) the solution pool starts from, e.g. the training targets",
+    ),
+    Option("max_pool", 20_000, check_count, "the most solutions a pool holds (oldest replaced)"),
+    Option(
+        "temperature",
+        1.0,
+        check_positive,
+        "listwise LTR: temperature τ > 0 of the softmax over the pool's objective values",
+    ),
+    Option(
+        "step",
+        0.1,
+        check_positive,
+        "perturbation gradient: finite-difference step h > 0 along the true scores (PyEPO's sigma)",
+    ),
+    Option(
+        "central_difference",
+        False,
+        check_flag,
+        "perturbation gradient: central difference (two solves) instead of the backward one",
+    ),
+    Option(
+        "margin",
+        1.0,
+        check_positive,
+        "structured SVM: weight α > 0 of the Hamming margin α·Δ(y, ȳ)",
     ),
 ]
 

@@ -43,7 +43,7 @@ from torch import nn
 
 import solvers
 
-from ._caching import SOLVE_RATIO, with_cache
+from ._caching import SOLVE_RATIO, check_cache_ratio, with_cache
 from ._options import OPTIONS
 from .oracle import as_solver
 
@@ -83,7 +83,9 @@ class Method:
     solver parameters. ``option_defaults`` overrides the table's default of some options
     (:mod:`diffsolvers._options`) for this method. ``calls_solver`` is false for a method
     whose module never calls the solver (two-stage regression); every other method takes
-    ``solve_ratio`` (solution caching, :mod:`diffsolvers._caching`).
+    ``solve_ratio`` (solution caching, :mod:`diffsolvers._caching`). A method that declares
+    ``solve_ratio`` itself (``own_solve_ratio``: the losses on a solution pool) receives it
+    in its ``build`` instead, and its solver is not wrapped.
 
     Examples:
         >>> info = method_info("blackbox")
@@ -103,6 +105,7 @@ class Method:
     reference: str = ""
     option_defaults: Mapping[str, Any] = field(default_factory=dict)
     calls_solver: bool = True
+    own_solve_ratio: bool = False
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -160,7 +163,8 @@ def register_method(
 ) -> Method:
     """Register a method (see :class:`Method` for the fields); returns it. A method that
     calls the solver (``calls_solver=True``) takes ``solve_ratio`` too: the registry wraps
-    its solver with :func:`solvers.cached`, so its ``build`` never sees the option.
+    its solver with :func:`solvers.cached`, so its ``build`` never sees the option, unless
+    ``options`` declares ``solve_ratio`` (the method applies it itself).
 
     Raises ``ValueError`` if ``name`` is taken (unless ``replace=True``) or a field is invalid.
 
@@ -185,6 +189,7 @@ def register_method(
     if clash:
         raise ValueError(f"method {name!r}: options {sorted(clash)} are reserved by the registry")
     options = tuple(options)
+    own_solve_ratio = SOLVE_RATIO in options
     if calls_solver and SOLVE_RATIO not in options:
         options = (*options, SOLVE_RATIO)
     stray = set(option_defaults or {}) - set(options)
@@ -205,6 +210,7 @@ def register_method(
         reference=reference,
         option_defaults=dict(option_defaults or {}),
         calls_solver=bool(calls_solver),
+        own_solve_ratio=own_solve_ratio,
     )
     _METHODS[name] = method
     return method
@@ -327,7 +333,7 @@ def _build(problem: Any, method: str, kind: str, options: dict[str, Any]) -> nn.
         raise ValueError(f"method {method!r} is not meaningful for {problem!r}: {reason}")
     _check_solve_ratio(m, options)
     method_opts = {k: v for k, v in options.items() if k in m.options}
-    solve_ratio = method_opts.pop(SOLVE_RATIO, None)
+    solve_ratio = None if m.own_solve_ratio else method_opts.pop(SOLVE_RATIO, None)
     backend = options.get("backend")
     solver = options.get("solver")
     params = {k: v for k, v in options.items() if k not in m.options and k not in REGISTRY_OPTIONS}
@@ -354,7 +360,7 @@ def _build(problem: Any, method: str, kind: str, options: dict[str, Any]) -> nn.
                 f"{sorted(params)} ({exc}); options of method {method!r} are: "
                 f"{', '.join(m.options + REGISTRY_OPTIONS)}"
             ) from exc
-    solver = with_cache(solver, OPTIONS[SOLVE_RATIO].check(solve_ratio), method_opts)
+    solver = with_cache(solver, check_cache_ratio(solve_ratio), method_opts)
     return m.build(solver, problem=problem, **method_opts)
 
 
@@ -376,7 +382,8 @@ def _build_on_solver(given: Any, method: str, kind: str, options: dict[str, Any]
         )
     _check_ready_solver(m, problem, solver)
     options = dict(options)
-    ratio = OPTIONS[SOLVE_RATIO].check(options.pop(SOLVE_RATIO, None))
+    ratio = None if m.own_solve_ratio else options.pop(SOLVE_RATIO, None)
+    ratio = check_cache_ratio(ratio)
     return m.build(with_cache(solver, ratio, options), problem=problem, **options)
 
 

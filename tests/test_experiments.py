@@ -35,7 +35,7 @@ from diffsolvers.experiments.cli import main as cli_main
 from diffsolvers.experiments.compare import compare_warcraft
 from diffsolvers.experiments.compare_synthetic import compare_synthetic
 from diffsolvers.experiments.models import WarcraftCNN
-from diffsolvers.experiments.objectives import hamming_loss
+from diffsolvers.experiments.objectives import hamming_loss, make_objective
 from diffsolvers.experiments.plots import validation_curve
 from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
 from diffsolvers.experiments.warcraft import load_data, train_warcraft
@@ -830,3 +830,37 @@ def test_cli_threads_option_on_every_training_command_and_defaults_in_help(tmp_p
         torch.set_num_threads(before[0])
         runtime.set_threads(None)  # back to the budget for the tests that follow
     assert "two_stage" in capsys.readouterr().out
+
+
+def test_objectives_give_the_ranking_losses_the_true_solutions():
+    objective = make_objective(
+        "top_k", "pointwise_ltr", solver_params={"k": 1}, method_options={"solve_ratio": 0.0}
+    )
+    y_true = torch.eye(3)[[2]]
+    objective(torch.tensor([[3.0, 2.0, 1.0]]), costs_true=torch.ones(1, 3), y_true=y_true)
+    torch.testing.assert_close(objective.module.pool.solutions, y_true.double())
+
+
+def test_train_synthetic_starts_a_pool_from_the_training_solutions(monkeypatch):
+    from diffsolvers.losses.pool import SolutionPool
+
+    added = []
+    original = SolutionPool.add
+
+    def spy(self, solutions):
+        added.append(len(solutions))
+        return original(self, solutions)
+
+    monkeypatch.setattr(SolutionPool, "add", spy)
+    config = SyntheticConfig(
+        method="listwise_ltr",
+        method_options={"solve_ratio": 0.05, "seed": 0},
+        deg=2,
+        n_train=300,
+        n_test=300,
+        epochs=3,
+        seed=1,
+    )
+    res = train_synthetic(config)
+    assert added == [300]
+    assert res["final_regret"] < 0.8 * res["initial_regret"], res

@@ -13,8 +13,18 @@ from diffsolvers import registry
 
 # Method options used in the contract test, for whichever methods declare them. Interpolation
 # methods (blackbox, I-MLE) give a zero gradient until λ·∂L/∂y moves the solution, so λ is
-# large here: the test checks that a gradient can reach θ, not a tuning.
-CONTRACT_OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0}
+# large here: the test checks that a gradient can reach θ, not a tuning. The perturbation
+# gradient likewise until a step h·θ moves it (θ̂ and θ are unrelated draws here).
+CONTRACT_OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0, "step": 5.0}
+
+
+def true_solutions_for(info) -> bool:
+    """Whether a loss on costs also takes the true solutions (``y_true=``): the pool losses
+    rank the solutions of their pool, which PyEPO always seeds with them; with per-instance
+    side data (knapsack) an instance's pool would otherwise hold its own solution only."""
+    return info.kind == "loss" and info.target == "costs" and "pool" in info.options
+
+
 PAIRS = [(r.problem, r.method) for r in diffsolvers.available()]
 
 
@@ -60,7 +70,8 @@ def _run(problem: str, method: str, seed: int = 0, reduction: str | None = None)
             target = case.target(target_theta, side)
         else:
             target = -target_theta
-        out = module(x, target, **side)
+        extra = {"y_true": case.target(target_theta, side)} if true_solutions_for(info) else {}
+        out = module(x, target, **extra, **side)
         out.sum().backward()
     return info, theta, out, x.grad
 

@@ -259,6 +259,14 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
         diffsolvers.HammingLoss,
         diffsolvers.SPOPlusLoss,
         diffsolvers.TwoStageLoss,
+        diffsolvers.NCELoss,
+        diffsolvers.ContrastiveMAPLoss,
+        diffsolvers.PointwiseLTRLoss,
+        diffsolvers.PairwiseLTRLoss,
+        diffsolvers.ListwiseLTRLoss,
+        diffsolvers.PerturbationGradientLoss,
+        diffsolvers.StructuredSVMLoss,
+        diffsolvers.SolutionPool,
     ],
 )
 def test_every_class_takes_a_function(cls):
@@ -339,6 +347,13 @@ METHOD_CLASSES = {
     "spo_plus": diffsolvers.SPOPlusLoss,
     "two_stage": diffsolvers.TwoStageLoss,
     "cave": diffsolvers.CaVELoss,
+    "nce": diffsolvers.NCELoss,
+    "contrastive_map": diffsolvers.ContrastiveMAPLoss,
+    "pointwise_ltr": diffsolvers.PointwiseLTRLoss,
+    "pairwise_ltr": diffsolvers.PairwiseLTRLoss,
+    "listwise_ltr": diffsolvers.ListwiseLTRLoss,
+    "perturbation_gradient": diffsolvers.PerturbationGradientLoss,
+    "structured_svm": diffsolvers.StructuredSVMLoss,
 }
 
 

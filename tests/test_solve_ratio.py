@@ -158,6 +158,8 @@ def test_solve_ratio_is_listed_for_every_method_that_calls_a_solver():
         info = registry.method_info(name)
         if name == "two_stage":
             assert "solve_ratio" not in info.options
+        elif info.own_solve_ratio:  # a loss on its own solution pool: PyEPO's default, 1
+            assert info.defaults["solve_ratio"] == 1.0, name
         else:
             assert info.defaults["solve_ratio"] is None, name
 
@@ -202,3 +204,13 @@ def test_settings_of_the_wrapped_solver_are_kept():
     assert layer.solver.negative_costs == "clamp"
     with pytest.warns(RuntimeWarning, match="every cost of 1 of 1 instance"):
         layer(torch.rand(1, 4, 4) + 1.0)
+
+
+def test_a_loss_on_a_solution_pool_takes_solve_ratio_itself():
+    """The pool losses apply solve_ratio to their pool: the solver is not wrapped twice."""
+    loss = diffsolvers.loss("top_k", "nce", k=2, solve_ratio=0.25)
+    assert loss.pool.solve_ratio == 0.25
+    assert not isinstance(loss.pool.solver, CachedSolver)
+    assert diffsolvers.loss("top_k", "nce", k=2).pool.solve_ratio == 1.0
+    with pytest.raises(ValueError, match=r"solve_ratio must be a number in \[0, 1\]"):
+        diffsolvers.loss("top_k", "nce", k=2, solve_ratio=1.5)

@@ -27,7 +27,7 @@ import diffsolvers
 import solvers
 from diffsolvers import registry
 
-OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0}
+OPTIONS = {"sigma": 0.5, "n_samples": 3, "lambda_": 10.0, "step": 5.0}
 PAIRS = [(r.problem, r.method) for r in diffsolvers.available()]
 # One pair per kind of machinery: additive noise with a control-variate-free score
 # estimator on grids, the FY loss with per-instance side data, blackbox's second solve,
@@ -59,7 +59,9 @@ def _reseed(module) -> None:
 
 
 def _inputs(problem: str, info):
-    """θ (V, B, *instance), per-instance side data (V, B, ...), and the loss's target."""
+    """θ (V, B, *instance), per-instance side data (V, B, ...), and the loss's target; the
+    pool losses on costs get the true solutions too (``y_true``, passed with the side data:
+    see ``true_solutions_for`` in test_layer_registry.py)."""
     case = CASES[problem]
     theta, side = case.draw(seed=1, batch=V * B)
     side = {k: torch.as_tensor(np.asarray(v)) for k, v in side.items()}
@@ -68,6 +70,8 @@ def _inputs(problem: str, info):
         other, _ = case.draw(seed=2, batch=V * B)
         target = case.target(other, side) if info.target == "solution" else -other
         target = target.reshape(V, B, *target.shape[1:])
+        if info.target == "costs" and "pool" in info.options:
+            side["y_true"] = case.target(other, side)
     theta = theta.reshape(V, B, *theta.shape[1:])
     side = {k: v.reshape(V, B, *v.shape[1:]) for k, v in side.items()}
     return theta, side, target

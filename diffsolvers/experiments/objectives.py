@@ -10,7 +10,8 @@ whatever the method is. :func:`make_objective` reads the method's registry entry
   called as ``loss(ĉ, y)``;
 * a **loss** whose target is the true costs (``spo_plus``, ``two_stage``) as ``loss(ĉ, c)``,
   with ``y_true=y`` where the loss takes it (SPO+: the data's optimal solution, as PyEPO
-  passes it, instead of a solve of ``c`` that may break a tie the other way);
+  passes it, instead of a solve of ``c`` that may break a tie the other way; the
+  learning-to-rank losses: the true solutions join their solution pool);
 * a **layer** (``blackbox``, ``identity``, ``imle``, ``perturbed``...) is trained, as in
   the papers that introduced these layers, with the Hamming loss between its output
   ``ŷ = layer(ĉ)`` and the true solution, summed over the entries of a solution and
@@ -114,7 +115,7 @@ def make_objective(
     if info.kind == "loss" and info.target == "costs" and _takes_solution(module):
 
         def call(mod, c_hat, c, y, side):
-            return mod(c_hat, c, y_true=y, **side)  # the data's optimum: one solve less
+            return mod(c_hat, c, y_true=y, **side)  # SPO+: one solve less; a pool: it joins
 
     elif info.kind == "loss" and info.target == "costs":
 

@@ -66,7 +66,9 @@ def train_synthetic(
     trained on (:data:`.objectives.LAYER_LOSSES`). ``curve=False`` skips the test regret
     after every epoch (the final one is still computed). ``train_seconds`` in the result is
     the wall-clock time spent in the training steps, test evaluations excluded, and
-    ``train_cpu_seconds`` the processor time of this process over the same steps.
+    ``train_cpu_seconds`` the processor time of this process over the same steps. A loss on
+    a solution pool (``nce``, the learning-to-rank losses...) starts its pool from the
+    training solutions, as PyEPO's do, unless ``method_options`` gives one.
     """
     torch.manual_seed(config.seed)
     if data is None:
@@ -102,6 +104,9 @@ def train_synthetic(
         method_options=config.method_options,
         layer_loss=layer_loss,
     )
+    pool = getattr(objective.module, "pool", None)
+    if pool is not None and (config.method_options or {}).get("pool") is None:
+        pool.add(y[:cut])  # the losses on a pool start from the training solutions, as PyEPO's
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
     def test_regret() -> float:
