@@ -15,6 +15,9 @@ from .layers import (
     IMLELayer,
     PerturbedMax,
     PerturbedOptimizer,
+    RegularizedFrankWolfe,
+    SoftRank,
+    SparseArgmax,
     SumOfGamma,
 )
 from .losses import FenchelYoungLoss, HammingLoss, SPOPlusLoss, SquaredLoss, TwoStageLoss
@@ -42,7 +45,10 @@ __all__ = [
     "Normal",
     "PerturbedMax",
     "PerturbedOptimizer",
+    "RegularizedFrankWolfe",
     "SPOPlusLoss",
+    "SoftRank",
+    "SparseArgmax",
     "SquaredLoss",
     "SumOfGamma",
     "TorchFunctionSolver",

@@ -23,6 +23,9 @@ option                  default      meaning
 ``kappa``, ``tau``      1.0          Sum-of-Gamma κ and temperature τ (I-MLE)
 ``n_terms``             10           Sum-of-Gamma number of Gamma terms (I-MLE)
 ``map_in_eval``         True         I-MLE returns the noise-free ``y*(θ)`` in eval mode
+``strength``            1.0          regularised layers: ε of ``Ω(y) = (ε/2)‖y‖²``
+``n_iterations``        100          Frank-Wolfe: at most this many iterations
+``tolerance``           0.001        Frank-Wolfe: stop once ``‖y - ŷ‖₂ <= tolerance``
 ======================= ============ ===================================================
 
 Example::
@@ -138,6 +141,19 @@ _TABLE = [
     Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
     Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
     Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
+    Option(
+        "strength",
+        1.0,
+        check_positive,
+        "regularisation strength ε > 0: ŷ = argmax over conv(Y) of ⟨θ, y⟩ - (ε/2)‖y‖²",
+    ),
+    Option("n_iterations", 100, check_count, "Frank-Wolfe: the most iterations (solver calls)"),
+    Option(
+        "tolerance",
+        1e-3,
+        check_positive,
+        "Frank-Wolfe: stop once the duality gap certifies ‖y - ŷ‖₂ <= tolerance",
+    ),
     # Reserved for solution caching (a share of the solver calls answered from a pool of
     # solutions already seen); no method declares it until the cache is wired in.
     Option(

@@ -201,7 +201,14 @@ def _solution_and_cost_targets(problem_solver, theta):
     return solution, -theta
 
 
-@pytest.mark.parametrize("method", registry.methods())
+# Methods that apply to any problem; the closed-form projections (sparse argmax, soft ranks)
+# apply to one problem each and are checked below.
+ANY_PROBLEM = [
+    m for m in registry.methods() if registry.method_info(m).reason_not_meaningful("mine") is None
+]
+
+
+@pytest.mark.parametrize("method", ANY_PROBLEM)
 @pytest.mark.parametrize("given", ["function", "class", "instance", "torch"])
 def test_every_method_accepts_a_ready_solver_or_function(method, given):
     make = {
@@ -239,8 +246,24 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
 
 
 @pytest.mark.parametrize(
+    ("method", "problem"),
+    [(r.method, r.problem) for r in registry.available() if r.method not in ANY_PROBLEM],
+)
+def test_one_problem_methods_take_its_ready_solver_and_refuse_others(method, problem):
+    ready = solvers.get(problem)
+    x = torch.randn(2, 5, generator=torch.Generator().manual_seed(0), dtype=F64)
+    torch.testing.assert_close(
+        diffsolvers.layer(ready, method=method)(x), diffsolvers.layer(problem, method=method)(x)
+    )
+    for other in (top2, Perm4(), solvers.get("top_k", k=2)):
+        with pytest.raises(ValueError, match=f"'{method}' is not meaningful for .*polytope"):
+            diffsolvers.layer(other, method=method)
+
+
+@pytest.mark.parametrize(
     "cls",
     [
+        diffsolvers.RegularizedFrankWolfe,
         diffsolvers.PerturbedOptimizer,
         diffsolvers.PerturbedMax,
         diffsolvers.BlackboxLayer,
@@ -300,6 +323,9 @@ METHOD_CLASSES = {
     "blackbox": diffsolvers.BlackboxLayer,
     "identity": diffsolvers.IdentityLayer,
     "imle": diffsolvers.IMLELayer,
+    "sparse_argmax": diffsolvers.SparseArgmax,
+    "soft_rank": diffsolvers.SoftRank,
+    "frank_wolfe": diffsolvers.RegularizedFrankWolfe,
     "fenchel_young": diffsolvers.PerturbedOptimizer,
     "fenchel_young_multiplicative": diffsolvers.PerturbedOptimizer,
     "squared": diffsolvers.PerturbedOptimizer,

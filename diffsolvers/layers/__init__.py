@@ -11,13 +11,19 @@ perturbed_max              :class:`.PerturbedMax` (a value)             Berthet 
 blackbox                   :class:`.BlackboxLayer`                      Vlastelica et al. 2020
 identity                   :class:`.IdentityLayer`                      Sahoo et al. 2023
 imle                       :class:`.IMLELayer`                          Niepert et al. 2021
+sparse_argmax              :class:`.SparseArgmax` (argmax only)         Martins & Astudillo 2016
+soft_rank                  :class:`.SoftRank` (ranking only)            Blondel et al. 2020
+frank_wolfe                :class:`.RegularizedFrankWolfe`              Blondel et al. 2020
 ========================== ============================================ =========================
 """
 
 from .blackbox import BlackboxLayer
+from .frank_wolfe import RegularizedFrankWolfe
 from .identity import IdentityLayer
 from .imle import IMLELayer, SumOfGamma
 from .perturbed import PerturbedMax, PerturbedOptimizer
+from .soft_rank import SoftRank
+from .sparse_argmax import SparseArgmax
 
 __all__ = [
     "BlackboxLayer",
@@ -25,5 +31,8 @@ __all__ = [
     "IdentityLayer",
     "PerturbedMax",
     "PerturbedOptimizer",
+    "RegularizedFrankWolfe",
+    "SoftRank",
+    "SparseArgmax",
     "SumOfGamma",
 ]
