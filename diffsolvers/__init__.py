@@ -10,6 +10,7 @@ Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 202
 
 from ._core import costs_to_theta
 from .layers import (
+    AdaptiveIMLELayer,
     BlackboxLayer,
     IdentityLayer,
     IMLELayer,
@@ -35,6 +36,7 @@ from .registry import (
 )
 
 __all__ = [
+    "AdaptiveIMLELayer",
     "BlackboxLayer",
     "FenchelYoungLoss",
     "HammingLoss",

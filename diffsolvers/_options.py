@@ -23,6 +23,11 @@ option                  default      meaning
 ``kappa``, ``tau``      1.0          Sum-of-Gamma κ and temperature τ (I-MLE)
 ``n_terms``             10           Sum-of-Gamma number of Gamma terms (I-MLE)
 ``map_in_eval``         True         I-MLE returns the noise-free ``y*(θ)`` in eval mode
+``beta``                1.0          adaptive I-MLE: initial β of ``λ = β‖θ‖/‖∂L/∂y‖``
+``beta_step``           0.001        adaptive I-MLE: the step by which β moves per update
+``target_norm``         1.0          adaptive I-MLE: target changed entries per sample
+``norm_decay``          0.9          adaptive I-MLE: decay of the running average
+``symmetric``           False        adaptive I-MLE: central difference ``θ ± λ∂L/∂y``
 ``strength``            1.0          regularised layers: ε of ``Ω(y) = (ε/2)‖y‖²``
 ``n_iterations``        100          Frank-Wolfe: at most this many iterations
 ``tolerance``           0.001        Frank-Wolfe: stop once ``‖y - ŷ‖₂ <= tolerance``
@@ -37,9 +42,13 @@ Example::
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ._checks import (
     INPUTS,
@@ -96,6 +105,21 @@ def _noise(name: str, value: Any) -> Noise:
     return get_noise(value)
 
 
+def _non_negative(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return float(value)
+
+
+def _decay(name: str, value: Any) -> float:
+    decay = _non_negative(name, value)
+    if decay >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return decay
+
+
 def _ratio(name: str, value: Any) -> float | None:
     if value is None:
         return None
@@ -141,6 +165,31 @@ _TABLE = [
     Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
     Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
     Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
+    Option(
+        "beta",
+        1.0,
+        _non_negative,
+        "adaptive I-MLE: initial β >= 0 of the target strength λ = β·‖θ‖/‖∂L/∂y‖ per instance",
+    ),
+    Option("beta_step", 1e-3, check_positive, "adaptive I-MLE: step > 0 of β's updates"),
+    Option(
+        "target_norm",
+        1.0,
+        check_positive,
+        "adaptive I-MLE: target number of entries per sample where y*(θ+ε) and y*(θ'+ε) differ",
+    ),
+    Option(
+        "norm_decay",
+        0.9,
+        _decay,
+        "adaptive I-MLE: decay in [0, 1) of the running average of that number",
+    ),
+    Option(
+        "symmetric",
+        False,
+        check_flag,
+        "adaptive I-MLE: central difference (y*(θ+λg+ε) - y*(θ-λg+ε))/(2λ)",
+    ),
     Option(
         "strength",
         1.0,

@@ -263,6 +263,7 @@ def test_one_problem_methods_take_its_ready_solver_and_refuse_others(method, pro
 @pytest.mark.parametrize(
     "cls",
     [
+        diffsolvers.AdaptiveIMLELayer,
         diffsolvers.RegularizedFrankWolfe,
         diffsolvers.PerturbedOptimizer,
         diffsolvers.PerturbedMax,
@@ -323,6 +324,7 @@ METHOD_CLASSES = {
     "blackbox": diffsolvers.BlackboxLayer,
     "identity": diffsolvers.IdentityLayer,
     "imle": diffsolvers.IMLELayer,
+    "adaptive_imle": diffsolvers.AdaptiveIMLELayer,
     "sparse_argmax": diffsolvers.SparseArgmax,
     "soft_rank": diffsolvers.SoftRank,
     "frank_wolfe": diffsolvers.RegularizedFrankWolfe,

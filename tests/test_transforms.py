@@ -52,7 +52,11 @@ def _module(problem: str, method: str):
 
 
 def _reseed(module) -> None:
+    """Restart the module's noise, and its adaptation where it adapts in backward
+    (adaptive I-MLE's β), so that two passes start from the same state."""
     for m in module.modules():
+        if hasattr(m, "reset_adaptation"):
+            m.reset_adaptation()
         if hasattr(m, "manual_seed"):
             m.manual_seed(0)
             return
