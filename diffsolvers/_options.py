@@ -31,6 +31,7 @@ option                  default      meaning
 ``strength``            1.0          regularised layers: ε of ``Ω(y) = (ε/2)‖y‖²``
 ``n_iterations``        100          Frank-Wolfe: at most this many iterations
 ``tolerance``           0.001        Frank-Wolfe: stop once ``‖y - ŷ‖₂ <= tolerance``
+``function``            None         pushforward: the function ``g`` of the solutions
 ======================= ============ ===================================================
 
 Example::
@@ -120,6 +121,12 @@ def _decay(name: str, value: Any) -> float:
     return decay
 
 
+def _function(name: str, value: Any) -> Callable[..., Any] | None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable or None, got {value!r}")
+    return value
+
+
 def _ratio(name: str, value: Any) -> float | None:
     if value is None:
         return None
@@ -202,6 +209,12 @@ _TABLE = [
         1e-3,
         check_positive,
         "Frank-Wolfe: stop once the duality gap certifies ‖y - ŷ‖₂ <= tolerance",
+    ),
+    Option(
+        "function",
+        None,
+        _function,
+        "pushforward: g(y, *args) of the sampled solutions (None: the identity)",
     ),
     # Reserved for solution caching (a share of the solver calls answered from a pool of
     # solutions already seen); no method declares it until the cache is wired in.

@@ -316,7 +316,8 @@ def test_available_lists_each_methods_options_with_defaults():
     assert rows["argmax", "fenchel_young"].options["reduction"] == "mean"
 
 
-# One class per registered method, with the class whose signature carries its defaults.
+# One class per registered method, with the class whose signature carries its defaults (a
+# pair where the method's options are split between a layer and its wrapper).
 METHOD_CLASSES = {
     "perturbed": diffsolvers.PerturbedOptimizer,
     "perturbed_multiplicative": diffsolvers.PerturbedOptimizer,
@@ -328,6 +329,7 @@ METHOD_CLASSES = {
     "sparse_argmax": diffsolvers.SparseArgmax,
     "soft_rank": diffsolvers.SoftRank,
     "frank_wolfe": diffsolvers.RegularizedFrankWolfe,
+    "pushforward": (diffsolvers.PerturbedOptimizer, diffsolvers.Pushforward),
     "fenchel_young": diffsolvers.PerturbedOptimizer,
     "fenchel_young_multiplicative": diffsolvers.PerturbedOptimizer,
     "squared": diffsolvers.PerturbedOptimizer,
@@ -342,7 +344,10 @@ def test_the_classes_and_the_registry_share_the_option_defaults(method):
     import inspect
 
     defaults = registry.method_info(method).defaults
-    params = inspect.signature(METHOD_CLASSES[method]).parameters
+    classes = METHOD_CLASSES[method]
+    params = {}
+    for cls in classes if isinstance(classes, tuple) else (classes,):
+        params.update(inspect.signature(cls).parameters)
     for name, value in defaults.items():
         if name == "reduction":
             continue  # a loss option, checked below

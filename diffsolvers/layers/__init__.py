@@ -8,6 +8,7 @@ name                       layer                                        referenc
 perturbed                  :class:`.PerturbedOptimizer`, additive       Berthet et al. 2020
 perturbed_multiplicative   :class:`.PerturbedOptimizer`, multiplicative Berthet et al. 2020
 perturbed_max              :class:`.PerturbedMax` (a value)             Berthet et al. 2020
+pushforward                :class:`.Pushforward` (``E[g(y)]``)          InferOpt.jl
 blackbox                   :class:`.BlackboxLayer`                      Vlastelica et al. 2020
 identity                   :class:`.IdentityLayer`                      Sahoo et al. 2023
 imle                       :class:`.IMLELayer`                          Niepert et al. 2021
@@ -24,6 +25,7 @@ from .frank_wolfe import RegularizedFrankWolfe
 from .identity import IdentityLayer
 from .imle import IMLELayer, SumOfGamma
 from .perturbed import PerturbedMax, PerturbedOptimizer
+from .pushforward import Pushforward
 from .soft_rank import SoftRank
 from .sparse_argmax import SparseArgmax
 
@@ -34,6 +36,7 @@ __all__ = [
     "IdentityLayer",
     "PerturbedMax",
     "PerturbedOptimizer",
+    "Pushforward",
     "RegularizedFrankWolfe",
     "SoftRank",
     "SparseArgmax",
