@@ -72,9 +72,11 @@ def run_ours(
 
 def ours_solver_label(data: CellData, knapsack_solver: str = "auto") -> str:
     """``problem/backend`` of the diffsolvers solver of the cell, as recorded in the results."""
-    problem, _ = ours_solver(data, knapsack_solver)
+    problem, params = ours_solver(data, knapsack_solver)
     if problem == "lp":
         return "lp/ortools (SCIP)"
+    if "backend" in params:
+        return f"{problem}/{params['backend']}"
     info = next(i for i in solvers.available() if i.problem == problem and i.default)
     return f"{problem}/{info.backend}"
 
