@@ -19,6 +19,7 @@ import pytest
 import solvers
 from solvers import _load, runtime
 from solvers import _shortest_path_kernels as sk
+from solvers.isotonic import isotonic_decreasing
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -114,6 +115,8 @@ def _solves(rng: np.random.Generator):
     mw = rng.integers(1, 6, size=(30, 2, 12)).astype(float)
     mv = rng.integers(0, 5, size=(30, 12)).astype(float)
     yield "multi knapsack", lambda: multi.solve(mv, weights=mw, capacity=np.full((30, 2), 15.0))
+    ties = rng.integers(0, 4, size=(600, 9)).astype(float)
+    yield "isotonic regression", lambda: isotonic_decreasing(ties)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -126,7 +129,7 @@ def test_serial_and_parallel_kernels_give_identical_answers(force, seed):
         y_parallel = solve()
         np.testing.assert_array_equal(y_serial, y_parallel, err_msg=name)
         names.append(name)
-    assert len(names) == 11
+    assert len(names) == 12
 
 
 def test_every_parallel_kernel_goes_through_the_runtime(force):
@@ -139,7 +142,7 @@ def test_every_parallel_kernel_goes_through_the_runtime(force):
     for _, solve in _solves(np.random.default_rng(0)):
         solve()
     assert {k.__name__ for k in runtime.kernels()} == {k.__name__ for k in called}
-    assert len(runtime.kernels()) == 9
+    assert len(runtime.kernels()) == 10
 
 
 def test_kernels_keep_their_names_and_compile_twice():
