@@ -10,11 +10,16 @@ Berthet et al., "Learning with Differentiable Perturbed Optimizers", NeurIPS 202
 
 from ._core import costs_to_theta
 from .layers import (
+    AdaptiveIMLELayer,
     BlackboxLayer,
     IdentityLayer,
     IMLELayer,
     PerturbedMax,
     PerturbedOptimizer,
+    Pushforward,
+    RegularizedFrankWolfe,
+    SoftRank,
+    SparseArgmax,
     SumOfGamma,
 )
 from .losses import (
@@ -47,6 +52,7 @@ from .registry import (
 )
 
 __all__ = [
+    "AdaptiveIMLELayer",
     "BlackboxLayer",
     "CaVELoss",
     "ContrastiveMAPLoss",
@@ -64,8 +70,12 @@ __all__ = [
     "PerturbedMax",
     "PerturbedOptimizer",
     "PointwiseLTRLoss",
-    "SPOPlusLoss",
+    "Pushforward",
+    "RegularizedFrankWolfe",
+    "SoftRank",
     "SolutionPool",
+    "SparseArgmax",
+    "SPOPlusLoss",
     "SquaredLoss",
     "StructuredSVMLoss",
     "SumOfGamma",

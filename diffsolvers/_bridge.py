@@ -25,6 +25,10 @@ caller, relative to θ's batch axes: the solver's own rules check it and broadca
 the batch (:func:`flat_side`), and it is repeated for the ``C`` copies (:func:`tile_side`).
 Under ``vmap`` side data may carry the vmapped axis or not.
 
+**Isotonic regression.** The soft ranks' pool-adjacent-violators kernel
+(:mod:`solvers.isotonic`) is reached the same way, through the operator
+``diffsolvers::isotonic`` (:func:`isotonic`).
+
 Example::
 
     >>> import torch, solvers
@@ -55,6 +59,10 @@ __all__ = [
     "tile_side",
     "stack_side",
     "solves_tensors",
+    "solve_rows",
+    "side_names_of",
+    "vmapped_side",
+    "isotonic",
 ]
 
 _KEPT_FLOATS = (torch.float32, torch.float64)
@@ -150,8 +158,36 @@ def _as_tensor(a: Any, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.array(a)).to(device)
 
 
-def _side_names(names: str) -> list[str]:
+def side_names_of(names: str) -> list[str]:
+    """The side data's names from the comma-joined string the operators take."""
     return names.split(",") if names else []
+
+
+def solve_rows(solver: Any, rows: torch.Tensor, side: Mapping[str, Any]) -> torch.Tensor:
+    """``y*`` of the instances ``rows`` ``(n, *instance)`` (already checked and in the
+    working dtype) with per-instance side arrays ``(n, ...)``, in one call of ``solver``;
+    the solution comes back as a tensor like ``rows``. Used inside the operators only."""
+    if solves_tensors(solver):
+        return solver.solve(rows, **side)
+    return from_numpy(solver.solve(to_numpy(rows), **side), like=rows)
+
+
+def vmapped_side(
+    solver: Any,
+    side: Sequence[torch.Tensor],
+    side_names: str,
+    side_dims: Sequence[int | None],
+    batch_shape: Sequence[int],
+    event_shape: Sequence[int],
+    size: int,
+) -> list[torch.Tensor]:
+    """:func:`stack_side` for an operator's packed ``side_names`` string: the side data of
+    a vmapped call in per-instance form ``(V, *batch, ...)``, so that the operator can treat
+    the vmapped axis as one more batch axis."""
+    if not side:
+        return list(side)
+    names = side_names_of(side_names)
+    return stack_side(solver, names, side, side_dims, size, batch_shape, event_shape)
 
 
 @torch.library.custom_op("diffsolvers::solve", mutates_args=())
@@ -173,13 +209,9 @@ def _solve(
     check_finite(work, what)
     batch_shape, event_shape = _split(theta, sol)
     copies = theta.shape[0]
-    named = dict(zip(_side_names(side_names), side))
+    named = dict(zip(side_names_of(side_names), side))
     per_instance = tile_side(flat_side(sol, named, batch_shape, event_shape), copies)
-    flat = work.reshape((-1, *event_shape))
-    if solves_tensors(sol):
-        y = sol.solve(flat, **per_instance)
-    else:
-        y = from_numpy(sol.solve(to_numpy(flat), **per_instance), like=flat)
+    y = solve_rows(sol, work.reshape((-1, *event_shape)), per_instance)
     return y.reshape(theta.shape).to(theta.dtype)
 
 
@@ -232,12 +264,9 @@ def _solve_vmap(info, in_dims, theta, direction, step, side, side_names, solver,
 
     theta_b = batched(theta, in_dims[0])
     direction_b = batched(direction, in_dims[1])
-    side_b = list(side)
-    if side:
-        logical = theta.select(in_dims[0], 0) if in_dims[0] is not None else theta
-        batch_shape, event_shape = _split(logical, sol)
-        names = _side_names(side_names)
-        side_b = stack_side(sol, names, side, in_dims[3], size, batch_shape, event_shape)
+    logical = theta.select(in_dims[0], 0) if in_dims[0] is not None else theta
+    batch_shape, event_shape = _split(logical, sol)
+    side_b = vmapped_side(sol, side, side_names, in_dims[3], batch_shape, event_shape, size)
     y = _solve(theta_b, direction_b, step, side_b, side_names, solver, what, dwhat)
     return y, 1
 
@@ -311,3 +340,32 @@ def solve(
         step=step,
         direction_what=direction_what,
     )
+
+
+# -- isotonic regression ----------------------------------------------------------------------
+@torch.library.custom_op("diffsolvers::isotonic", mutates_args=())
+def _isotonic(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    from solvers.isotonic import isotonic_decreasing
+
+    v, block = isotonic_decreasing(to_numpy(u))
+    return from_numpy(v, like=u), torch.from_numpy(block).to(u.device)
+
+
+@_isotonic.register_fake
+def _(u):
+    return torch.empty_like(u), torch.empty_like(u, dtype=torch.int64)
+
+
+def _isotonic_vmap(info, in_dims, u):
+    v, block = _isotonic(u.movedim(in_dims[0], 0))
+    return (v, block), (0, 0)
+
+
+_isotonic.register_vmap(_isotonic_vmap)
+
+
+def isotonic(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decreasing isotonic regression of the last axis of ``u`` and its blocks
+    (:func:`solvers.isotonic.isotonic_decreasing`, run on the CPU), as tensors on ``u``'s
+    device: ``v`` in ``u``'s dtype, ``block`` int64; no gradient."""
+    return _isotonic(u.detach())

@@ -30,6 +30,15 @@ option                  default      meaning
 ``step``                0.1          perturbation gradient: finite-difference step h
 ``central_difference``  False        perturbation gradient: central difference
 ``margin``              1.0          structured SVM: weight α of the Hamming margin
+``beta``                1.0          adaptive I-MLE: initial β of ``λ = β‖θ‖/‖∂L/∂y‖``
+``beta_step``           0.001        adaptive I-MLE: the step by which β moves per update
+``target_norm``         1.0          adaptive I-MLE: target changed entries per sample
+``norm_decay``          0.9          adaptive I-MLE: decay of the running average
+``symmetric``           False        adaptive I-MLE: central difference ``θ ± λ∂L/∂y``
+``strength``            1.0          regularised layers: ε of ``Ω(y) = (ε/2)‖y‖²``
+``n_iterations``        100          Frank-Wolfe: at most this many iterations
+``tolerance``           0.001        Frank-Wolfe: stop once ``‖y - ŷ‖₂ <= tolerance``
+``function``            None         pushforward: the function ``g`` of the solutions
 ======================= ============ ===================================================
 
 Example::
@@ -41,6 +50,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +113,27 @@ def _generator(name: str, value: Any) -> Any:
 
 def _noise(name: str, value: Any) -> Noise:
     return get_noise(value)
+
+
+def _non_negative(name: str, value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return float(value)
+
+
+def _decay(name: str, value: Any) -> float:
+    decay = _non_negative(name, value)
+    if decay >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return decay
+
+
+def _function(name: str, value: Any) -> Callable[..., Any] | None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable or None, got {value!r}")
+    return value
 
 
 def _ratio(name: str, value: Any) -> float | None:
@@ -175,6 +206,50 @@ _TABLE = [
     Option("tau", 1.0, check_positive, "Sum-of-Gamma temperature τ > 0 (noise scale)"),
     Option("n_terms", 10, check_count, "Sum-of-Gamma number s >= 1 of Gamma terms"),
     Option("map_in_eval", True, check_flag, "in eval mode return y*(θ) without noise"),
+    Option(
+        "beta",
+        1.0,
+        _non_negative,
+        "adaptive I-MLE: initial β >= 0 of the target strength λ = β·‖θ‖/‖∂L/∂y‖ per instance",
+    ),
+    Option("beta_step", 1e-3, check_positive, "adaptive I-MLE: step > 0 of β's updates"),
+    Option(
+        "target_norm",
+        1.0,
+        check_positive,
+        "adaptive I-MLE: target number of entries per sample where y*(θ+ε) and y*(θ'+ε) differ",
+    ),
+    Option(
+        "norm_decay",
+        0.9,
+        _decay,
+        "adaptive I-MLE: decay in [0, 1) of the running average of that number",
+    ),
+    Option(
+        "symmetric",
+        False,
+        check_flag,
+        "adaptive I-MLE: central difference (y*(θ+λg+ε) - y*(θ-λg+ε))/(2λ)",
+    ),
+    Option(
+        "strength",
+        1.0,
+        check_positive,
+        "regularisation strength ε > 0: ŷ = argmax over conv(Y) of ⟨θ, y⟩ - (ε/2)‖y‖²",
+    ),
+    Option("n_iterations", 100, check_count, "Frank-Wolfe: the most iterations (solver calls)"),
+    Option(
+        "tolerance",
+        1e-3,
+        check_positive,
+        "Frank-Wolfe: stop once the duality gap certifies ‖y - ŷ‖₂ <= tolerance",
+    ),
+    Option(
+        "function",
+        None,
+        _function,
+        "pushforward: g(y, *args) of the sampled solutions (None: the identity)",
+    ),
     # Solution caching: the registry gives it to every method that calls a solver and
     # wraps the solver with solvers.cached (diffsolvers/_caching.py), except the losses on a
     # solution pool, which take it themselves (diffsolvers/losses/pool.py).

@@ -1,7 +1,8 @@
 """Every layer and loss refuses bad input with an error that names it (diffsolvers/_checks.py).
 
-Run over every method of the registry on the argmax problem (small and fast); the
-problem-specific shape checks use problems with a fixed instance shape.
+Run over every method of the registry on the argmax problem (small and fast; a method
+meaningful for one other problem only runs on that one); the problem-specific shape checks
+use problems with a fixed instance shape.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ SOLUTION_LOSSES = [m for m in LOSSES if registry.method_info(m).target == "solut
 RANDOM = {"seed"}  # options given where a method takes them, for reproducible draws
 
 
-def _build(method: str, problem: str = "argmax", **params):
+def _home(method: str) -> str:
+    """The argmax, or the one problem of a method that has one (the soft ranks: ranking)."""
+    if registry.method_info(method).reason_not_meaningful("argmax") is None:
+        return "argmax"
+    return next(r.problem for r in diffsolvers.available() if r.method == method)
+
+
+def _build(method: str, problem: str | None = None, **params):
+    problem = problem or _home(method)
     info = registry.method_info(method)
     opts = {"seed": 0} if "seed" in info.options else {}
     if "lambda_" in info.options:
@@ -49,7 +58,7 @@ def _call(method: str, x: torch.Tensor, target=None, **params):
 def test_nan_and_inf_predictions_are_named(method):
     for bad, word in ((float("nan"), "NaN"), (float("inf"), "inf")):
         x = torch.tensor([[1.0, bad, 0.0]])
-        with pytest.raises(ValueError, match=f"argmax: the prediction contains {word}"):
+        with pytest.raises(ValueError, match=f"{_home(method)}: the prediction contains {word}"):
             _call(method, x)
 
 
@@ -57,13 +66,15 @@ def test_nan_and_inf_predictions_are_named(method):
 @pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
 def test_non_real_float_predictions_are_refused(method, dtype):
     x = torch.ones(2, 3).to(dtype)
-    with pytest.raises(TypeError, match="argmax: the prediction must be a real floating-point"):
+    with pytest.raises(
+        TypeError, match=f"{_home(method)}: the prediction must be a real floating-point"
+    ):
         _call(method, x)
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_meta_predictions_are_refused(method):
-    with pytest.raises(ValueError, match="argmax: the prediction is on the meta device"):
+    with pytest.raises(ValueError, match=f"{_home(method)}: the prediction is on the meta device"):
         _call(method, torch.empty(2, 3, device="meta"))
 
 

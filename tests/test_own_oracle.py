@@ -205,7 +205,14 @@ def _solution_and_cost_targets(problem_solver, theta):
 NEEDS_LP_FORM = {"cave"}
 
 
-@pytest.mark.parametrize("method", registry.methods())
+# Methods that apply to any problem; the closed-form projections (sparse argmax, soft ranks)
+# apply to one problem each and are checked below.
+ANY_PROBLEM = [
+    m for m in registry.methods() if registry.method_info(m).reason_not_meaningful("mine") is None
+]
+
+
+@pytest.mark.parametrize("method", ANY_PROBLEM)
 @pytest.mark.parametrize("given", ["function", "class", "instance", "torch"])
 def test_every_method_accepts_a_ready_solver_or_function(method, given):
     make = {
@@ -247,8 +254,25 @@ def test_every_method_accepts_a_ready_solver_or_function(method, given):
 
 
 @pytest.mark.parametrize(
+    ("method", "problem"),
+    [(r.method, r.problem) for r in registry.available() if r.method not in ANY_PROBLEM],
+)
+def test_one_problem_methods_take_its_ready_solver_and_refuse_others(method, problem):
+    ready = solvers.get(problem)
+    x = torch.randn(2, 5, generator=torch.Generator().manual_seed(0), dtype=F64)
+    torch.testing.assert_close(
+        diffsolvers.layer(ready, method=method)(x), diffsolvers.layer(problem, method=method)(x)
+    )
+    for other in (top2, Perm4(), solvers.get("top_k", k=2)):
+        with pytest.raises(ValueError, match=f"'{method}' is not meaningful for .*polytope"):
+            diffsolvers.layer(other, method=method)
+
+
+@pytest.mark.parametrize(
     "cls",
     [
+        diffsolvers.AdaptiveIMLELayer,
+        diffsolvers.RegularizedFrankWolfe,
         diffsolvers.PerturbedOptimizer,
         diffsolvers.PerturbedMax,
         diffsolvers.BlackboxLayer,
@@ -332,7 +356,8 @@ def test_available_lists_each_methods_options_with_defaults():
     assert rows["argmax", "fenchel_young"].options["reduction"] == "mean"
 
 
-# One class per registered method, with the class whose signature carries its defaults.
+# One class per registered method, with the class whose signature carries its defaults (a
+# pair where the method's options are split between a layer and its wrapper).
 METHOD_CLASSES = {
     "perturbed": diffsolvers.PerturbedOptimizer,
     "perturbed_multiplicative": diffsolvers.PerturbedOptimizer,
@@ -340,6 +365,11 @@ METHOD_CLASSES = {
     "blackbox": diffsolvers.BlackboxLayer,
     "identity": diffsolvers.IdentityLayer,
     "imle": diffsolvers.IMLELayer,
+    "adaptive_imle": diffsolvers.AdaptiveIMLELayer,
+    "sparse_argmax": diffsolvers.SparseArgmax,
+    "soft_rank": diffsolvers.SoftRank,
+    "frank_wolfe": diffsolvers.RegularizedFrankWolfe,
+    "pushforward": (diffsolvers.PerturbedOptimizer, diffsolvers.Pushforward),
     "fenchel_young": diffsolvers.PerturbedOptimizer,
     "fenchel_young_multiplicative": diffsolvers.PerturbedOptimizer,
     "squared": diffsolvers.PerturbedOptimizer,
@@ -362,13 +392,16 @@ def test_the_classes_and_the_registry_share_the_option_defaults(method):
     import inspect
 
     defaults = registry.method_info(method).defaults
-    params = inspect.signature(METHOD_CLASSES[method]).parameters
+    classes = METHOD_CLASSES[method]
+    params = {}
+    for cls in classes if isinstance(classes, tuple) else (classes,):
+        params.update(inspect.signature(cls).parameters)
     for name, value in defaults.items():
         if name == "reduction":
             continue  # a loss option, checked below
         if name == "mode":
             continue  # perturbed_max's mode: the layer's own default
-        if name == "solve_ratio":
+        if name == "solve_ratio" and not registry.method_info(method).own_solve_ratio:
             assert value is None  # the registry wraps the solver; classes take solvers.cached
             continue
         assert params[name].default == value, (method, name)

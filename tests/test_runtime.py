@@ -19,6 +19,7 @@ import pytest
 import solvers
 from solvers import _load, runtime
 from solvers import _shortest_path_kernels as sk
+from solvers.isotonic import isotonic_decreasing
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -122,6 +123,8 @@ def _solves(rng: np.random.Generator):
             f"vehicle routing, {limit} vehicles",
             lambda routing=routing: routing.solve(routing_scores, demands=demands),
         )
+    ties = rng.integers(0, 4, size=(600, 9)).astype(float)
+    yield "isotonic regression", lambda: isotonic_decreasing(ties)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -134,7 +137,7 @@ def test_serial_and_parallel_kernels_give_identical_answers(force, seed):
         y_parallel = solve()
         np.testing.assert_array_equal(y_serial, y_parallel, err_msg=name)
         names.append(name)
-    assert len(names) == 13
+    assert len(names) == 14
 
 
 def test_every_parallel_kernel_goes_through_the_runtime(force):
@@ -147,7 +150,7 @@ def test_every_parallel_kernel_goes_through_the_runtime(force):
     for _, solve in _solves(np.random.default_rng(0)):
         solve()
     assert {k.__name__ for k in runtime.kernels()} == {k.__name__ for k in called}
-    assert len(runtime.kernels()) == 10
+    assert len(runtime.kernels()) == 11
 
 
 def test_kernels_keep_their_names_and_compile_twice():

@@ -58,7 +58,7 @@ from .._options import OPTIONS
 from .._random import RandomSource
 from ..registry import builder, clamp_negative_costs, register_method
 
-__all__ = ["SumOfGamma", "IMLELayer"]
+__all__ = ["SumOfGamma", "SumOfGammaModule", "IMLELayer"]
 
 _O = OPTIONS
 #: I-MLE draws one sample per forward pass by default (the paper's setting).
@@ -166,7 +166,83 @@ class _IMLEFn(torch.autograd.Function):
         return grad, None, None, None, None, None, None
 
 
-class IMLELayer(SolverModule):
+class SumOfGammaModule(SolverModule):
+    """The base of the I-MLE layers: a solver, Sum-of-Gamma noise drawn from the module's
+    own random source, ``M`` samples, the eval-mode MAP switch and the input convention.
+
+    :meth:`perturbed` gives θ (checked, in the working dtype) and the perturbed scores
+    ``θ + ε_m`` (M, *batch, *instance), or ``θ`` itself (1, ...) in eval mode with
+    ``map_in_eval``. Arguments as :class:`IMLELayer`'s.
+
+    Examples:
+        >>> import torch, solvers
+        >>> base = SumOfGammaModule(solvers.get("argmax"), tau=1e-6, n_samples=2, seed=0)
+        >>> theta, work, theta_eps = base.perturbed(torch.tensor([[0.0, 1.0]]))
+        >>> theta_eps.shape
+        torch.Size([2, 1, 2])
+    """
+
+    def __init__(
+        self,
+        solver: Any,
+        kappa: float = _O["kappa"].default,
+        tau: float = _O["tau"].default,
+        n_terms: int = _O["n_terms"].default,
+        n_samples: int = IMLE_SAMPLES,
+        seed: int | None = _O["seed"].default,
+        generator: torch.Generator | None = _O["generator"].default,
+        map_in_eval: bool = _O["map_in_eval"].default,
+        inputs: str = _O["inputs"].default,
+    ) -> None:
+        super().__init__(solver)
+        self.n_samples = _O["n_samples"].check(n_samples)
+        self.map_in_eval = _O["map_in_eval"].check(map_in_eval)
+        self.inputs = _O["inputs"].check(inputs)
+        self._source = RandomSource(_O["seed"].check(seed), _O["generator"].check(generator))
+        self.noise = SumOfGamma(kappa, tau, n_terms)
+        self._rekey()
+
+    @property
+    def noise(self) -> SumOfGamma:
+        """The Sum-of-Gamma noise."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, noise: SumOfGamma) -> None:
+        self._noise = noise
+        self._noise_key = _handles.key(noise)
+
+    @property
+    def seed(self) -> int | None:
+        return self._source.seed
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        return self._source.generator
+
+    def _rekey(self) -> None:
+        super()._rekey()
+        self._noise_key = _handles.key(self._noise)
+        self._source_key = _handles.key(self._source)
+
+    def manual_seed(self, seed: int) -> SumOfGammaModule:
+        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
+        self._source.manual_seed(seed)
+        return self
+
+    def perturbed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(θ checked, θ in the working dtype, the perturbed scores ``θ + ε_m``)."""
+        theta, _ = self._prediction(x, self.inputs)
+        work = theta.to(work_dtype(theta.dtype))
+        if self.training or not self.map_in_eval:
+            eps = _random.draw(work, self.n_samples, self._noise_key, self._source_key)
+            theta_eps = _random.perturb(work, eps, 1.0, problem=self.problem)
+        else:
+            theta_eps = work.detach().unsqueeze(0)
+        return theta, work, theta_eps
+
+
+class IMLELayer(SumOfGammaModule):
     """``θ ↦ (1/M) Σ_m y*(θ + ε_m)`` with the I-MLE backward (see the module docstring).
 
     Args:
@@ -205,37 +281,10 @@ class IMLELayer(SolverModule):
         map_in_eval: bool = _O["map_in_eval"].default,
         inputs: str = _O["inputs"].default,
     ) -> None:
-        super().__init__(solver)
+        super().__init__(
+            solver, kappa, tau, n_terms, n_samples, seed, generator, map_in_eval, inputs
+        )
         self.lambda_ = _O["lambda_"].check(lambda_)
-        self.n_samples = _O["n_samples"].check(n_samples)
-        self.map_in_eval = _O["map_in_eval"].check(map_in_eval)
-        self.inputs = _O["inputs"].check(inputs)
-        self._source = RandomSource(_O["seed"].check(seed), _O["generator"].check(generator))
-        self.noise = SumOfGamma(kappa, tau, n_terms)
-        self._rekey()
-
-    @property
-    def noise(self) -> SumOfGamma:
-        """The Sum-of-Gamma noise."""
-        return self._noise
-
-    @noise.setter
-    def noise(self, noise: SumOfGamma) -> None:
-        self._noise = noise
-        self._noise_key = _handles.key(noise)
-
-    @property
-    def seed(self) -> int | None:
-        return self._source.seed
-
-    @property
-    def generator(self) -> torch.Generator | None:
-        return self._source.generator
-
-    def _rekey(self) -> None:
-        super()._rekey()
-        self._noise_key = _handles.key(self._noise)
-        self._source_key = _handles.key(self._source)
 
     def extra_repr(self) -> str:
         return (
@@ -243,24 +292,13 @@ class IMLELayer(SolverModule):
             f"n_samples={self.n_samples}, inputs={self.inputs!r}"
         )
 
-    def manual_seed(self, seed: int) -> IMLELayer:
-        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
-        self._source.manual_seed(seed)
-        return self
-
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
         return self.forward_with(x, lambda_=self.lambda_, **side)
 
     def forward_with(self, x: torch.Tensor, *, lambda_: float, **side: Any) -> torch.Tensor:
         """The layer with the target strength ``lambda_`` for this call only (the module is
         not changed, so several threads may share it)."""
-        theta, _ = self._prediction(x, self.inputs)
-        work = theta.to(work_dtype(theta.dtype))
-        if self.training or not self.map_in_eval:
-            eps = _random.draw(work, self.n_samples, self._noise_key, self._source_key)
-            theta_eps = _random.perturb(work, eps, 1.0, problem=self.problem)
-        else:
-            theta_eps = work.detach().unsqueeze(0)
+        theta, work, theta_eps = self.perturbed(x)
         names = tuple(side)
         y, _ = _IMLEFn.apply(
             work,

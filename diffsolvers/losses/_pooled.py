@@ -32,7 +32,7 @@ from torch import nn
 
 from .._core import reduce, work_dtype
 from .._options import OPTIONS
-from .pool import POOL_OPTIONS, SolutionPool
+from .pool import POOL_DEFAULTS, POOL_OPTIONS, SolutionPool
 
 __all__ = ["PoolLoss", "PoolScores"]
 
@@ -41,7 +41,7 @@ _O = OPTIONS
 
 def _given(name: str, value: Any) -> bool:
     """Whether ``value`` differs from the option's default (``None`` compared by identity)."""
-    default = _O[name].default
+    default = POOL_DEFAULTS.get(name, _O[name].default)
     if default is None or value is None:
         return value is not default
     return bool(value != default)
@@ -96,7 +96,7 @@ class PoolLoss(nn.Module):
         self,
         solver: Any,
         pool: Any = _O["pool"].default,
-        solve_ratio: float | None = _O["solve_ratio"].default,
+        solve_ratio: float | None = POOL_DEFAULTS["solve_ratio"],
         max_pool: int = _O["max_pool"].default,
         seed: int | None = _O["seed"].default,
         generator: torch.Generator | None = _O["generator"].default,

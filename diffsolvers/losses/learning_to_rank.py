@@ -149,7 +149,7 @@ class ListwiseLTRLoss(_RankingLoss):
         solver: Any,
         temperature: float = _O["temperature"].default,
         pool: Any = _O["pool"].default,
-        solve_ratio: float | None = _O["solve_ratio"].default,
+        solve_ratio: float | None = POOL_DEFAULTS["solve_ratio"],
         max_pool: int = _O["max_pool"].default,
         seed: int | None = _O["seed"].default,
         generator: torch.Generator | None = _O["generator"].default,
