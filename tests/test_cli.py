@@ -106,6 +106,8 @@ MISTAKES = [
     (["demo", "--n-train", "0"], "--n-train", "at least 1"),
     (["demo", "--methods", ""], "--methods", "at least one method"),
     (["demo", "--methods", "nope"], "--methods", "unknown method"),
+    (TRAIN + ["--lr", "-1e-3"], "--lr", "positive finite"),
+    (SYNTHETIC + ["--sigma", "-2.5E+1"], "--sigma", "positive finite"),
 ]
 
 
@@ -116,8 +118,8 @@ def test_each_mistake_gets_one_line_naming_the_option_and_exit_code_2(
     code, out, err = run_cli([*argv, "--out", tmp_path / "out"], capsys)
     assert code == 2, err
     assert "Traceback" not in err + out
-    line = [li for li in err.splitlines() if "error:" in li]
-    assert len(line) == 1, err
+    line = err.splitlines()
+    assert len(line) == 1 and "error:" in line[0], err
     assert f"argument {option}" in line[0] and words in line[0], line[0]
     assert not (tmp_path / "out").exists()
 
@@ -210,6 +212,9 @@ def test_version_and_every_default_in_the_help(capsys):
     assert seen > 50
     code, out, _ = run_cli(["train", "warcraft", "--help"], capsys)
     assert code == 0 and "(default: 0)" in " ".join(out.split("--seed", 2)[2].split()[:12])
+    for argv in (["--help"], ["inspect", "warcraft", "--help"], ["compare", "warcraft", "-h"]):
+        code, out, _ = run_cli(argv, capsys)
+        assert code == 0 and "SUPPRESS" not in out, argv
 
 
 @pytest.mark.parametrize("module", ["matplotlib", "tqdm"])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import diffsolvers
 import solvers
 from diffsolvers.datasets.synthetic import make_synthetic
 from diffsolvers.experiments.objectives import make_objective, regret_loss
@@ -87,3 +88,21 @@ def test_regret_loss_trains_blackbox():
     res = train_synthetic(config, layer_loss="regret")
     assert res["layer_loss"] == "regret"
     assert np.isfinite(res["final_regret"]) and res["final_regret"] < res["initial_regret"]
+
+
+def test_spo_plus_objective_uses_the_data_solution_on_ties():
+    """Two optimal solutions (costs 1, 1, 2): SPO+'s gradient 2·y − 2·y(2ĉ − c) follows the
+    label given, not the solver's tie-break."""
+    objective = make_objective("argmax", "spo_plus")
+    loss = diffsolvers.loss("argmax", "spo_plus", inputs="costs")
+    c = torch.tensor([[1.0, 1.0, 2.0]], dtype=torch.float64)
+    for label in (0, 1):
+        y = torch.eye(3, dtype=torch.float64)[[label]]
+        grads = []
+        for fn in (objective, None):
+            c_hat = torch.tensor([[3.0, 2.0, 0.5]], dtype=torch.float64, requires_grad=True)
+            value = fn(c_hat, costs_true=c, y_true=y) if fn else loss(c_hat, c, y_true=y)
+            value.backward()
+            grads.append(c_hat.grad)
+        torch.testing.assert_close(grads[0], grads[1])
+        assert float(grads[0][0, label]) > 0

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Sequence
 
 from .cli_args import (
+    CommandParser,
     check_arguments,
     degree_list,
     missing_lab_modules,
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from ..datasets.synthetic import SYNTHETIC_PROBLEMS
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="diffsolvers", description="Differentiable combinatorial solvers: experiments."
     )
     parser.add_argument("--version", action="version", version=f"diffsolvers {__version__}")

@@ -23,12 +23,41 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from .warcraft_run import SEED_MAX
 
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose errors are one line and exit code 2.
+
+    argparse prints the whole usage block before the error; here the error line alone is
+    printed, with a pointer to ``--help``. Negative numbers in any notation (``--lr -1e-3``)
+    are read as values, so that the option's own check names the problem (argparse reads
+    ``-1e-3`` as an unknown option and says only "expected one argument").
+
+    Example::
+
+        >>> CommandParser(prog="demo").parse_args(["--x", "1"])
+        Traceback (most recent call last):
+        ...
+        SystemExit: 2
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 __all__ = [
+    "CommandParser",
     "positive_int",
     "positive_float",
     "non_negative_float",

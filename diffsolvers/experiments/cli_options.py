@@ -32,7 +32,12 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
                 show_defaults(sub)
             continue
         default = action.default
-        if not action.option_strings or any(default is d for d in (None, False, "==SUPPRESS==")):
+        if (
+            not action.option_strings
+            or default is None
+            or default is False
+            or default == argparse.SUPPRESS
+        ):
             continue
         if action.help and "default" in action.help:
             continue

@@ -8,7 +8,9 @@ whatever the method is. :func:`make_objective` reads the method's registry entry
 
 * a **loss** whose target is a solution (``fenchel_young``, ``squared``, ``hamming``...) is
   called as ``loss(ĉ, y)``;
-* a **loss** whose target is the true costs (``spo_plus``, ``two_stage``) as ``loss(ĉ, c)``;
+* a **loss** whose target is the true costs (``spo_plus``, ``two_stage``) as ``loss(ĉ, c)``,
+  with ``y_true=y`` where the loss takes it (SPO+: the data's optimal solution, as PyEPO
+  passes it, instead of a solve of ``c`` that may break a tie the other way);
 * a **layer** (``blackbox``, ``identity``, ``imle``, ``perturbed``...) is trained, as in
   the papers that introduced these layers, with the Hamming loss between its output
   ``ŷ = layer(ĉ)`` and the true solution, summed over the entries of a solution and
@@ -29,6 +31,7 @@ inside the library, never in training code.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -108,7 +111,12 @@ def make_objective(
     opts = {k: v for k, v in (method_options or {}).items() if k in info.options}
     build = registry.loss if info.kind == "loss" else registry.layer
     module = build(problem, method, **opts, inputs="costs", **(solver_params or {}))
-    if info.kind == "loss" and info.target == "costs":
+    if info.kind == "loss" and info.target == "costs" and _takes_solution(module):
+
+        def call(mod, c_hat, c, y, side):
+            return mod(c_hat, c, y_true=y, **side)  # the data's optimum: one solve less
+
+    elif info.kind == "loss" and info.target == "costs":
 
         def call(mod, c_hat, c, y, side):
             return mod(c_hat, c, **side)
@@ -132,3 +140,8 @@ def make_objective(
     else:
         raise ValueError(f"method {method!r} outputs a {info.output}, not a solution to train on")
     return Objective(method, module, call)
+
+
+def _takes_solution(module: nn.Module) -> bool:
+    """Whether the loss's ``forward`` accepts the true solution as ``y_true``."""
+    return "y_true" in inspect.signature(module.forward).parameters
