@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from solver_checks import (
     assert_batched_equals_single,
@@ -160,6 +160,7 @@ def test_weight_scale_compares_on_the_users_grid(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 9), scale=st.sampled_from([1, 10, 100]))
+@example(seed=105, n=7, scale=100)  # a capacity filled to the last 1/100
 def test_weight_scale_is_feasible_and_optimal_for_the_rounded_instance(backend, seed, n, scale):
     rng = np.random.default_rng(seed)
     theta = rng.integers(-2, 8, size=(3, n)).astype(np.float64)
@@ -169,12 +170,14 @@ def test_weight_scale_is_feasible_and_optimal_for_the_rounded_instance(backend, 
         "multi_knapsack", backend=backend, weights=weights, capacity=capacity, weight_scale=scale
     )
     y = solver.solve(theta)
-    assert_feasible(theta, weights, capacity, y)
     # the grid of 1/scale: weights rounded up, capacities down, in the user's units
     w_int = np.array(
         [[min(k for k in range(30 * scale) if k / scale >= w) for w in row] for row in weights]
     )
     c_int = np.array([max(k for k in range(30 * scale) if k / scale <= c) for c in capacity])
+    # feasible exactly on the grid: a packing that fills a capacity of two decimals to the
+    # last unit (0.6 + 1.37 = 1.97) sums to 1.9700000000000002 in floating point
+    assert_feasible(theta, w_int, c_int, y)
     got = solver.objective(theta, y)
     np.testing.assert_array_equal(got, [brute_force_best(t, w_int, c_int) for t in theta])
     assert np.all(got <= [brute_force_best(t, weights, capacity) for t in theta])
