@@ -169,7 +169,7 @@ def lp_point(form: LPForm, y: np.ndarray, problem: str = "lp") -> np.ndarray:
         if not form.is_feasible(x):
             raise SolverInputError(f"{problem}: the target y is not a feasible solution")
         return x
-    from .lp import _Model  # the generic backend, for the auxiliary variables
+    from ._lp_float import FloatModel  # the generic backend, for the auxiliary variables
 
     lower, upper = form.lower.copy(), form.upper.copy()
     lower[index], upper[index] = y.ravel(), y.ravel()
@@ -184,7 +184,7 @@ def lp_point(form: LPForm, y: np.ndarray, problem: str = "lp") -> np.ndarray:
         upper=upper,
         integrality=form.integrality,
     )
-    model = _Model(fixed, problem)
+    model = FloatModel(fixed, problem)
     try:
         model.solve(np.zeros(form.instance_shape))
     except SolverInputError as exc:
