@@ -299,3 +299,27 @@ def test_constructor_rejects_bad_graphs(params, match):
 def test_registered_backends():
     assert {"numba", "networkx", "lp"} <= set(solvers.backends(PROBLEM))
     assert solvers.default_backend(PROBLEM) == "numba"
+
+
+def test_networkx_reference_is_optimal_when_floating_point_absorbs_costs():
+    """Costs from 1e-314 to 1e219 on a DAG with parallel edges: a second relaxation of node 0
+    only matches its distance (-1.5e170 - 3.5e219 == -1.7e-285 - 3.5e219), and networkx's
+    Bellman-Ford then never relaxes 0's edges (a path 3.5e219 short); the reference does."""
+    edges = [(0, 3), (1, 0), (1, 5), (2, 0), (2, 3), (4, 0), (4, 1), (4, 2), (4, 3), (4, 5)]
+    edges += [(5, 0), (5, 2), (5, 3), (2, 3), (4, 1)]
+    theta = np.array(
+        [
+            [-9.3652456509479767e144, -1.2663316555422952e176, 2.8518503668682805e091]
+            + [3.5300174483852719e219, -1.8850918906743270e-088, -6.9866093674404514e-262]
+            + [-2.6524947387065904e-314, 1.6812182738118149e-285, -6.0410219409149365e158]
+            + [0.0, 32.0, 1.5095849699286165e170, -4.3655745685100555e-011]
+            + [6.4836180763765515e178, -2.8118211215894977e161]
+        ]
+    )
+    values = {}
+    for backend in ("numba", "networkx", "lp"):
+        solver = solvers.get(
+            "shortest_path_graph", backend=backend, n_nodes=6, edges=edges, source=4, target=3
+        )
+        values[backend] = float(solver.objective(theta, solver.solve(theta))[0])
+    assert values["networkx"] == values["numba"] == values["lp"] == 3.530017448385272e219
