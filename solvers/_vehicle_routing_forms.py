@@ -104,8 +104,10 @@ def load_flow_form(
         (np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))),
         shape=(2 * e + (num_vehicles is not None), 5 * e),
     )
-    integral = np.zeros(5 * e, dtype=bool)
-    integral[: 3 * e] = True
+    # Demands are integers, so for integral arcs the load flow (a network flow with integer
+    # supplies and capacities) has an integral optimum: every variable is flagged integer,
+    # the program is pure and the lp backend's exact engines cover it.
+    integral = np.ones(5 * e, dtype=bool)
     return LPForm(
         n_vars=5 * e,
         y_index=ar,

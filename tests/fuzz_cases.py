@@ -34,6 +34,9 @@ from fuzz_cases_paths import (
     tsp_feasible,
     tsp_instances,
     tsp_reference,
+    vrp_feasible,
+    vrp_instances,
+    vrp_reference,
 )
 from fuzz_cases_sets import (
     assignment_feasible,
@@ -103,6 +106,7 @@ CASES: dict[str, FuzzCase] = {
             multi_knapsack_feasible,
         ),
         FuzzCase("tsp", tsp_instances, tsp_reference, tsp_feasible),
+        FuzzCase("vehicle_routing", vrp_instances, vrp_reference, vrp_feasible),
         FuzzCase("lp", lp_instances, lp_reference, lp_feasible),
     ]
 }

@@ -317,3 +317,38 @@ def tsp_feasible(inst: Instance, b: int, y: np.ndarray, backend: str) -> str | N
     if not is_tree(n, chosen[1:]):  # degree two everywhere and connected: one tour
         return "several cycles"
     return None
+
+
+# -- capacitated vehicle routing ----------------------------------------------------------------
+
+
+def vrp_instances(draw, st, rng, profile, batch) -> Instance:
+    """2 to 5 customers, integer demands from 0 to a third of the capacity (any three
+    customers fit one vehicle: routes of two and one of three cover any number, so every
+    instance is feasible), no route limit."""
+    m = draw(st.integers(2, 5))
+    capacity = draw(st.integers(1, 8))
+    demands = rng.integers(0, capacity // 3 + 1, size=m).astype(np.float64)
+    theta = values(rng, (batch, (m + 1) * m // 2), profile)
+    return Instance(
+        {"n_nodes": m + 1, "demands": demands, "capacity": float(capacity)}, theta, profile
+    )
+
+
+def _vrp_candidates(inst: Instance) -> np.ndarray:
+    """The feasible route sets of the instance, by brute force (tests/vrp_support.py)."""
+    from vrp_support import SETS
+
+    sets = SETS[inst.params["n_nodes"] - 1]
+    ok = (sets.members @ inst.params["demands"]).max(axis=1) <= inst.params["capacity"]
+    return sets.y[ok]
+
+
+def vrp_reference(inst: Instance, b: int) -> Reference:
+    return Reference(best_of(inst.theta[b], _vrp_candidates(inst)))
+
+
+def vrp_feasible(inst: Instance, b: int, y: np.ndarray, backend: str) -> str | None:
+    if not is_binary(y) or not (_vrp_candidates(inst) == y).all(axis=1).any():
+        return "not a set of routes within the capacity"
+    return None
