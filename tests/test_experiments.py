@@ -21,7 +21,7 @@ from warcraft_cases import SAMPLE, TINY
 
 import solvers
 from diffsolvers.datasets.synthetic import SYNTHETIC_PROBLEMS, make_synthetic
-from diffsolvers.datasets.warcraft import (
+from diffsolvers.datasets.warcraft_symmetries import (
     SYMMETRIES,
     apply_symmetries,
     draw_symmetries,

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 import solvers
 
-from ..datasets.warcraft import apply_symmetries, draw_symmetries
+from ..datasets.warcraft_symmetries import apply_symmetries, draw_symmetries
 from .data_parallel import wrap_model
 from .distributed import (
     FailedOnMain,

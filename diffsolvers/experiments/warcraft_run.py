@@ -101,7 +101,7 @@ class WarcraftConfig:
     channels_last: bool = True
     progress: bool = True
     #: Train on a random one of the four end-preserving symmetries of each map
-    #: (:func:`~diffsolvers.datasets.warcraft.random_symmetry`), paths re-solved.
+    #: (:func:`~diffsolvers.datasets.warcraft_symmetries.random_symmetry`), paths re-solved.
     augment: bool = False
     #: Which optimal path a training label is when a map has several: ``"reference"`` (the
     #: stored labels, the reference Dijkstra's tie-breaking) or ``"random"`` (re-solved with
