@@ -49,21 +49,12 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-import solvers
-
 from .. import _bridge
-from .._core import SolverModule, work_dtype
-from .._options import OPTIONS
-from ..registry import register_method
-from .sparse_argmax import refuse_side, require_problem
+from ._closed_form import ClosedFormProjection, register_projection
 
 __all__ = ["SoftRank", "soft_rank"]
-
-_O = OPTIONS
 
 
 def _block_mean(g: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
@@ -109,7 +100,7 @@ def soft_rank(z: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(z).scatter(-1, order, ordered - v)
 
 
-class SoftRank(SolverModule):
+class SoftRank(ClosedFormProjection):
     """``θ ↦`` the soft ranks ``argmax_{y ∈ P(ρ)} ⟨θ, y⟩ - (ε/2)‖y‖²`` (module docstring).
 
     Args:
@@ -132,25 +123,12 @@ class SoftRank(SolverModule):
         tensor([[ 5., -5.,  0.]])
     """
 
-    def __init__(
-        self,
-        solver: Any = None,
-        strength: float = _O["strength"].default,
-        inputs: str = _O["inputs"].default,
-    ) -> None:
-        super().__init__(solvers.get("ranking") if solver is None else solver)
-        require_problem(self, "ranking", "SoftRank", "the permutahedron")
-        self.strength = _O["strength"].check(strength)
-        self.inputs = _O["inputs"].check(inputs)
+    PROBLEM = "ranking"
+    POLYTOPE = "the permutahedron"
 
-    def extra_repr(self) -> str:
-        return f"strength={self.strength}, inputs={self.inputs!r}"
-
-    def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        refuse_side(side, self.problem)
-        theta, _ = self._prediction(x, self.inputs)
-        work = theta.to(work_dtype(theta.dtype))
-        return soft_rank(work / self.strength).to(theta.dtype)
+    @staticmethod
+    def project(z: torch.Tensor) -> torch.Tensor:
+        return soft_rank(z)
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -159,25 +137,9 @@ _BLONDEL = (
 )
 
 
-def _only_ranking(problem: str) -> str | None:
-    if problem == "ranking":
-        return None
-    return (
-        "soft ranks are the projection onto the permutahedron, the polytope of 'ranking' "
-        "only; 'frank_wolfe' regularises any other problem's polytope"
-    )
-
-
-def _build(solver: Any, problem: str, **options: Any) -> SoftRank:
-    return SoftRank(solver, **options)
-
-
-register_method(
+register_projection(
     "soft_rank",
-    "layer",
-    _build,
-    description="soft ranks: the projection of θ/ε onto the permutahedron (isotonic regression)",
-    options=("strength", "inputs"),
-    not_meaningful=_only_ranking,
-    reference=_BLONDEL,
+    SoftRank,
+    "soft ranks: the projection of θ/ε onto the permutahedron (isotonic regression)",
+    _BLONDEL,
 )

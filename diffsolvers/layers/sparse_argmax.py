@@ -46,19 +46,11 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-import solvers
-
-from .._core import SolverModule, work_dtype
-from .._options import OPTIONS
-from ..registry import register_method
+from ._closed_form import ClosedFormProjection, register_projection
 
 __all__ = ["SparseArgmax", "sparsemax"]
-
-_O = OPTIONS
 
 
 def sparsemax(z: torch.Tensor) -> torch.Tensor:
@@ -83,24 +75,7 @@ def sparsemax(z: torch.Tensor) -> torch.Tensor:
     return torch.where(support, z - tau, torch.zeros_like(z))
 
 
-def require_problem(module: SolverModule, problem: str, owner: str, polytope: str) -> None:
-    """``ValueError`` unless the module's solver solves ``problem`` (a closed-form layer
-    projects onto that problem's ``polytope`` and never calls the solver)."""
-    if module.problem != problem:
-        raise ValueError(
-            f"{owner} is the projection onto {polytope}, the polytope of {problem!r}; the "
-            f"given solver solves {module.problem!r} (use RegularizedFrankWolfe, registry "
-            f"name 'frank_wolfe', for other polytopes)"
-        )
-
-
-def refuse_side(side: dict[str, Any], problem: str) -> None:
-    """``TypeError`` if side data is given to a problem that takes none."""
-    if side:
-        raise TypeError(f"{problem}: takes no side data, got {sorted(side)}")
-
-
-class SparseArgmax(SolverModule):
+class SparseArgmax(ClosedFormProjection):
     """``θ ↦ sparsemax(θ/ε)``, the argmax regularised by ``(ε/2)‖y‖²`` (module docstring).
 
     Args:
@@ -118,25 +93,12 @@ class SparseArgmax(SolverModule):
         tensor([[1., 0., 0.]])
     """
 
-    def __init__(
-        self,
-        solver: Any = None,
-        strength: float = _O["strength"].default,
-        inputs: str = _O["inputs"].default,
-    ) -> None:
-        super().__init__(solvers.get("argmax") if solver is None else solver)
-        require_problem(self, "argmax", "SparseArgmax", "the simplex")
-        self.strength = _O["strength"].check(strength)
-        self.inputs = _O["inputs"].check(inputs)
+    PROBLEM = "argmax"
+    POLYTOPE = "the simplex"
 
-    def extra_repr(self) -> str:
-        return f"strength={self.strength}, inputs={self.inputs!r}"
-
-    def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        refuse_side(side, self.problem)
-        theta, _ = self._prediction(x, self.inputs)
-        work = theta.to(work_dtype(theta.dtype))
-        return sparsemax(work / self.strength).to(theta.dtype)
+    @staticmethod
+    def project(z: torch.Tensor) -> torch.Tensor:
+        return sparsemax(z)
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -146,25 +108,9 @@ _MARTINS = (
 )
 
 
-def _only_argmax(problem: str) -> str | None:
-    if problem == "argmax":
-        return None
-    return (
-        "the sparse argmax is the projection onto the simplex, the polytope of 'argmax' only; "
-        "'frank_wolfe' regularises any other problem's polytope"
-    )
-
-
-def _build(solver: Any, problem: str, **options: Any) -> SparseArgmax:
-    return SparseArgmax(solver, **options)
-
-
-register_method(
+register_projection(
     "sparse_argmax",
-    "layer",
-    _build,
-    description="sparse argmax: sparsemax(θ/ε), the projection of θ/ε onto the simplex",
-    options=("strength", "inputs"),
-    not_meaningful=_only_argmax,
-    reference=_MARTINS,
+    SparseArgmax,
+    "sparse argmax: sparsemax(θ/ε), the projection of θ/ε onto the simplex",
+    _MARTINS,
 )
