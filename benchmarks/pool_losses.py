@@ -15,7 +15,7 @@ per step (``time.process_time``, one torch thread) of each and their ratio, meas
 the same run. Processor time is far less disturbed than wall-clock time by other work on
 a shared machine, but not immune to it: report the load with the figures.
 
-    python benchmarks/pool_losses.py                 # all five pairs, 30 repetitions
+    python benchmarks/pool_losses.py                 # all five pairs, 100 repetitions
     python benchmarks/pool_losses.py --losses nce --reps 60
 """
 
@@ -81,7 +81,7 @@ class Side:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--losses", nargs="+", default=list(PAIRS), choices=list(PAIRS))
-    p.add_argument("--reps", type=int, default=30, help="epochs per library (interleaved)")
+    p.add_argument("--reps", type=int, default=100, help="epochs per library (interleaved)")
     p.add_argument("--n-train", type=int, default=100)
     p.add_argument("--solve-ratio", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)

@@ -97,20 +97,19 @@ def _names(side_names: str) -> list[str]:
 
 def _chosen(
     n: int, ratio: float, source: RandomSource | None, device: torch.device, same: int
-) -> torch.Tensor:
+) -> list[int]:
     """Flat indices of the instances solved exactly: ``⌈ρn⌉`` of ``n`` at random; with
     ``same`` slices (vmap's ``randomness="same"``) one choice repeated in each slice."""
     if ratio >= 1.0:
-        return torch.arange(n)
+        return list(range(n))
     per_slice = n // same
     k = math.ceil(ratio * per_slice - 1e-9)
     if k == 0:
-        return torch.zeros(0, dtype=torch.int64)
+        return []
     generator = None if source is None else source.generator_for(device)
     where = device if generator is None else generator.device
-    perm = torch.randperm(per_slice, generator=generator, device=where)[:k].cpu()
-    picked = torch.sort(perm).values
-    return (torch.arange(same)[:, None] * per_slice + picked[None, :]).reshape(-1)
+    picked = sorted(torch.randperm(per_slice, generator=generator, device=where)[:k].tolist())
+    return [s * per_slice + i for s in range(same) for i in picked]
 
 
 def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, rows: torch.Tensor):
@@ -154,24 +153,24 @@ def _pool_step_eager(
         group_list = (
             [rows.group(side_key(per_instance, i)) for i in range(n)] if per_instance else [0] * n
         )
-        groups = torch.tensor(group_list, dtype=torch.int64)
         touched: set[int] = set()
         if targets is not None:
             rows.add(targets.reshape(n, d), group_list, touched, problem)
         filled = rows.filled_groups()
-        picked = torch.tensor([g not in filled for g in group_list], dtype=torch.bool)
-        picked[_chosen(n, solve_ratio, src, theta.device, same)] = True
-        solve = torch.nonzero(picked).reshape(-1)
-        if solve.numel():
+        chosen = set(_chosen(n, solve_ratio, src, theta.device, same))
+        solve = [i for i in range(n) if i in chosen or group_list[i] not in filled]
+        if solve:
             flat = theta.reshape(n, *event_shape)
-            found = _solve_rows(sol, flat, per_instance, solve)
-            rows.add(found.reshape(solve.numel(), d), groups[solve].tolist(), touched, problem)
+            found = _solve_rows(sol, flat, per_instance, torch.tensor(solve, dtype=torch.int64))
+            solved_groups = [group_list[i] for i in solve]
+            rows.add(found.reshape(len(solve), d), solved_groups, touched, problem)
         solutions, row_group = rows.snapshot(theta.device, theta.dtype)
     k = solutions.shape[0]
     if len(filled) == 1 and rows.filled_groups() == filled:  # one feasible set: all allowed
         mask = torch.ones((n, k), dtype=torch.bool, device=theta.device)
     else:
-        mask = groups.to(theta.device)[:, None] == row_group[None, :]
+        groups = torch.tensor(group_list, dtype=torch.int64, device=theta.device)
+        mask = groups[:, None] == row_group[None, :]
     return solutions.reshape(k, *event_shape), mask.reshape(*batch_shape, k)
 
 
