@@ -35,8 +35,9 @@ targets for instance) belong to calls without per-call side data.
 
 **Memory.** Distinct solutions (exact equality) are kept in float64 on the prediction's
 device, at most ``max_pool`` of them (default 20,000: 23 MB for a 12×12 grid); once full,
-the oldest is replaced first, never one the current call uses. A call returns views of
-the pool's storage, not copies: later calls write new solutions to new slots, and a call
+the oldest is replaced first, never one the current call uses. An eager call returns views
+of the pool's storage, not copies (the operator of a compiled program or a transform
+returns copies): later calls write new solutions to new slots, and a call
 that replaces solutions copies the storage first, so the rows a call returned keep their
 values (the ``solutions`` property returns a copy).
 
@@ -174,7 +175,23 @@ def _pool_step_eager(
     return solutions.reshape(k, *event_shape), mask.reshape(*batch_shape, k)
 
 
-_pool_step = torch.library.custom_op("diffsolvers::pool_step", mutates_args=())(_pool_step_eager)
+@torch.library.custom_op("diffsolvers::pool_step", mutates_args=())
+def _pool_step(
+    theta: torch.Tensor,
+    targets: torch.Tensor | None,
+    side: list[torch.Tensor],
+    side_names: str,
+    solver: int,
+    pool: int,
+    source: int,
+    solve_ratio: float,
+    same: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # a compiled program owns the operator's outputs (it may reuse their memory): a copy
+    rows, mask = _pool_step_eager(
+        theta, targets, side, side_names, solver, pool, source, solve_ratio, same
+    )
+    return rows.clone(), mask
 
 
 @_pool_step.register_fake
