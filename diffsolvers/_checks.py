@@ -213,6 +213,16 @@ def warn_if_every_cost_negative(theta: torch.Tensor, event_ndim: int, problem: s
         )
 
 
+def runs_eagerly(*tensors: torch.Tensor) -> bool:
+    """Whether a custom operator's body may be called directly on ``tensors``: plain
+    tensors, no program being compiled or traced, no functorch transform (vmap, grad)
+    active. The operators exist for those; eagerly, the body computes the same without
+    the dispatcher's cost."""
+    if torch.compiler.is_compiling() or torch._C._functorch.peek_interpreter_stack() is not None:
+        return False
+    return all(type(t) is torch.Tensor for t in tensors)
+
+
 @torch.library.custom_op("diffsolvers::checked", mutates_args=())
 def _checked(t: torch.Tensor, what: str, clamp_event_ndim: int, problem: str) -> torch.Tensor:
     check_finite(t, what)
@@ -264,6 +274,11 @@ def checked(t: torch.Tensor, what: str, *, solver: Solver | None = None) -> torc
     clamp = solver is not None and _clamps_negative_costs(solver)
     ndim = solver.event_ndim if clamp else -1
     problem = problem_name(solver) if solver is not None else ""
+    if runs_eagerly(t):
+        check_finite(t, what)
+        if ndim >= 0:
+            warn_if_every_cost_negative(t, ndim, problem)
+        return t.clone()
     return _CheckedFn.apply(t, what, ndim, problem)
 
 

@@ -223,6 +223,23 @@ def test_a_full_pool_replaces_the_oldest_but_keeps_the_calls_own_solutions():
         loss.pool.step(torch.zeros(4, 6), targets=every[:4])
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_calls_solutions_keep_their_values_after_later_calls(dtype):
+    """The rows a call returns are views of the pool's storage (no copy per call): later
+    calls that add, grow the storage or replace the oldest must leave them unchanged."""
+    every = torch.eye(8, dtype=dtype)
+    pool = SolutionPool(solvers.get("argmax"), solutions=every[:2], max_pool=4, solve_ratio=0.0)
+    held = []
+    for first in range(0, 8, 2):
+        rows, mask = pool.step(torch.zeros(2, 8, dtype=dtype), targets=every[first : first + 2])
+        assert rows.dtype == dtype and mask.all()
+        held.append((rows, rows.clone()))
+    for rows, values in held:
+        assert torch.equal(rows, values)
+    assert {int(r.argmax()) for r in pool.solutions} == {4, 5, 6, 7}
+    assert pool.solutions.data_ptr() != pool.solutions.data_ptr()  # a copy each time
+
+
 def test_instances_with_their_own_side_data_see_only_feasible_solutions():
     """Per-call knapsack weights: each instance is contrasted with packings found for the
     same weights and capacity only, so with the full feasible set as reference CMAP is the

@@ -25,7 +25,7 @@ Example::
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,9 @@ class PoolRows:
         self.index: dict[tuple[int, bytes], int] = {}
         self.slot_keys: list[tuple[int, bytes]] = []
         self.groups: dict[bytes, int] = {b"": 0}
+        self.group_sizes: dict[int, int] = {}  # group -> solutions held
+        self.casts: dict[torch.dtype, torch.Tensor] = {}  # the storage in other dtypes
+        self.shared = False  # whether a view of the storage was handed out
         self.lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -80,6 +83,10 @@ class PoolRows:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.lock = threading.RLock()
+        if "group_sizes" not in state:  # a pool pickled before these were kept
+            held = self.row_group[: self.count].tolist() if self.count else []
+            self.group_sizes = {g: held.count(g) for g in set(held)}
+            self.casts, self.shared = {}, False
 
     def group(self, key: bytes) -> int:
         """The group number of a side-data key (a new number for a new key)."""
@@ -108,6 +115,7 @@ class PoolRows:
             return
         if self.rows.device != device:
             self.rows, self.row_group = self.rows.to(device), self.row_group.to(device)
+            self.casts, self.shared = {}, False
         capacity = self.rows.shape[0]
         if needed > capacity and capacity < self.max_size:
             grown = min(max(2 * capacity, needed), self.max_size)
@@ -115,6 +123,7 @@ class PoolRows:
             group = torch.zeros(grown, dtype=torch.int64, device=device)
             rows[:capacity], group[:capacity] = self.rows, self.row_group
             self.rows, self.row_group = rows, group
+            self.casts, self.shared = {}, False
 
     def _free_slot(self, touched: set[int], problem: str) -> int:
         """The slot of the oldest solution not touched by this call (the pool is full)."""
@@ -130,17 +139,19 @@ class PoolRows:
         )
 
     def add(
-        self, solutions: torch.Tensor, groups: Iterable[int], touched: set[int], problem: str
+        self, solutions: torch.Tensor, groups: Sequence[int], touched: set[int], problem: str
     ) -> None:
         """Add the rows of ``solutions`` (m, D), row ``i`` to group ``groups[i]``; the slots
         of the rows added or found are recorded in ``touched``."""
-        if solutions.shape[0] == 0:
+        m = solutions.shape[0]
+        if m == 0:
             return
-        host = solutions.detach().to("cpu", torch.float64).reshape(solutions.shape[0], -1)
-        array = host.numpy() + 0.0  # -0.0 and 0.0 are one value
-        new_slots, new_rows, new_groups = [], [], []
-        for row, vector, group in zip(array, host, groups):
-            key = (int(group), row.tobytes())
+        host = solutions.detach().to("cpu", torch.float64).reshape(m, -1)
+        raw = (host.numpy() + 0.0).tobytes()  # -0.0 and 0.0 are one value
+        width = len(raw) // m
+        new_slots, new_index, new_groups = [], [], []
+        for i, group in enumerate(groups):
+            key = (int(group), raw[i * width : (i + 1) * width])
             slot = self.index.get(key)
             if slot is not None:
                 touched.add(slot)
@@ -151,34 +162,61 @@ class PoolRows:
                 self.slot_keys.append(key)
             else:
                 slot = self._free_slot(touched, problem)
+                self._release(slot)
                 self.slot_keys[slot] = key
             self.index[key] = slot
             touched.add(slot)
             new_slots.append(slot)
-            new_rows.append(vector)
-            new_groups.append(int(group))
+            new_index.append(i)
+            new_groups.append(key[0])
+            self.group_sizes[key[0]] = self.group_sizes.get(key[0], 0) + 1
         if not new_slots:
             return
         self._storage(solutions.device, self.count, host.shape[1])
         slots = torch.tensor(new_slots, device=self.rows.device)
-        self.rows[slots] = torch.stack(new_rows).to(self.rows.device)
+        picked = host[torch.tensor(new_index)] if len(new_index) < m else host
+        self.rows[slots] = picked.to(self.rows.device)
         self.row_group[slots] = torch.tensor(new_groups, device=self.rows.device)
+        for dtype, cast in self.casts.items():
+            cast[slots] = self.rows[slots].to(dtype)
+
+    def _release(self, slot: int) -> None:
+        """Before ``slot`` (a solution of an earlier call) is overwritten: the views of the
+        storage returned by :meth:`snapshot` must keep their values, so the storage is
+        copied once per call that replaces (copy on write), and the group loses a member."""
+        group = self.slot_keys[slot][0]
+        self.group_sizes[group] -= 1
+        if not self.group_sizes[group]:
+            del self.group_sizes[group]
+        if self.shared:
+            self.rows, self.row_group = self.rows.clone(), self.row_group.clone()
+            self.casts = {dtype: cast.clone() for dtype, cast in self.casts.items()}
+            self.shared = False
 
     def filled_groups(self) -> set[int]:
         """The groups that hold at least one solution."""
-        if not self.count:
-            return set()
-        return set(self.row_group[: self.count].tolist())
+        return set(self.group_sizes)
 
     def snapshot(
-        self, device: torch.device, dtype: torch.dtype
+        self, device: torch.device, dtype: torch.dtype, copy: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Copies of the solutions (K, D) in ``dtype`` and of their groups (K,), on
-        ``device`` (the storage moves there)."""
+        """The solutions (K, D) in ``dtype`` and their groups (K,), on ``device`` (the
+        storage moves there): views of the storage that later calls do not change (new
+        solutions go to new slots, and a replacement copies the storage first), or copies
+        with ``copy=True``."""
         d = int(np.prod(self.event_shape)) if self.event_shape else 0
         if self.rows is None:
             empty = torch.zeros((0, d), dtype=dtype, device=device)
             return empty, torch.zeros(0, dtype=torch.int64, device=device)
         self._storage(device, 0, self.rows.shape[1])
-        rows = self.rows[: self.count].to(dtype=dtype, copy=True)
-        return rows, self.row_group[: self.count].clone()
+        if copy:
+            rows = self.rows[: self.count].to(dtype=dtype, copy=True)
+            return rows, self.row_group[: self.count].clone()
+        if dtype == torch.float64:
+            cast = self.rows
+        else:
+            if dtype not in self.casts:
+                self.casts[dtype] = self.rows.to(dtype)
+            cast = self.casts[dtype]
+        self.shared = True
+        return cast[: self.count], self.row_group[: self.count]

@@ -35,13 +35,18 @@ targets for instance) belong to calls without per-call side data.
 
 **Memory.** Distinct solutions (exact equality) are kept in float64 on the prediction's
 device, at most ``max_pool`` of them (default 20,000: 23 MB for a 12×12 grid); once full,
-the oldest is replaced first, never one the current call uses.
+the oldest is replaced first, never one the current call uses. An eager call returns views
+of the pool's storage, not copies (the operator of a compiled program or a transform
+returns copies): later calls write new solutions to new slots, and a call
+that replaces solutions copies the storage first, so the rows a call returned keep their
+values (the ``solutions`` property returns a copy).
 
 **State under torch.compile and vmap.** The pool is state that a call changes. All of
 step 1–3 happens inside one custom operator (``diffsolvers::pool_step``), reached through
 integer handles like the solver (:mod:`diffsolvers._handles`): a program compiled with
 ``torch.compile(fullgraph=True)`` runs it as one opaque step, with the pool of eager
-execution, the same random choice (from the module's generator) and the same updates; its
+execution, the same random choice (from the module's generator) and the same updates (in
+eager execution, outside functorch transforms, the operator's body is called directly); its
 size ``K`` is a data-dependent dimension of the traced program. Under
 ``torch.func.vmap`` the vmapped axis is one more batch axis: one update of the pool, and
 with ``randomness="different"`` exactly the choice of the batched call (``"same"``: one
@@ -71,7 +76,7 @@ import numpy as np
 import torch
 
 from .. import _bridge, _handles
-from .._checks import problem_name
+from .._checks import problem_name, runs_eagerly
 from .._core import SolverModule, work_dtype
 from .._options import OPTIONS
 from .._random import RandomSource
@@ -93,20 +98,19 @@ def _names(side_names: str) -> list[str]:
 
 def _chosen(
     n: int, ratio: float, source: RandomSource | None, device: torch.device, same: int
-) -> torch.Tensor:
+) -> list[int]:
     """Flat indices of the instances solved exactly: ``⌈ρn⌉`` of ``n`` at random; with
     ``same`` slices (vmap's ``randomness="same"``) one choice repeated in each slice."""
     if ratio >= 1.0:
-        return torch.arange(n)
+        return list(range(n))
     per_slice = n // same
     k = math.ceil(ratio * per_slice - 1e-9)
     if k == 0:
-        return torch.zeros(0, dtype=torch.int64)
+        return []
     generator = None if source is None else source.generator_for(device)
     where = device if generator is None else generator.device
-    perm = torch.randperm(per_slice, generator=generator, device=where)[:k].cpu()
-    picked = torch.sort(perm).values
-    return (torch.arange(same)[:, None] * per_slice + picked[None, :]).reshape(-1)
+    picked = sorted(torch.randperm(per_slice, generator=generator, device=where)[:k].tolist())
+    return [s * per_slice + i for s in range(same) for i in picked]
 
 
 def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, rows: torch.Tensor):
@@ -124,6 +128,53 @@ def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, rows: torch
     return _bridge.from_numpy(solver.solve(_bridge.to_numpy(theta), **side), like=theta)
 
 
+def _pool_step_eager(
+    theta: torch.Tensor,
+    targets: torch.Tensor | None,
+    side: list[torch.Tensor],
+    side_names: str,
+    solver: int,
+    pool: int,
+    source: int,
+    solve_ratio: float,
+    same: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pool step itself (module docstring, steps 1–3): the body of the operator
+    ``diffsolvers::pool_step``, called directly outside compiled programs and functorch
+    transforms (the same computation without the dispatcher's cost)."""
+    sol, rows, src = _handles.get(solver), _handles.get(pool), _handles.get(source)
+    problem = problem_name(sol)
+    cut = theta.ndim - sol.event_ndim
+    batch_shape, event_shape = tuple(theta.shape[:cut]), tuple(theta.shape[cut:])
+    n, d = math.prod(batch_shape), math.prod(event_shape)
+    named = dict(zip(_names(side_names), side))
+    per_instance = _bridge.flat_side(sol, named, batch_shape, event_shape)
+    with rows.lock:
+        rows.check_shape(event_shape, problem)
+        group_list = (
+            [rows.group(side_key(per_instance, i)) for i in range(n)] if per_instance else [0] * n
+        )
+        touched: set[int] = set()
+        if targets is not None:
+            rows.add(targets.reshape(n, d), group_list, touched, problem)
+        filled = rows.filled_groups()
+        chosen = set(_chosen(n, solve_ratio, src, theta.device, same))
+        solve = [i for i in range(n) if i in chosen or group_list[i] not in filled]
+        if solve:
+            flat = theta.reshape(n, *event_shape)
+            found = _solve_rows(sol, flat, per_instance, torch.tensor(solve, dtype=torch.int64))
+            solved_groups = [group_list[i] for i in solve]
+            rows.add(found.reshape(len(solve), d), solved_groups, touched, problem)
+        solutions, row_group = rows.snapshot(theta.device, theta.dtype)
+    k = solutions.shape[0]
+    if len(filled) == 1 and rows.filled_groups() == filled:  # one feasible set: all allowed
+        mask = torch.ones((n, k), dtype=torch.bool, device=theta.device)
+    else:
+        groups = torch.tensor(group_list, dtype=torch.int64, device=theta.device)
+        mask = groups[:, None] == row_group[None, :]
+    return solutions.reshape(k, *event_shape), mask.reshape(*batch_shape, k)
+
+
 @torch.library.custom_op("diffsolvers::pool_step", mutates_args=())
 def _pool_step(
     theta: torch.Tensor,
@@ -136,34 +187,11 @@ def _pool_step(
     solve_ratio: float,
     same: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    sol, rows, src = _handles.get(solver), _handles.get(pool), _handles.get(source)
-    problem = problem_name(sol)
-    cut = theta.ndim - sol.event_ndim
-    batch_shape, event_shape = tuple(theta.shape[:cut]), tuple(theta.shape[cut:])
-    n, d = math.prod(batch_shape), math.prod(event_shape)
-    named = dict(zip(_names(side_names), side))
-    per_instance = _bridge.flat_side(sol, named, batch_shape, event_shape)
-    with rows.lock:
-        rows.check_shape(event_shape, problem)
-        groups = torch.tensor(
-            [rows.group(side_key(per_instance, i)) for i in range(n)] if per_instance else [0] * n,
-            dtype=torch.int64,
-        )
-        touched: set[int] = set()
-        if targets is not None:
-            rows.add(targets.reshape(n, d), groups.tolist(), touched, problem)
-        empty = ~torch.isin(groups, torch.tensor(sorted(rows.filled_groups()), dtype=torch.int64))
-        picked = torch.zeros(n, dtype=torch.bool)
-        picked[_chosen(n, solve_ratio, src, theta.device, same)] = True
-        solve = torch.nonzero(picked | empty).reshape(-1)
-        if solve.numel():
-            flat = theta.reshape(n, *event_shape)
-            found = _solve_rows(sol, flat, per_instance, solve)
-            rows.add(found.reshape(solve.numel(), d), groups[solve].tolist(), touched, problem)
-        solutions, row_group = rows.snapshot(theta.device, theta.dtype)
-    mask = groups.to(theta.device)[:, None] == row_group[None, :]
-    k = solutions.shape[0]
-    return solutions.reshape(k, *event_shape), mask.reshape(*batch_shape, k)
+    # a compiled program owns the operator's outputs (it may reuse their memory): a copy
+    rows, mask = _pool_step_eager(
+        theta, targets, side, side_names, solver, pool, source, solve_ratio, same
+    )
+    return rows.clone(), mask
 
 
 @_pool_step.register_fake
@@ -305,7 +333,7 @@ class SolutionPool(SolverModule):
         """A copy of the pool's solutions, ``(K, *instance)`` in float64."""
         with self._rows.lock:
             device = self._rows.rows.device if self._rows.rows is not None else None
-            rows, _ = self._rows.snapshot(device or torch.device("cpu"), torch.float64)
+            rows, _ = self._rows.snapshot(device or torch.device("cpu"), torch.float64, copy=True)
             return rows.reshape(-1, *(self._rows.event_shape or (0,)))
 
     def add(self, solutions: Any) -> SolutionPool:
@@ -336,7 +364,8 @@ class SolutionPool(SolverModule):
         work = theta.detach().to(work_dtype(theta.dtype))
         if targets is not None:
             targets = targets.detach().to(work.dtype)
-        return _pool_step(
+        step = _pool_step_eager if runs_eagerly(work) else _pool_step
+        return step(
             work,
             targets,
             _bridge.side_tensors(side),
