@@ -17,6 +17,8 @@ and ``vmap(..., randomness="different")`` draws exactly the batched call's.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -99,6 +101,16 @@ def _value_and_grad(fn, module, theta):
     return out.detach(), x.grad
 
 
+def _no_precompiled_headers(backend: str):
+    """Inductor without its precompiled C++ header: the first compile on a fresh machine
+    builds that header, and kernels compiled meanwhile failed with "'at::vec' has not been
+    declared" (three tests of one CI run on a fresh clone; they passed when run again)."""
+    config = torch._inductor.config
+    if backend != "inductor" or not hasattr(config, "cpp_cache_precompile_headers"):
+        return contextlib.nullcontext()
+    return config.patch(cpp_cache_precompile_headers=False)
+
+
 def _check_compiled(problem: str, method: str, backend: str) -> None:
     info, module = _module(problem, method)
     theta, side, target = _inputs(problem, info)
@@ -109,7 +121,8 @@ def _check_compiled(problem: str, method: str, backend: str) -> None:
     torch._dynamo.reset()  # each pair compiles its own graph (no recompile limit)
     out, g = _value_and_grad(fn, module, theta)
     compiled = torch.compile(fn, fullgraph=True, backend=backend)
-    out_c, g_c = _value_and_grad(compiled, module, theta)
+    with _no_precompiled_headers(backend):
+        out_c, g_c = _value_and_grad(compiled, module, theta)
     assert g is not None and g.abs().sum() > 0, "the gradient does not reach θ"
     if backend == "aot_eager":
         torch.testing.assert_close(out_c, out, rtol=0, atol=0)
