@@ -33,6 +33,7 @@ __all__ = [
     "costs_to_theta",
     "theta_to_costs",
     "as_array",
+    "as_finite_float",
     "as_theta",
     "check_path_sum",
 ]
@@ -135,6 +136,29 @@ def as_array(value: Any, name: str, problem: str = "solver") -> np.ndarray:
         raise TypeError(
             f"{problem}: {name} could not be converted to a NumPy array: {exc}"
         ) from exc
+
+
+def as_finite_float(value: Any, name: str, problem: str = "solver") -> np.ndarray:
+    """Side data (weights, capacities, demands) as a finite float64 array: :func:`as_array`,
+    then ``TypeError`` for non-real dtypes and :class:`SolverInputError` for NaN or inf.
+
+    Examples:
+        >>> as_finite_float([1, 2], "weights", "knapsack").dtype
+        dtype('float64')
+        >>> try:
+        ...     as_finite_float([1.0, float("nan")], "weights", "knapsack")
+        ... except SolverInputError as error:
+        ...     print(error)
+        knapsack: weights contains NaN; it must be finite
+    """
+    arr = as_array(value, name, problem)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{problem}: {name} must be real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.size and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise SolverInputError(f"{problem}: {name} contains {bad}; it must be finite")
+    return arr
 
 
 def as_theta(

@@ -59,7 +59,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._knapsack_kernels import knapsack_dp, knapsack_dp_batch
-from .base import LPForm, Solver, SolverInputError, SolverTimeLimitError, as_array
+from .base import (
+    LPForm,
+    Solver,
+    SolverInputError,
+    SolverTimeLimitError,
+    as_finite_float,
+)
 from .registry import register
 
 __all__ = [
@@ -111,19 +117,8 @@ class _KnapsackBase(Solver):
         self.capacity = None if capacity is None else self._check_capacity(capacity, ndim=0)
 
     # -- validation -------------------------------------------------------------------
-    def _as_float(self, value: Any, name: str) -> np.ndarray:
-        """``value`` (weights or capacity) as a finite float64 array (:func:`as_array`)."""
-        arr = as_array(value, name, "knapsack")
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"knapsack: {name} must be real numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if arr.size and not np.isfinite(arr).all():
-            bad = "NaN" if np.isnan(arr).any() else "inf"
-            raise SolverInputError(f"knapsack: {name} contains {bad}; it must be finite")
-        return arr
-
     def _check_weights(self, weights: Any, ndim: int | None = None) -> np.ndarray:
-        w = self._as_float(weights, "weights")
+        w = as_finite_float(weights, "weights", "knapsack")
         if w.ndim < 1 or (ndim is not None and w.ndim != ndim):
             want = "shape (n,)" if ndim == 1 else "at least one axis (…, n)"
             raise SolverInputError(f"knapsack: weights must have {want}, got shape {w.shape}")
@@ -138,7 +133,7 @@ class _KnapsackBase(Solver):
         return w
 
     def _check_capacity(self, capacity: Any, ndim: int | None = None) -> np.ndarray:
-        c = self._as_float(capacity, "capacity")
+        c = as_finite_float(capacity, "capacity", "knapsack")
         if ndim is not None and c.ndim != ndim:
             raise SolverInputError(f"knapsack: capacity must be a scalar, got shape {c.shape}")
         if c.size and c.min() < 0:

@@ -57,7 +57,7 @@ import scipy.sparse as sp
 
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
 from ._multi_knapsack_kernels import multi_knapsack_dp, multi_knapsack_dp_batch
-from .base import LPForm, Solver, SolverInputError, as_array
+from .base import LPForm, Solver, SolverInputError, as_finite_float
 from .registry import register
 
 __all__ = ["MultiKnapsackSolver", "MultiKnapsackCpSatSolver", "DEFAULT_MAX_TABLE_SIZE"]
@@ -116,19 +116,8 @@ class _MultiKnapsackBase(Solver):
         return f"{type(self).__name__}(weights shape={shape}, backend={self.backend!r})"
 
     # -- validation -------------------------------------------------------------------
-    @staticmethod
-    def _as_float(value: Any, name: str) -> np.ndarray:
-        arr = as_array(value, name, _NAME)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{_NAME}: {name} must be real numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if arr.size and not np.isfinite(arr).all():
-            bad = "NaN" if np.isnan(arr).any() else "inf"
-            raise SolverInputError(f"{_NAME}: {name} contains {bad}; it must be finite")
-        return arr
-
     def _check_weights(self, weights: Any, fixed: bool = False) -> np.ndarray:
-        w = self._as_float(weights, "weights")
+        w = as_finite_float(weights, "weights", _NAME)
         if w.ndim < 2 or (fixed and w.ndim != 2):
             want = "(m, n)" if fixed else "(m, n) or (*batch, m, n)"
             raise SolverInputError(
@@ -146,7 +135,7 @@ class _MultiKnapsackBase(Solver):
         return w
 
     def _check_capacity(self, capacity: Any, fixed: bool = False) -> np.ndarray:
-        c = self._as_float(capacity, "capacity")
+        c = as_finite_float(capacity, "capacity", _NAME)
         if fixed and c.ndim > 1:
             raise SolverInputError(
                 f"{_NAME}: capacity must be a scalar or have shape (m,), got shape {c.shape}"

@@ -59,7 +59,7 @@ from . import runtime
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
 from ._vehicle_routing_forms import load_flow_form, routes_of
 from ._vehicle_routing_kernels import vehicle_routing_batch, vehicle_routing_dp, work_tables
-from .base import LPForm, Solver, SolverInputError, as_array, check_path_sum
+from .base import LPForm, Solver, SolverInputError, as_array, as_finite_float, check_path_sum
 from .registry import register
 from .tsp import complete_graph_edges
 
@@ -125,19 +125,8 @@ class _VehicleRoutingBase(Solver):
         )
 
     # -- validation -------------------------------------------------------------------
-    @staticmethod
-    def _as_real(value: Any, name: str) -> np.ndarray:
-        arr = as_array(value, name, _NAME)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{_NAME}: {name} must be real numbers, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if arr.size and not np.isfinite(arr).all():
-            bad = "NaN" if np.isnan(arr).any() else "inf"
-            raise SolverInputError(f"{_NAME}: {name} contains {bad}; it must be finite")
-        return arr
-
     def _check_demands(self, demands: Any, fixed: bool = False) -> np.ndarray:
-        q = self._as_real(demands, "demands")
+        q = as_finite_float(demands, "demands", _NAME)
         if q.ndim < 1 or (fixed and q.ndim != 1) or q.shape[-1] != self.n_customers:
             want = "(m,)" if fixed else "(m,) or (*batch, m)"
             raise SolverInputError(
@@ -157,7 +146,7 @@ class _VehicleRoutingBase(Solver):
         return q
 
     def _check_capacity(self, capacity: Any, fixed: bool = False) -> np.ndarray:
-        c = self._as_real(capacity, "capacity")
+        c = as_finite_float(capacity, "capacity", _NAME)
         if fixed and c.ndim != 0:
             raise SolverInputError(
                 f"{_NAME}: capacity must be a scalar (one vehicle type), got shape {c.shape}"
