@@ -4,7 +4,7 @@ Square instances with Gaussian scores, batch sizes as in training (256, 64, 8 fo
 50, 200). SciPy gets the float scores; OR-Tools gets int64 costs scaled beforehand (the
 scaling is not timed, building the arcs is). All solvers must reach the same objective.
 
-    python benchmarks/solvers.py --only assignment [--quick]
+    python benchmarks/solver_speed.py --only assignment [--quick]
 """
 
 from __future__ import annotations

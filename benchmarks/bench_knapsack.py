@@ -6,7 +6,7 @@ integer weights ``w ~ U[1, R]``, values ``p ~ U[1, R]`` (uncorrelated) or ``p = 
 per-instance weights and capacities, as in training. Both solvers must reach the same
 objective on every instance OR-Tools solved.
 
-    python benchmarks/solvers.py --only knapsack [--quick]
+    python benchmarks/solver_speed.py --only knapsack [--quick]
 """
 
 from __future__ import annotations

@@ -1,32 +1,35 @@
-"""Multi-dimensional 0-1 knapsack: the batched Numba DP over the capacity lattice against
-CP-SAT (ortools) and the MIP of the lp backend (SCIP), both called per instance.
+"""Multi-dimensional 0-1 knapsack: the batched Numba DP over the capacity lattice and the Numba
+branch and bound against CP-SAT (ortools) and the MIP of the lp backend (SCIP), both called
+per instance.
 
 Instances: PyEPO's benchmark shape (32 items, 2 resources of capacity 20, integer weights
 3..7, values ``⌈5c⌉`` from :func:`make_synthetic`), and random ones with integer weights
 ``U[1, R]``, values ``U[1, 100]`` and each capacity half its resource's total weight, per
-instance, as a layer passes them. The DP is timed on the batch with one Numba thread (the
-per-core comparison with CP-SAT's single worker, and what a shared machine gives) and with
-all of them. Every backend must reach the same objective on every instance it solved.
+instance, as a layer passes them; and PyEPO's own two-decimal weights 3.00-7.99
+(``weight_scale=100``: a lattice of 2001² points, beyond the DP's table). The DP and the
+branch and bound are timed on the batch with one Numba thread (the per-core comparison with
+CP-SAT's single worker). Every backend must reach the same objective on every instance it
+solved.
 
-    python benchmarks/solvers.py --only multi_knapsack [--quick]
+    python benchmarks/solver_speed.py --only multi_knapsack [--quick]
 """
 
 from __future__ import annotations
 
 import time
 
-import numba
 import numpy as np
 from _timing import best_time, print_table
 
 import solvers
 from diffsolvers.datasets.synthetic import make_synthetic
+from solvers import runtime
 
 BATCH = 64
 
 
-def pyepo_instances(batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    data = make_synthetic("multi_knapsack", n=batch, deg=4, seed=0)
+def pyepo_instances(batch: int, decimals: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = make_synthetic("multi_knapsack", n=batch, deg=4, seed=0, weight_decimals=decimals)
     weights = np.broadcast_to(data.solver_params["weights"], (batch, 2, 32))
     capacity = np.broadcast_to(data.solver_params["capacity"], (batch, 2))
     return data.theta.astype(np.float64), weights, capacity
@@ -50,41 +53,65 @@ def per_instance(solver, theta, weights, capacity, budget_s: float):
     return (time.perf_counter() - start) / len(out), np.array(out)
 
 
-def measure(name: str, instances, repeat: int, budget_s: float) -> list:
-    theta, w, c = instances
-    dp = solvers.get("multi_knapsack")
-    y = dp.solve(theta, weights=w, capacity=c)
-    t_threads = best_time(lambda: dp.solve(theta, weights=w, capacity=c), repeat) / BATCH
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
+def _one_thread(fn):
+    """Run ``fn`` with the solvers on one thread."""
+    runtime.set_threads(1)
     try:
-        t_batch = best_time(lambda: dp.solve(theta, weights=w, capacity=c), repeat) / BATCH
+        return fn()
     finally:
-        numba.set_num_threads(before)
-    row = [name, theta.shape[1], w.shape[1], 1e6 * t_batch, 1e6 * t_threads]
+        runtime.set_threads(None)
+
+
+def measure(name: str, instances, repeat: int, budget_s: float, scale=None) -> list:
+    theta, w, c = instances
+    params = {} if scale is None else {"weight_scale": scale}
+    bnb = solvers.get("multi_knapsack", backend="branch_and_bound", **params)
+    y = bnb.solve(theta, weights=w, capacity=c)
+    row = [name, theta.shape[1], w.shape[1]]
+    dp = solvers.get("multi_knapsack", **params)
+    try:
+        y_dp = dp.solve(theta, weights=w, capacity=c)
+    except solvers.SolverInputError:  # the lattice is beyond the DP's table
+        row += ["–"]
+        t_dp = None
+    else:
+        np.testing.assert_array_equal(dp.objective(theta, y_dp), dp.objective(theta, y))
+        t_dp = _one_thread(
+            lambda: best_time(lambda: dp.solve(theta, weights=w, capacity=c), repeat)
+        )
+        t_dp /= BATCH
+        row += [1e6 * t_dp]
+    t_bnb = _one_thread(lambda: best_time(lambda: bnb.solve(theta, weights=w, capacity=c), repeat))
+    t_bnb /= BATCH
+    row += [1e6 * t_bnb]
     for backend in ("ortools", "lp"):
-        solver = solvers.get("multi_knapsack", backend=backend)
+        solver = solvers.get("multi_knapsack", backend=backend, **params)
         t, y_other = per_instance(solver, theta, w, c, budget_s)
         k = len(y_other)
         np.testing.assert_array_equal(
-            dp.objective(theta[:k], y_other), dp.objective(theta[:k], y[:k])
+            bnb.objective(theta[:k], y_other), bnb.objective(theta[:k], y[:k])
         )
-        row += [1e6 * t, t / t_batch]
+        row += [1e6 * t, t / t_bnb]
+        if backend == "ortools":
+            row += ["–" if t_dp is None else t / t_dp]
     return row
 
 
 def run(quick: bool = False) -> None:
     repeat = 2 if quick else 5
     budget_s = 2.0 if quick else 5.0
-    cases = [("PyEPO 2-D", pyepo_instances(BATCH))]
+    cases = [
+        ("PyEPO 2-D, integer weights", pyepo_instances(BATCH), None),
+        ("PyEPO 2-D, weights 3.00-7.99", pyepo_instances(BATCH, decimals=2), 100),
+    ]
     shapes = [(50, 2, 20)] if quick else [(50, 2, 20), (100, 2, 10), (30, 3, 5), (20, 4, 3)]
-    cases += [(f"random R={r}", random_instances(n, m, r, BATCH)) for n, m, r in shapes]
-    rows = [measure(name, inst, repeat, budget_s) for name, inst in cases]
+    cases += [(f"random R={r}", random_instances(n, m, r, BATCH), None) for n, m, r in shapes]
+    rows = [measure(name, inst, repeat, budget_s, scale) for name, inst, scale in cases]
     print_table(
-        f"multi-dimensional knapsack, µs per instance (batch {BATCH}; CP-SAT and lp one "
-        "instance per call)",
-        ["instances", "n", "m", "numba 1 thread", f"numba {numba.get_num_threads()} threads"]
-        + ["CP-SAT", "CP-SAT / numba", "lp (SCIP)", "lp / numba"],
+        f"multi-dimensional knapsack, µs per instance on one thread (batch {BATCH}; CP-SAT and "
+        "lp one instance per call)",
+        ["instances", "n", "m", "DP (numba)", "branch and bound", "CP-SAT", "CP-SAT / B&B"]
+        + ["CP-SAT / DP", "lp (SCIP)", "lp / B&B"],
         rows,
     )
 

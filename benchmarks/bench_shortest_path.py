@@ -1,6 +1,6 @@
 """Grid shortest path (Warcraft costs): Numba against SciPy, networkx and plain-Python heapq.
 
-    python benchmarks/solvers.py --only shortest_path [--quick]
+    python benchmarks/solver_speed.py --only shortest_path [--quick]
 
 Microseconds per instance at 12×12 and 30×30 on random Warcraft cost grids. The Numba
 backend is timed on batches of 1 and 1024 (one call each); the references solve one

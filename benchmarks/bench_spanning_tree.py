@@ -7,7 +7,7 @@ as a user would call them per instance: SciPy builds a sparse matrix of shifted 
 runs ``minimum_spanning_tree``; networkx builds the graph and runs
 ``maximum_spanning_tree``. All backends must reach the same objective.
 
-    python benchmarks/solvers.py --only spanning_tree [--quick]
+    python benchmarks/solver_speed.py --only spanning_tree [--quick]
 """
 
 from __future__ import annotations

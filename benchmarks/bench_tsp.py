@@ -8,7 +8,7 @@ per-core comparison with CP-SAT's single worker, and what a shared machine gives
 all of them. Every backend must reach the same objective on every instance it solved
 (to 1e-9).
 
-    python benchmarks/solvers.py --only tsp [--quick]
+    python benchmarks/solver_speed.py --only tsp [--quick]
 """
 
 from __future__ import annotations

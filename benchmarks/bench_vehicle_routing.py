@@ -8,7 +8,7 @@ capacity of 20 (routes of about four customers), without a route limit. A batch 
 per-core comparison with CP-SAT's single worker) and with all of them. Every backend must
 reach the same objective on every instance it solved (to 1e-9).
 
-    python benchmarks/solvers.py --only vehicle_routing [--quick]
+    python benchmarks/solver_speed.py --only vehicle_routing [--quick]
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(_HERE.parent), str(_HERE)]  # checkout first: benchmarks/solvers.py
+sys.path[:0] = [str(_HERE.parent), str(_HERE)]  # checkout first: benchmarks/solver_speed.py
 
 from _timing import print_table  # noqa: E402
 

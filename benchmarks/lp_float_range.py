@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(_HERE.parent)]  # checkout first: benchmarks/solvers.py shadows the package
+sys.path[:0] = [str(_HERE.parent)]  # this checkout, not an installed copy
 
 import solvers  # noqa: E402
 from solvers._lp_float import FloatModel  # noqa: E402

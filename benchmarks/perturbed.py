@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(_HERE.parent), str(_HERE)]  # checkout first: benchmarks/solvers.py
+sys.path[:0] = [str(_HERE.parent), str(_HERE)]  # checkout first: benchmarks/solver_speed.py
 
 from _timing import best_time, print_table  # noqa: E402
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(_HERE.parent)]  # checkout first: benchmarks/solvers.py shadows the package
+sys.path[:0] = [str(_HERE.parent)]  # this checkout, not an installed copy
 
 import diffsolvers  # noqa: E402
 from solvers.shortest_path_graph import grid_dag  # noqa: E402

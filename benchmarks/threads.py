@@ -61,6 +61,22 @@ SETTINGS: dict[str, tuple[dict[str, str], str, int]] = {
     "runtime (default)": ({}, "runtime", 0),
     "runtime, workqueue": ({"NUMBA_THREADING_LAYER": "workqueue"}, "runtime", 0),
 }
+#: short names for ``--only`` (the labels themselves hold commas)
+SHORT = dict(
+    zip(
+        [
+            "serial",
+            "defaults",
+            "passive",
+            "chunks",
+            "workqueue",
+            "tbb",
+            "runtime",
+            "runtime-workqueue",
+        ],
+        SETTINGS,
+    )
+)
 QUICK = ["one thread (serial kernel)", "Numba defaults (omp)", "runtime (default)"]
 
 
@@ -303,14 +319,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--quick", action="store_true", help="three settings, 2 runs of 1 s")
-    parser.add_argument("--only", help="comma-separated setting labels (default: all)")
+    parser.add_argument(
+        "--only", help=f"comma-separated settings out of {','.join(SHORT)} (default: all)"
+    )
     parser.add_argument("--tbb-lib", help="folder holding libtbb.so.12")
     args = parser.parse_args()
     settings = list(SETTINGS)
     if args.quick:
         settings, args.runs, args.seconds = QUICK, 2, 1.0
     if args.only:
-        settings = [settings[0]] + [s for s in args.only.split(",") if s != settings[0]]
+        unknown = [s for s in args.only.split(",") if s not in SHORT]
+        if unknown:
+            parser.error(f"unknown setting(s) {unknown}; choose from {list(SHORT)}")
+        chosen = [SHORT[s] for s in args.only.split(",")]
+        settings = [settings[0]] + [s for s in chosen if s != settings[0]]
     tbb_lib = find_tbb(args.tbb_lib)
     if tbb_lib is None:
         settings = [s for s in settings if SETTINGS[s][0].get("NUMBA_THREADING_LAYER") != "tbb"]

@@ -15,6 +15,7 @@ from . import (
     knapsack,  # noqa: F401  (registers knapsack)
     lp,  # noqa: F401  (registers lp)
     multi_knapsack,  # noqa: F401  (registers multi_knapsack)
+    multi_knapsack_bnb,  # noqa: F401  (registers multi_knapsack, backend branch_and_bound)
     ranking,  # noqa: F401  (registers argmax, top_k, ranking)
     shortest_path,  # noqa: F401  (registers shortest_path)
     shortest_path_graph,  # noqa: F401  (registers shortest_path_graph)

@@ -7,6 +7,8 @@ one of the two::
     threads = 1                 the batch is small, the process is a fork child or a
                                 DataLoader worker, another Python thread is inside a
                                 parallel solve, or the budget is 1
+    threads = 1                 the kernel's last parallel call ran slower than one thread,
+                                for a hold as long as the time it lost (see :mod:`._stalls`)
     threads = min(budget, free) otherwise, ``free`` = usable cores - runnable threads of
                                 other processes (sampled at each call, see :mod:`._load`)
     budget  = set_threads(n) if called, else max(1, usable cores // LOCAL_WORLD_SIZE)
@@ -49,6 +51,7 @@ import numba
 from numba import njit
 
 from . import _load
+from ._stalls import StallGuard
 
 __all__ = [
     "ParallelKernel",
@@ -298,7 +301,9 @@ class ParallelKernel:
 
     ``kernel(*args)`` solves on ``threads_for(args[0].size)`` threads: the ``parallel``
     dispatcher (Numba ``parallel=True``) with that many threads, or the ``serial`` one
-    (``prange`` as a plain loop; the same answers, tested).
+    (``prange`` as a plain loop; the same answers, tested). ``guard`` times the calls and
+    holds the kernel serial for a while after a parallel call that ran slower than one
+    thread (:mod:`solvers._stalls`).
 
     Examples:
         >>> from solvers import _shortest_path_kernels as kernels
@@ -322,26 +327,34 @@ class ParallelKernel:
         twin.__module__ = fn.__module__
         twin.__doc__ = fn.__doc__
         self.serial = njit(cache=cache)(twin)
+        self.guard = StallGuard()
         _kernels.append(self)
 
     def __repr__(self) -> str:
         return f"<parallel kernel {self.__module__}.{self.__qualname__}>"
 
     def __call__(self, *args: Any) -> Any:
-        threads = threads_for(int(args[0].size), self.min_size)
-        if threads > 1 and _pool.acquire(blocking=False):
+        size = int(args[0].size)
+        threads = threads_for(size, self.min_size)
+        start = time.perf_counter()
+        if threads > 1 and self.guard.allows_parallel(start) and _pool.acquire(blocking=False):
             try:
                 _start_pool()
                 numba.set_num_threads(threads)
                 _counts["parallel"] += 1
+                start = time.perf_counter()
                 out = self.parallel(*args)
-                _last_parallel["end"] = time.perf_counter()
+                end = time.perf_counter()
+                _last_parallel["end"] = end
                 _last_parallel["workers"] = threads - 1
+                self.guard.record_parallel(end - start, size, threads, end)
                 return out
             finally:
                 _pool.release()
         _counts["serial"] += 1
-        return self.serial(*args)
+        out = self.serial(*args)
+        self.guard.record_serial(time.perf_counter() - start, size)
+        return out
 
 
 def parallel_kernel(fn: Callable[..., Any] | None = None, *, min_size: int = 0, cache: bool = True):

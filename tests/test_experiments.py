@@ -37,7 +37,7 @@ from diffsolvers.experiments.compare_synthetic import compare_synthetic
 from diffsolvers.experiments.models import WarcraftCNN
 from diffsolvers.experiments.objectives import hamming_loss, make_objective
 from diffsolvers.experiments.plots import validation_curve
-from diffsolvers.experiments.synthetic import SyntheticConfig, train_synthetic
+from diffsolvers.experiments.synthetic import SyntheticConfig, _fit_least_squares, train_synthetic
 from diffsolvers.experiments.warcraft import load_data, train_warcraft
 from diffsolvers.experiments.warcraft_metrics import evaluate, path_metrics, random_tie_paths
 from diffsolvers.experiments.warcraft_run import RunAlreadyExists, resolve_device
@@ -728,6 +728,33 @@ def test_train_synthetic_is_reproducible_and_learns():
     second = train_synthetic(config)
     assert first["final_regret"] == second["final_regret"]
     assert first["final_regret"] < 0.8 * first["initial_regret"], first
+
+
+def test_two_stage_fits_least_squares_in_closed_form():
+    """The fit solves the normal equations ``[x, 1]^T ([x, 1] W - c) = 0`` (float64) and agrees
+    with NumPy's least squares; train_synthetic uses it by default, Adam on request."""
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(200, 5))).float()
+    target = torch.from_numpy(rng.normal(size=(200, 7)) + 3.0)
+    model = torch.nn.Linear(5, 7)
+    _fit_least_squares(model, x, target)
+    design = np.hstack([x.double().numpy(), np.ones((200, 1))])
+    want = np.linalg.lstsq(design, target.numpy(), rcond=None)[0]
+    np.testing.assert_allclose(model.weight.detach().numpy(), want[:-1].T, atol=1e-6)
+    np.testing.assert_allclose(model.bias.detach().numpy(), want[-1], atol=1e-6)
+    residual = design @ np.vstack([want[:-1], want[-1:]]) - target.numpy()
+    np.testing.assert_allclose(design.T @ residual, 0.0, atol=1e-9)
+
+    config = SyntheticConfig(method="two_stage", deg=2, n_train=300, n_test=300, epochs=4)
+    closed = train_synthetic(config)
+    assert len(closed["regret_curve"]) == 1 and closed["two_stage_fit"] == "least_squares"
+    assert closed["final_regret"] < 0.8 * closed["initial_regret"], closed
+    config.two_stage_fit = "gradient"
+    adam = train_synthetic(config)
+    assert len(adam["regret_curve"]) == 4 and adam["final_regret"] != closed["final_regret"]
+    config.two_stage_fit = "normal"
+    with pytest.raises(ValueError, match="two_stage_fit must be one of least_squares, gradient"):
+        train_synthetic(config)
 
 
 @pytest.mark.parametrize(

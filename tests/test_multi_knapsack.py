@@ -1,5 +1,6 @@
-"""Multi-dimensional 0-1 knapsack: the Numba DP over the capacity lattice and CP-SAT against
-brute force over all subsets, each other, the one-dimensional knapsack and the lp backend."""
+"""Multi-dimensional 0-1 knapsack: the Numba DP over the capacity lattice, the Numba branch and
+bound and CP-SAT against brute force over all subsets, each other, the one-dimensional knapsack
+and the lp backend."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from solver_checks import (
 import solvers
 from solvers import SolverInputError
 
-BACKENDS = ["numba", "ortools"]
+BACKENDS = ["numba", "branch_and_bound", "ortools"]
 SUBSETS = {n: np.array(list(itertools.product((0.0, 1.0), repeat=n))) for n in range(13)}
 
 
@@ -83,14 +84,59 @@ def test_matches_brute_force(backend, inst):
         instances(max_n=14, max_m=4, max_batch=5, max_weight=2),
     )
 )
-def test_dp_matches_cp_sat_on_larger_instances(inst):
+def test_dp_and_branch_and_bound_match_cp_sat_on_larger_instances(inst):
     """Beyond brute force, within the DP's default table (n·Π(C_k+1) <= 5e7)."""
     theta, weights, capacity = inst
-    dp = solvers.get("multi_knapsack")
     cp = solvers.get("multi_knapsack", backend="ortools")
-    ya, yb = assert_same_objective(dp, cp, theta, weights=weights, capacity=capacity)
-    assert_feasible(theta, weights, capacity, ya)
-    assert_feasible(theta, weights, capacity, yb)
+    for backend in ("numba", "branch_and_bound"):
+        solver = solvers.get("multi_knapsack", backend=backend)
+        ya, yb = assert_same_objective(solver, cp, theta, weights=weights, capacity=capacity)
+        assert_feasible(theta, weights, capacity, ya)
+        assert_feasible(theta, weights, capacity, yb)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ties=st.booleans(), dims=st.integers(1, 3))
+def test_branch_and_bound_matches_cp_sat_where_the_dp_table_is_too_large(seed, ties, dims):
+    """PyEPO's knapsack (32 items, weights 3.00-7.99 on a grid of 0.01, capacity 20 per
+    resource): 2,001^2·32 DP cells, beyond the DP's table. Values from a linear model's
+    output, some negative; with ``ties`` rounded to integers so that many packings tie."""
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(300, 800, size=(dims, 32)) / 100
+    theta = rng.normal(1.0, 2.0, size=(8, 32))
+    if ties:
+        theta = np.round(theta)
+    bnb = solvers.get(
+        "multi_knapsack", backend="branch_and_bound", weights=weights, capacity=20.0,
+        weight_scale=100,
+    )  # fmt: skip
+    cp = solvers.get(
+        "multi_knapsack", backend="ortools", weights=weights, capacity=20.0, weight_scale=100
+    )
+    ya, yb = assert_same_objective(bnb, cp, theta)
+    assert_feasible(theta, weights, 20.0, ya)
+    assert_feasible(theta, weights, 20.0, yb)
+
+
+def test_branch_and_bound_stops_at_max_nodes_with_a_clear_error():
+    """Equal values (not integers: no rounding of the bound) and equal weights that never
+    fill a capacity exactly: the Dantzig bound is half an item above every packing, so no
+    node is pruned early."""
+    solver = solvers.get("multi_knapsack", backend="branch_and_bound", max_nodes=1_000)
+    theta = np.full((2, 30), 0.5)
+    weights = np.full((2, 30), 2.0)
+    with pytest.raises(SolverInputError, match="instance 0 reached max_nodes=1000.*ortools"):
+        solver.solve(theta, weights=weights, capacity=[[29.0, 29.0], [29.0, 29.0]])
+    # filled exactly, the bound meets the first packing found: solved at once; with integer
+    # values the bound 14.5 rounds down to the 14 of the first packing
+    y = solver.solve(theta, weights=weights, capacity=28.0)
+    np.testing.assert_array_equal(y.sum(axis=1), [14.0, 14.0])
+    y = solver.solve(2 * theta, weights=weights, capacity=29.0)
+    np.testing.assert_array_equal(y.sum(axis=1), [14.0, 14.0])
+    with pytest.raises(SolverInputError, match="max_nodes must be >= 1"):
+        solvers.get("multi_knapsack", backend="branch_and_bound", max_nodes=0)
+    with pytest.raises(TypeError, match="max_nodes must be an int"):
+        solvers.get("multi_knapsack", backend="branch_and_bound", max_nodes=1e6)
 
 
 @settings(max_examples=30, deadline=None)
@@ -328,9 +374,10 @@ def test_table_size_limit():
         solvers.get("multi_knapsack", max_table_size=1e6)
 
 
-def test_the_dp_refuses_values_whose_sum_overflows():
+@pytest.mark.parametrize("backend", ["numba", "branch_and_bound"])
+def test_the_numba_backends_refuse_values_whose_sum_overflows(backend):
     theta = np.array([1e308, 1e308, 1.7e308])
-    solver = solvers.get("multi_knapsack", weights=[[1, 1, 1]], capacity=2)
+    solver = solvers.get("multi_knapsack", backend=backend, weights=[[1, 1, 1]], capacity=2)
     with pytest.raises(SolverInputError, match="multi_knapsack: θ up to 1.7e\\+308 would overflow"):
         solver.solve(theta)
     other = solvers.get("multi_knapsack", backend="ortools", weights=[[1, 1, 1]], capacity=2)

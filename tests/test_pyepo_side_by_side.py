@@ -166,6 +166,7 @@ def test_knapsack_solver_choice():
     assert list(params["b_ub"]) == [20.0, 20.0]
     name, params = ours_solver(data, "multi_knapsack")
     assert name == "multi_knapsack" and params["weights"].shape == (2, 32)
+    assert params["backend"] == "branch_and_bound" and params["weight_scale"] == 100
     with pytest.raises(ValueError, match="knapsack_solver"):
         ours_solver(data, "numba")
     problem = to_synthetic(data, "lp", {})

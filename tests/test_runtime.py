@@ -19,6 +19,7 @@ import pytest
 import solvers
 from solvers import _load, runtime
 from solvers import _shortest_path_kernels as sk
+from solvers._stalls import MAX_HOLD, StallGuard
 from solvers.isotonic import isotonic_decreasing
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -115,6 +116,11 @@ def _solves(rng: np.random.Generator):
     mw = rng.integers(1, 6, size=(30, 2, 12)).astype(float)
     mv = rng.integers(0, 5, size=(30, 12)).astype(float)
     yield "multi knapsack", lambda: multi.solve(mv, weights=mw, capacity=np.full((30, 2), 15.0))
+    bnb = solvers.get("multi_knapsack", backend="branch_and_bound")
+    yield (
+        "multi knapsack, branch and bound",
+        lambda: bnb.solve(mv, weights=mw, capacity=np.full((30, 2), 15.0)),
+    )
     routing_scores = rng.integers(-3, 1, size=(20, 21)).astype(float)
     demands = rng.integers(0, 3, size=(20, 6)).astype(float)  # two routes always fit
     for limit in (None, 2):
@@ -137,7 +143,7 @@ def test_serial_and_parallel_kernels_give_identical_answers(force, seed):
         y_parallel = solve()
         np.testing.assert_array_equal(y_serial, y_parallel, err_msg=name)
         names.append(name)
-    assert len(names) == 14
+    assert len(names) == 15
 
 
 def test_every_parallel_kernel_goes_through_the_runtime(force):
@@ -150,7 +156,7 @@ def test_every_parallel_kernel_goes_through_the_runtime(force):
     for _, solve in _solves(np.random.default_rng(0)):
         solve()
     assert {k.__name__ for k in runtime.kernels()} == {k.__name__ for k in called}
-    assert len(runtime.kernels()) == 11
+    assert len(runtime.kernels()) == 12
 
 
 def test_kernels_keep_their_names_and_compile_twice():
@@ -267,6 +273,71 @@ def test_a_call_while_another_thread_holds_the_pool_runs_serially(budget_of):
     after = runtime.stats()
     np.testing.assert_array_equal(y, expected)
     assert after["serial"] == before["serial"] + 1 and after["parallel"] == before["parallel"]
+
+
+def test_the_stall_guard_holds_after_parallel_calls_slower_than_one_thread():
+    guard = StallGuard()
+    # before any serial call the limit is 2 × threads × the best parallel rate
+    assert not guard.record_parallel(1e-3, 1000, threads=2, now=0.0)  # 1 µs/entry, the best
+    assert not guard.record_parallel(3.9e-3, 1000, threads=2, now=0.0)
+    assert guard.record_parallel(4.5e-3, 1000, threads=2, now=1.0)  # above 4 µs: a stall
+    assert guard.allows_parallel(1.0)  # a single stall is forgiven
+    assert guard.record_parallel(4.5e-3, 1000, threads=2, now=1.1)  # the second in a row
+    assert guard.hold == pytest.approx(0.5e-3)  # the hold is the time lost
+    assert not guard.allows_parallel(1.1004) and guard.allows_parallel(1.1005)
+    assert not guard.record_parallel(1e-3, 1000, threads=2, now=2.0)
+    assert guard.hold == 0.0 and guard.streak == 0  # a clean call ends the row
+    # a measured serial rate sets the limit once there is one (average weight 1/4): 2 × 5 µs
+    guard.record_serial(4e-3, 1000)
+    guard.record_serial(8e-3, 1000)
+    assert guard.serial_rate == pytest.approx(5e-6)
+    assert not guard.record_parallel(9.9e-3, 1000, threads=2, now=2.0)
+    # stalls in a row: the first forgiven, then holds of the time lost, doubled, up to MAX_HOLD
+    holds = []
+    for k in range(14):
+        assert guard.record_parallel(11e-3, 1000, threads=2, now=10.0 * (k + 1))  # 1 ms lost
+        holds.append(max(0.0, guard.hold_until - 10.0 * (k + 1)))
+    np.testing.assert_allclose(holds, [0.0] + [min(1e-3 * 2**k, MAX_HOLD) for k in range(13)])
+    assert not guard.record_parallel(1e-3, 1000, threads=2, now=200.0)
+    assert guard.hold == 0.0 and guard.stalls == 16
+    assert not guard.record_parallel(1.0, 0, threads=2, now=0.0)  # an empty call says nothing
+
+
+def test_a_kernel_runs_serially_after_a_stalled_parallel_call(budget_of, monkeypatch):
+    """A parallel call that took longer per entry than the serial ones sends the next calls
+    to one thread for the hold, then the pool is tried again."""
+    budget_of(2)
+    theta = -np.random.default_rng(0).random((64, 12, 12))
+    monkeypatch.setattr(runtime, "_kernels", list(runtime._kernels))  # not one of the zoo's
+    kernel = runtime.ParallelKernel(sk.grid_dijkstra_batch.serial.py_func, min_size=0, cache=False)
+    clock = [0.0]
+    monkeypatch.setattr(runtime.time, "perf_counter", lambda: clock[0])
+
+    def slow_parallel(*args):
+        clock[0] += 1.0  # one second for a batch: far slower than one thread
+        return sk.grid_dijkstra_batch.serial(*args)
+
+    def serial(*args):
+        clock[0] += 1e-3
+        return sk.grid_dijkstra_batch.serial(*args)
+
+    monkeypatch.setattr(kernel, "parallel", slow_parallel)
+    monkeypatch.setattr(kernel, "serial", serial)
+    runtime.set_threads(2)
+    try:
+        before = runtime.stats()
+        kernel.guard.record_serial(1e-3, theta.size)
+        kernel(theta, sk.MOVES_8, 8)  # parallel, stalls: forgiven
+        kernel(theta, sk.MOVES_8, 8)  # parallel, stalls again: a hold of the 0.998 s lost
+        kernel(theta, sk.MOVES_8, 8)  # within the hold: serial
+        clock[0] += 1.0
+        kernel(theta, sk.MOVES_8, 8)  # hold over: parallel again, stalls again
+        after = runtime.stats()
+    finally:
+        runtime.set_threads(None)
+    assert after["parallel"] - before["parallel"] == 3
+    assert after["serial"] - before["serial"] == 1
+    assert kernel.guard.stalls == 3 and kernel.guard.hold == pytest.approx(2 * 0.998)
 
 
 def test_usable_cores_follow_affinity_and_cgroup_quota(monkeypatch):

@@ -197,9 +197,10 @@ def ours_solver(data: CellData, knapsack_solver: str = "auto") -> tuple[str, dic
         knapsack_solver = "multi_knapsack" if registered else "lp"
     if knapsack_solver == "multi_knapsack":
         # PyEPO's weights are integers / 100: weight_scale=100 keeps them exact; on that grid
-        # CP-SAT takes about 4 ms an instance here, the DP's table (1.3e8 cells) 250 ms
+        # the branch and bound takes microseconds an instance, CP-SAT about 4 ms, the DP's
+        # table (1.3e8 cells) 250 ms (benchmarks/bench_multi_knapsack.py)
         params = {
-            "backend": "ortools",
+            "backend": "branch_and_bound",
             "weights": data.weights,
             "capacity": data.capacity,
             "weight_scale": 100,

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--sigma", type=positive_float, default=1.0)
     cs.add_argument("--n-samples", type=positive_int, default=10)
     cs.add_argument("--lambda", dest="lambda_", type=positive_float, default=10.0)
+    cs.add_argument(
+        "--two-stage-fit",
+        choices=["least_squares", "gradient"],
+        default="least_squares",
+        help="two_stage: closed-form least squares, or Adam on the squared error for --epochs",
+    )
     cs.add_argument("--out", default=None, help="output folder (default runs/compare_<problem>)")
     add_threads(cs)
     cs.add_argument(
@@ -343,6 +349,7 @@ def _run(args: argparse.Namespace) -> int:
             n_test=args.n_test,
             epochs=args.epochs,
             noise_width=args.noise_width,
+            two_stage_fit=args.two_stage_fit,
             method_options={
                 "sigma": args.sigma,
                 "n_samples": args.n_samples,

@@ -1,7 +1,7 @@
 """Solver speed: the Numba kernels against reference implementations, in one run.
 
-    python benchmarks/solvers.py            # every section
-    python benchmarks/solvers.py --only shortest_path --quick
+    python benchmarks/solver_speed.py            # every section
+    python benchmarks/solver_speed.py --only shortest_path --quick
 
 Each section lives in ``benchmarks/bench_<name>.py`` and exposes ``run(quick: bool)``,
 which prints its own table (microseconds per instance and speed ratios measured in the
@@ -15,8 +15,8 @@ import importlib
 import os
 import sys
 
-# Run as a script, this file's folder comes first on sys.path, where this very file would
-# shadow the `solvers` package: put the repository root first and the sections last.
+# Run as a script, this file's folder comes first on sys.path: put the repository root (this
+# checkout's packages) first and the sections last.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.dirname(_HERE))
