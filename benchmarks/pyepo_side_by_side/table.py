@@ -180,9 +180,11 @@ def _detail_table(items: list[Summary]) -> str:
 
 
 def _method_table(items: list[Summary]) -> str:
-    """Per method over all cells: mean regrets, cells within noise, time ratios."""
+    """Per method over the cells both sides ran (out of the cells either ran): mean
+    regrets, cells within noise, time ratios."""
     head = (
-        "| method | cells | diffsolvers mean regret % | PyEPO mean regret % | within noise "
+        "| method | cells both ran (of) | diffsolvers mean regret % | PyEPO mean regret % "
+        "| within noise "
         "| time ratio PyEPO / diffsolvers (CPU), geometric mean [min, max] | same (wall) |\n"
         "|---|---:|---:|---:|---:|---|---|\n"
     )
@@ -194,12 +196,13 @@ def _method_table(items: list[Summary]) -> str:
     order = {m: i for i, m in enumerate(ALL_METHODS)}
     for method in sorted(by_method, key=lambda m: order.get(m, 99)):
         group = by_method[method]
-        ours = [s.stats("ours")[0] for s in group if s.stats("ours")[2]]
-        theirs = [s.stats("pyepo")[0] for s in group if s.stats("pyepo")[2]]
+        both = [s for s in group if s.stats("ours")[2] and s.stats("pyepo")[2]]
+        ours = [s.stats("ours")[0] for s in both]
+        theirs = [s.stats("pyepo")[0] for s in both]
         verdicts = [v for v in (s.within_noise() for s in group) if v is not None]
         ratio, wall = _geometric(group, "cpu"), _geometric(group, "wall")
         lines.append(
-            f"| {method} | {len(group)} "
+            f"| {method} | {len(both)} ({len(group)}) "
             f"| {'—' if not ours else f'{100 * np.mean(ours):.2f}'} "
             f"| {'—' if not theirs else f'{100 * np.mean(theirs):.2f}'} "
             f"| {f'{sum(verdicts)} / {len(verdicts)}' if verdicts else '—'} | {ratio} | {wall} |"
