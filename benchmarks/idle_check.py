@@ -1,41 +1,75 @@
-"""The defaults on a quiet machine against the figures before the runtime and the thread
-budget: the 12×12 grid Dijkstra at B = 70 and the Warcraft CNN's training step.
+"""The defaults on a quiet machine against an older checkout: the 12×12 grid Dijkstra at
+B = 70 through ``solve`` and the Warcraft CNN's training step, in alternating fresh
+processes.
 
-    python -m benchmarks.idle_check [--rounds 15]
+    git worktree add /tmp/before 9ee09a9       # the last commit before the runtime
+    python -m benchmarks.idle_check --before /tmp/before [--rounds 8]
 
-In one process, in rotating order (so that drifting background work hits them alike):
+Each round starts one process per checkout, in turn (so that drifting background work
+hits both alike). A process measures, with that checkout's code and defaults:
 
-* solver: the parallel kernel called directly (Numba's defaults, as before the runtime)
-  against the solver as users call it (``solvers.get("shortest_path").solve``: the runtime's
-  choice of threads, input checks included) and the serial kernel, µs per instance;
-* CNN step (B = 70, forward, backward, Adam): torch's default threads against the thread
-  budget the training commands apply (``apply_thread_budget()``), ms per step.
+* solver: ``solvers.get("shortest_path").solve`` on B = 70 Warcraft cost grids (input checks
+  included, as training calls it), µs per instance, median of 15 slices of 0.2 s;
+* CNN step (B = 70, forward, backward, Adam; ``WarcraftCNN`` from wherever that checkout
+  keeps it), ms per step, median of 12 steps after 2 warm-up steps; this checkout first
+  applies the thread budget the training commands apply (``apply_thread_budget()``).
 
-Prints medians, their ratios and the load average. Run it with nothing else running:
-"within 10% of the figures before" is a claim about a quiet machine.
+Prints each round, the medians over rounds, their ratio, and the load average: run it
+with nothing else running, since "within 10% of before" is a claim about a quiet machine.
+Without ``--before`` only this checkout is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]  # this checkout
-
-import solvers  # noqa: E402
-from diffsolvers.experiments.models import WarcraftCNN  # noqa: E402
-from diffsolvers.threads import apply_thread_budget  # noqa: E402
-from solvers import _shortest_path_kernels as sk  # noqa: E402
-from solvers import runtime  # noqa: E402
-from solvers.shortest_path import CHUNKS_PER_THREAD  # noqa: E402
-
+HERE = Path(__file__).resolve().parent.parent
 B = 70
+
+_WORKER = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np, torch, solvers
+try:
+    from diffsolvers.experiments.models import WarcraftCNN
+    from diffsolvers.threads import apply_thread_budget
+    apply_thread_budget()
+except ImportError:  # a checkout from before the lab and the thread budget
+    from diffsolvers.models import WarcraftCNN
+rng = np.random.default_rng(0)
+theta = -rng.choice([0.8, 1.2, 5.3, 7.7, 9.2], size=({b}, 12, 12))
+solve = solvers.get("shortest_path").solve
+for _ in range(200):
+    solve(theta)
+slices = []
+for _ in range(15):
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 0.2:
+        solve(theta)
+        calls += 1
+    slices.append((time.perf_counter() - start) / (calls * {b}) * 1e6)
+torch.manual_seed(0)
+model = WarcraftCNN(12, channels_last=True)
+optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+images = torch.randn({b}, 3, 96, 96)
+steps = []
+for i in range(14):
+    start = time.perf_counter()
+    loss = model(images).square().mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if i >= 2:
+        steps.append((time.perf_counter() - start) * 1e3)
+print(json.dumps({{"solve_us": sorted(slices)[7], "step_ms": sorted(steps)[6],
+                  "threads": torch.get_num_threads()}}))
+"""
 
 
 def _load() -> str:
@@ -43,77 +77,59 @@ def _load() -> str:
         return " ".join(fh.read().split()[:3])
 
 
+def measure(root: Path) -> dict:
+    """One fresh process with ``root``'s code: its solve and CNN-step figures."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    out = subprocess.run(
+        [sys.executable, "-c", _WORKER.format(root=str(root), b=B)],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--before", type=Path, help="an older checkout to compare with")
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    if args.before is not None and not (args.before / "solvers").is_dir():
+        parser.error(f"--before {args.before}: not a checkout of this project (no solvers/)")
+    checkouts = {"now": HERE} | ({} if args.before is None else {"before": args.before})
     print(f"load average before: {_load()}")
-    rng = np.random.default_rng(0)
-    theta = -rng.choice([0.8, 1.2, 5.3, 7.7, 9.2], size=(B, 12, 12))
-    grid = solvers.get("shortest_path")
-    chunks = CHUNKS_PER_THREAD * runtime.budget()  # what the solver passes
-    ways = {
-        "Numba defaults (parallel kernel)": lambda: sk.grid_dijkstra_batch.parallel(
-            theta, sk.MOVES_8, chunks
-        ),
-        "solver with the runtime": lambda: grid.solve(theta),
-        "one thread (serial kernel)": lambda: sk.grid_dijkstra_batch.serial(
-            theta, sk.MOVES_8, chunks
-        ),
-    }
-    for fn in ways.values():
-        for _ in range(50):
-            fn()
-    solve_us: dict[str, list[float]] = {name: [] for name in ways}
-    names = list(ways)
+    results: dict[str, list[dict]] = {name: [] for name in checkouts}
     for r in range(args.rounds):
-        for name in names[r % 3 :] + names[: r % 3]:
-            calls, start = 0, time.perf_counter()
-            while time.perf_counter() - start < 0.2:
-                ways[name]()
-                calls += 1
-            solve_us[name].append((time.perf_counter() - start) / (calls * B) * 1e6)
-
-    torch.manual_seed(0)
-    model = WarcraftCNN(12, channels_last=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
-    images = torch.randn(B, 3, 96, 96)
-
-    def step() -> None:
-        loss = model(images).square().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    default_threads = torch.get_num_threads()
-    budget = apply_thread_budget()
-    settings = {f"torch default ({default_threads} threads)": default_threads}
-    settings[f"thread budget ({budget} threads)"] = budget
-    step_ms: dict[str, list[float]] = {name: [] for name in settings}
-    for threads in settings.values():
-        torch.set_num_threads(threads)
-        step()
-    for r in range(max(3, args.rounds // 3)):
-        for name, threads in list(settings.items())[r % 2 :] + list(settings.items())[: r % 2]:
-            torch.set_num_threads(threads)
-            start = time.perf_counter()
-            for _ in range(3):
-                step()
-            step_ms[name].append((time.perf_counter() - start) / 3 * 1e3)
-
-    print(f"\n## Grid Dijkstra 12x12, B = {B}: µs per instance, median of {args.rounds} rounds")
-    base = statistics.median(solve_us[names[0]])
-    for name in names:
-        med = statistics.median(solve_us[name])
-        print(f"{name:36s} {med:8.2f}   ratio to Numba defaults {med / base:.3f}")
-    print("\n## CNN step (B = 70, forward + backward + Adam): ms per step, median")
-    first = statistics.median(next(iter(step_ms.values())))
-    for name, values in step_ms.items():
-        med = statistics.median(values)
-        print(f"{name:36s} {med:8.1f}   ratio {med / first:.3f}")
-    print(f"\nload average after: {_load()}")
+        names = list(checkouts)
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            got = measure(checkouts[name])
+            results[name].append(got)
+            print(
+                f"round {r + 1} {name:6s} solve {got['solve_us']:.3f} µs/instance, "
+                f"CNN step {got['step_ms']:.1f} ms ({got['threads']} torch threads)"
+            )
+    print(f"\n## Medians over {args.rounds} rounds (B = {B})")
+    medians = {
+        name: (
+            statistics.median(g["solve_us"] for g in got),
+            statistics.median(g["step_ms"] for g in got),
+        )
+        for name, got in results.items()
+    }
+    for name, (solve_us, step_ms) in medians.items():
+        print(
+            f"{name:6s} grid Dijkstra 12x12 {solve_us:.3f} µs per instance, CNN step "
+            f"{step_ms:.1f} ms"
+        )
+    if "before" in medians:
+        (s_now, c_now), (s_old, c_old) = medians["now"], medians["before"]
+        print(f"now / before: solve {s_now / s_old:.3f}, CNN step {c_now / c_old:.3f}")
+    print(f"load average after: {_load()}")
 
 
 if __name__ == "__main__":

@@ -340,6 +340,56 @@ def test_a_kernel_runs_serially_after_a_stalled_parallel_call(budget_of, monkeyp
     assert kernel.guard.stalls == 3 and kernel.guard.hold == pytest.approx(2 * 0.998)
 
 
+def test_a_clean_parallel_call_is_reused_for_a_millisecond(budget_of, monkeypatch):
+    """Within runtime.REUSE of a parallel call that did not stall, after QUIET_LOOKS looks in
+    a row found the cores free, the next call of the kernel takes the same threads without
+    a new look at the load; a busy look, a stall, the window's end or another process (a
+    fork child) looks again."""
+    budget_of(2)
+    theta = -np.random.default_rng(0).random((64, 12, 12))
+    monkeypatch.setattr(runtime, "_kernels", list(runtime._kernels))
+    kernel = runtime.ParallelKernel(sk.grid_dijkstra_batch.serial.py_func, min_size=0, cache=False)
+    clock = [0.0]
+    monkeypatch.setattr(runtime.time, "perf_counter", lambda: clock[0])
+    looks = []
+    real_threads_for = runtime.threads_for
+    monkeypatch.setattr(runtime, "threads_for", lambda *a: looks.append(a) or real_threads_for(*a))
+
+    def timed(seconds):
+        def run(*args):
+            clock[0] += seconds
+            return sk.grid_dijkstra_batch.serial(*args)
+
+        return run
+
+    monkeypatch.setattr(kernel, "parallel", timed(1e-4))
+    monkeypatch.setattr(kernel, "serial", timed(2e-4))
+    runtime.set_threads(2)
+    try:
+        for _ in range(runtime.QUIET_LOOKS):  # looks, each finding the cores free
+            kernel(theta, sk.MOVES_8, 8)
+        assert len(looks) == runtime.QUIET_LOOKS
+        kernel(theta, sk.MOVES_8, 8)  # 0.1 ms after a clean parallel call: reused
+        assert len(looks) == runtime.QUIET_LOOKS
+        clock[0] += runtime.REUSE
+        kernel(theta, sk.MOVES_8, 8)  # the window is over: looks again
+        assert len(looks) == runtime.QUIET_LOOKS + 1
+        clock[0] += runtime.REUSE
+        budget_of(2, running=3)  # a neighbour (beside our spinning worker): the streak ends
+        kernel(theta, sk.MOVES_8, 8)
+        assert len(looks) == runtime.QUIET_LOOKS + 2 and kernel._quiet == 0
+        budget_of(2)
+        kernel(theta, sk.MOVES_8, 8)  # right after, but the streak starts again: looks
+        assert len(looks) == runtime.QUIET_LOOKS + 3
+        monkeypatch.setattr(runtime.os, "getpid", lambda: -1)  # as a fork child sees it
+        kernel._quiet = runtime.QUIET_LOOKS
+        kernel(theta, sk.MOVES_8, 8)
+        assert len(looks) == runtime.QUIET_LOOKS + 4
+        monkeypatch.undo()
+    finally:
+        runtime.set_threads(None)
+
+
 def test_usable_cores_follow_affinity_and_cgroup_quota(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(_load, "cgroup_cpu_quota", lambda: None)
