@@ -16,8 +16,9 @@ the minimum also runs over ``U_s``, the Dantzig bound of the surrogate constrain
 ``Σ_k W_k y / C_k <= Σ_k r_k / C_k`` (Glover, "Surrogate constraints", Operations Research
 16, 1968), whose efficiency order is the branching order. Each is an upper bound on a
 relaxation of the node, so the minimum bounds every completion of it, and the search is
-exact. When every value is an integer, so is every packing's value, and a node is pruned
-unless its bound reaches ``best + 1`` (less ``1e-9`` for the rounding of the bound). A
+exact. When every value is an integer (and the values sum below ``2^52``, so that sums are
+exact), so is every packing's value, and a node is pruned unless its bound reaches
+``best + 1`` (less ``1e-9`` for the rounding of the bound). A
 node's packing is recorded as the incumbent when its value is the best so far (a partial
 packing is feasible: the items not yet fixed are left out).
 
@@ -131,10 +132,14 @@ def multi_knapsack_bnb(theta, weights, capacity, y, max_nodes):
     items = items[by_efficiency]
     load = load[by_efficiency]
     integral = True  # integer values: a completion's value is an integer too
+    total_value = 0.0
     for p in range(kept):
+        total_value += theta[items[p]]
         if theta[items[p]] != np.floor(theta[items[p]]):
             integral = False
             break
+    if total_value >= 2.0**52:  # sums no longer exact to the unit: no rounding of the bound
+        integral = False
     position = np.full(n, n, dtype=np.int64)
     for p in range(kept):
         position[items[p]] = p
