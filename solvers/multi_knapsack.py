@@ -35,8 +35,13 @@ Backends:
   lattice has ``L = Π_k (C_k + 1)`` points over the resources that can bind (capacity
   capped at the total weight of the items that fit); the decision table has ``n·L`` bytes
   and must stay within ``max_table_size`` (default 50 million) for every instance, else
-  :class:`SolverInputError` naming the ``ortools`` backend. Time ``O(n·L)``. Positive
-  values whose sum overflows float64 are refused, as in ``knapsack``.
+  :class:`SolverInputError` naming the ``branch_and_bound`` and ``ortools`` backends.
+  Time ``O(n·L)``. Positive values whose sum overflows float64 are refused, as in
+  ``knapsack``.
+* ``branch_and_bound``: depth-first branch and bound with Dantzig bounds
+  (:mod:`solvers.multi_knapsack_bnb`), exact, one ``prange`` over the batch; its time
+  depends on the values, not on the capacities (PyEPO's two-decimal weights: microseconds an
+  instance), its worst case is exponential, hence ``max_nodes``.
 * ``ortools``: OR-Tools CP-SAT, exact, one instance at a time, values scaled to integers
   per instance (:mod:`solvers._cpsat`: integer values summing to at most ``2^49``
   exactly; otherwise within ``n·2^-49·Σ|θ|`` of the optimum; items whose value rounds to 0
@@ -313,8 +318,8 @@ class MultiKnapsackSolver(_MultiKnapsackBase):
             raise SolverInputError(
                 f"{_NAME}: the DP table of instance {worst} would have n·Π(C_k+1) = "
                 f"{cells:.3g} cells (capacities {c[worst].tolist()}), above max_table_size="
-                f"{self.max_table_size}; use backend='ortools' (CP-SAT), a smaller "
-                "weight_scale, or raise max_table_size"
+                f"{self.max_table_size}; use backend='branch_and_bound' or 'ortools' (CP-SAT), "
+                "a smaller weight_scale, or raise max_table_size"
             )
         theta = np.ascontiguousarray(theta, dtype=np.float64)
         _check_value_sum(theta)
