@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._multi_knapsack_kernels import reduce_instance
 from .runtime import parallel_kernel
 
 
@@ -84,44 +85,13 @@ def multi_knapsack_bnb(theta, weights, capacity, y, max_nodes):
     """Fill ``y`` (zeros on entry) with an optimal packing of one instance: ``θ`` (n,)
     float64, ``weights`` (m, n) and ``capacity`` (m,) int64. Returns the number of nodes
     searched; a value above ``max_nodes`` means the search stopped early."""
-    m, n = weights.shape
-    cand = np.empty(n, dtype=np.int64)
-    count = 0
-    for i in range(n):
-        if theta[i] <= 0.0:
-            continue
-        fits = True
-        for k in range(m):
-            if weights[k, i] > capacity[k]:
-                fits = False
-                break
-        if fits:
-            cand[count] = i
-            count += 1
-    binding = np.zeros(m, dtype=np.bool_)
-    for k in range(m):
-        total = 0
-        for c in range(count):
-            total += weights[k, cand[c]]
-        binding[k] = total > capacity[k]
-    kept = 0
-    for c in range(count):
-        i = cand[c]
-        light = True
-        for k in range(m):
-            if binding[k] and weights[k, i] > 0:
-                light = False
-                break
-        if light:
-            y[i] = 1.0
-        else:
-            cand[kept] = i
-            kept += 1
+    n = weights.shape[1]
+    items, binding = reduce_instance(theta, weights, capacity, y)
+    kept = items.shape[0]
     if kept == 0:
         return 0
     dims = np.flatnonzero(binding)
     d = dims.shape[0]
-    items = cand[:kept]
     # branching order: aggregate efficiency, largest first (stable, so ties keep index order)
     load = np.zeros(kept)
     for c in range(kept):

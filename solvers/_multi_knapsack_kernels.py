@@ -31,9 +31,12 @@ from .runtime import parallel_kernel
 
 
 @njit(cache=True)
-def multi_knapsack_dp(theta, weights, capacity, y):
-    """Fill ``y`` (zeros on entry) with an optimal packing of one instance: ``θ`` (n,)
-    float64, ``weights`` (m, n) and ``capacity`` (m,) int64 (the caller bounds the lattice)."""
+def reduce_instance(theta, weights, capacity, y):
+    """The part of one instance a search must decide: the candidates (``θ_i > 0``, fitting
+    every resource) that weigh something in a binding resource, and the binding resources
+    (those whose capacity the candidates together exceed). The other candidates are packed
+    into ``y`` outright. Returns ``(items, binding)``: item indices and a mask over the
+    resources."""
     m, n = weights.shape
     cand = np.empty(n, dtype=np.int64)
     count = 0
@@ -48,25 +51,18 @@ def multi_knapsack_dp(theta, weights, capacity, y):
         if fits:
             cand[count] = i
             count += 1
-    # binding dimensions: those whose capacity the candidates together exceed
-    radix = np.ones(m, dtype=np.int64)
-    stride = np.zeros(m, dtype=np.int64)
-    size = 1
+    binding = np.zeros(m, dtype=np.bool_)
     for k in range(m):
         total = 0
         for c in range(count):
             total += weights[k, cand[c]]
-        if total > capacity[k]:
-            radix[k] = capacity[k] + 1
-            stride[k] = size
-            size *= radix[k]
-    # candidates that weigh nothing in the binding dimensions are packed outright
+        binding[k] = total > capacity[k]
     kept = 0
     for c in range(count):
         i = cand[c]
         light = True
         for k in range(m):
-            if radix[k] > 1 and weights[k, i] > 0:
+            if binding[k] and weights[k, i] > 0:
                 light = False
                 break
         if light:
@@ -74,8 +70,27 @@ def multi_knapsack_dp(theta, weights, capacity, y):
         else:
             cand[kept] = i
             kept += 1
+    return cand[:kept], binding
+
+
+@njit(cache=True)
+def multi_knapsack_dp(theta, weights, capacity, y):
+    """Fill ``y`` (zeros on entry) with an optimal packing of one instance: ``θ`` (n,)
+    float64, ``weights`` (m, n) and ``capacity`` (m,) int64 (the caller bounds the lattice)."""
+    m = weights.shape[0]
+    cand, binding = reduce_instance(theta, weights, capacity, y)
+    kept = cand.shape[0]
     if kept == 0:
         return
+    # the lattice over the binding resources, in mixed radix
+    radix = np.ones(m, dtype=np.int64)
+    stride = np.zeros(m, dtype=np.int64)
+    size = 1
+    for k in range(m):
+        if binding[k]:
+            radix[k] = capacity[k] + 1
+            stride[k] = size
+            size *= radix[k]
     value = np.zeros(size)
     keep = np.zeros((kept, size), dtype=np.uint8)
     low = np.zeros(m, dtype=np.int64)

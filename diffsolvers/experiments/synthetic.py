@@ -131,13 +131,14 @@ def train_synthetic(
     gen = torch.Generator().manual_seed(config.seed)
     regrets = []
     train_seconds = train_cpu_seconds = 0.0
-    if config.method == "two_stage" and config.two_stage_fit == "least_squares":
+    closed_form = config.method == "two_stage" and config.two_stage_fit == "least_squares"
+    if closed_form:
         start_time, start_cpu = time.perf_counter(), time.process_time()
         _fit_least_squares(model, x[:cut], -sign * costs[:cut].reshape(cut, -1))
         train_seconds = time.perf_counter() - start_time
         train_cpu_seconds = time.process_time() - start_cpu
         regrets.append(test_regret())
-    for epoch in range(config.epochs if not regrets else 0):
+    for epoch in range(0 if closed_form else config.epochs):
         start_time, start_cpu = time.perf_counter(), time.process_time()
         objective.manual_seed(config.seed * 1000 + epoch)
         order = torch.randperm(cut, generator=gen)
