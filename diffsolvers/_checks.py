@@ -263,7 +263,8 @@ class _CheckedFn(torch.autograd.Function):
 
 
 def checked(t: torch.Tensor, what: str, *, solver: Solver | None = None) -> torch.Tensor:
-    """A copy of ``t`` (gradient: the identity) that has been checked to hold no NaN and no
+    """``t`` (gradient: the identity; a copy inside compiled programs and transforms, whose
+    operator may not return its input) that has been checked to hold no NaN and no
     infinity (``ValueError`` naming ``what`` otherwise). With a ``solver`` that clamps
     negative costs, ``t`` holds scores θ and an instance positive throughout warns
     (:func:`warn_if_every_cost_negative`).
@@ -275,11 +276,28 @@ def checked(t: torch.Tensor, what: str, *, solver: Solver | None = None) -> torc
     ndim = solver.event_ndim if clamp else -1
     problem = problem_name(solver) if solver is not None else ""
     if runs_eagerly(t):
-        check_finite(t, what)
-        if ndim >= 0:
-            warn_if_every_cost_negative(t, ndim, problem)
-        return t.clone()
+        return _checked_eagerly(t, what, ndim, problem)
     return _CheckedFn.apply(t, what, ndim, problem)
+
+
+def _checked_eagerly(t: torch.Tensor, what: str, clamp_event_ndim: int, problem: str):
+    """:func:`checked` outside compiled programs and transforms: ``t`` itself (nothing here
+    writes to it), after one pass over the values for both checks where it can: the range
+    ``[min, max]`` shows a NaN or an infinity, and ``max <= 0`` rules out an instance
+    positive throughout."""
+    if t.dtype not in (torch.float32, torch.float64) or not t.numel():
+        check_finite(t, what)
+        if clamp_event_ndim >= 0:
+            warn_if_every_cost_negative(t, clamp_event_ndim, problem)
+        return t
+    with torch.no_grad():
+        low, high = torch.stack(torch.aminmax(t.detach())).tolist()
+    if not (math.isfinite(low) and math.isfinite(high)):
+        bad = "NaN" if torch.isnan(t).any() else "inf"
+        raise ValueError(f"{what} contains {bad}; all entries must be finite")
+    if clamp_event_ndim >= 0 and high > 0:
+        warn_if_every_cost_negative(t, clamp_event_ndim, problem)
+    return t
 
 
 def checked_prediction(

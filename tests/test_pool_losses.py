@@ -266,6 +266,44 @@ def test_instances_with_their_own_side_data_see_only_feasible_solutions():
         assert value[i].item() <= best - float(theta[i].detach() @ y[i]) + 1e-9
 
 
+@pytest.mark.parametrize("cls", POOL_LOSSES)
+def test_values_and_gradients_with_several_feasible_sets_use_each_instances_own(cls):
+    """Two knapsacks (per-call weights) share one pool: each instance's value is the
+    reference formula on the solutions found for its own weights only (the masked path;
+    one feasible set takes another), and NCE's gradient is the mean of those minus ȳ."""
+    rng = np.random.default_rng(1)
+    solver = solvers.get("knapsack")
+    weights = np.repeat(np.array([[1.0, 2.0, 3.0, 1.0, 2.0], [3.0, 1.0, 1.0, 2.0, 1.0]]), 2, 0)
+    capacity = np.full(4, 4.0)
+    side = {"weights": weights, "capacity": capacity}
+    c = torch.tensor(rng.normal(size=(4, 5)))
+    y = torch.from_numpy(solver.solve(-c.numpy(), **side))
+    loss = cls(solver, solve_ratio=1.0, inputs="costs", reduction="none")
+    for _ in range(4):  # grow both feasible sets with the solutions of other predictions
+        _call_side(loss, torch.tensor(rng.normal(size=(4, 5))), c, y, side)
+    c_hat = torch.tensor(rng.normal(size=(4, 5)), requires_grad=True)
+    rows, mask = loss.pool.step(-c_hat.detach(), side=side)
+    assert not bool(mask.all()) and len(loss.pool) > int(mask.sum(-1).max())
+    loss.pool.solve_ratio = 0.0  # the values below use exactly the pool of the step above
+    value = _call_side(loss, c_hat, c, y, side)
+    for i in range(4):
+        w = rows[mask[i]].numpy()
+        expected = reference(
+            cls.__name__, *(t[i : i + 1].detach().numpy() for t in (c_hat, c, y)), w
+        )
+        np.testing.assert_allclose(value[i].item(), expected[0], rtol=1e-12, atol=1e-12)
+    if cls is NCELoss:
+        value.sum().backward()
+        own_mean = torch.stack([rows[mask[i]].mean(0) for i in range(4)])
+        torch.testing.assert_close(c_hat.grad, -(own_mean - y))  # ĉ = -θ̂
+
+
+def _call_side(loss, c_hat, c, y, side):
+    if isinstance(loss, (NCELoss, ContrastiveMAPLoss)):
+        return loss(c_hat, y, **side)
+    return loss(c_hat, c, y_true=y, **side)
+
+
 def test_losses_share_one_pool():
     pool = SolutionPool(solvers.get("argmax"), solve_ratio=1.0)
     nce, cmap = NCELoss(pool), ContrastiveMAPLoss(pool)

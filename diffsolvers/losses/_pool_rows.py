@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -149,10 +150,14 @@ class PoolRows:
         host = solutions.detach().to("cpu", torch.float64).reshape(m, -1)
         raw = (host.numpy() + 0.0).tobytes()  # -0.0 and 0.0 are one value
         width = len(raw) // m
+        keys = [(int(g), raw[i * width : (i + 1) * width]) for i, g in enumerate(groups)]
+        known = [self.index.get(key) for key in keys]
+        if None not in known:  # the common case in training: the targets are in the pool
+            touched.update(known)
+            return
         new_slots, new_index, new_groups = [], [], []
-        for i, group in enumerate(groups):
-            key = (int(group), raw[i * width : (i + 1) * width])
-            slot = self.index.get(key)
+        for i, key in enumerate(keys):
+            slot = self.index.get(key)  # looked up again: an earlier row may have evicted it
             if slot is not None:
                 touched.add(slot)
                 continue
@@ -204,11 +209,12 @@ class PoolRows:
         storage moves there): views of the storage that later calls do not change (new
         solutions go to new slots, and a replacement copies the storage first), or copies
         with ``copy=True``."""
-        d = int(np.prod(self.event_shape)) if self.event_shape else 0
         if self.rows is None:
+            d = math.prod(self.event_shape) if self.event_shape else 0
             empty = torch.zeros((0, d), dtype=dtype, device=device)
             return empty, torch.zeros(0, dtype=torch.int64, device=device)
-        self._storage(device, 0, self.rows.shape[1])
+        if self.rows.device != device:
+            self._storage(device, 0, self.rows.shape[1])
         if copy:
             rows = self.rows[: self.count].to(dtype=dtype, copy=True)
             return rows, self.row_group[: self.count].clone()

@@ -24,7 +24,6 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -47,23 +46,44 @@ def _given(name: str, value: Any) -> bool:
     return bool(value != default)
 
 
-@dataclass
 class PoolScores:
     """One call's view of the pool, flattened to ``N`` instances of ``D`` entries.
 
     ``theta_hat`` the checked prediction as scores (input dtype) and ``batch_shape``;
     ``flat`` (N, D) θ̂ in the working dtype, differentiable; ``solutions`` (K, D) and
-    ``mask`` (N, K) constants; ``scores`` (N, K) ``⟨θ̂_i, w_k⟩``; ``count`` (N,) the
-    number of solutions each instance may use.
+    ``mask`` (N, K) constants (``None``: every instance may use every solution, and the
+    masking is skipped); ``scores`` (N, K) ``⟨θ̂_i, w_k⟩``, computed on first use;
+    ``count`` (N,) the number of solutions each instance may use.
     """
 
-    theta_hat: torch.Tensor
-    batch_shape: torch.Size
-    flat: torch.Tensor
-    solutions: torch.Tensor
-    mask: torch.Tensor
-    scores: torch.Tensor
-    count: torch.Tensor
+    def __init__(
+        self,
+        theta_hat: torch.Tensor,
+        batch_shape: torch.Size,
+        flat: torch.Tensor,
+        solutions: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> None:
+        self.theta_hat, self.batch_shape = theta_hat, batch_shape
+        self.flat, self.solutions, self.mask = flat, solutions, mask
+        self._scores: torch.Tensor | None = None  # computed on first use (not a
+        self._count: torch.Tensor | None = None  # cached_property: its lock stops dynamo)
+
+    @property
+    def scores(self) -> torch.Tensor:
+        if self._scores is None:
+            self._scores = self.flat @ self.solutions.T
+        return self._scores
+
+    @property
+    def count(self) -> torch.Tensor:
+        if self._count is None:
+            if self.mask is None:
+                n, k = self.flat.shape[0], self.solutions.shape[0]
+                self._count = torch.full((n,), k, dtype=torch.int64, device=self.flat.device)
+            else:
+                self._count = self.mask.sum(-1)
+        return self._count
 
     def of(self, theta: torch.Tensor) -> torch.Tensor:
         """``⟨θ_i, w_k⟩`` (N, K) for other scores ``θ`` of θ̂'s shape (the true θ)."""
@@ -72,7 +92,16 @@ class PoolScores:
 
     def masked(self, values: torch.Tensor, fill: float) -> torch.Tensor:
         """``values`` (N, K) where the mask allows, ``fill`` elsewhere."""
+        if self.mask is None:
+            return values
         return torch.where(self.mask, values, torch.full_like(values, fill))
+
+    def mean_solution(self) -> torch.Tensor:
+        """``(1/|S_i|) Σ_{k allowed} w_k`` (N, D), a constant (zero where none is allowed)."""
+        if self.mask is None:
+            return self.solutions.mean(0).expand_as(self.flat)
+        allowed = self.mask.to(self.solutions.dtype)
+        return (allowed @ self.solutions) / self.count.clamp(min=1)[:, None]
 
     def finish(self, values: torch.Tensor, reduction: str, problem: str) -> torch.Tensor:
         """Per-instance ``values`` (N,) in θ̂'s shape and dtype, reduced."""
@@ -156,18 +185,14 @@ class PoolLoss(nn.Module):
         """Update the pool with ``targets`` (checked solutions or ``None``) and a share of
         the instances of θ̂ (checked), and score the pool's solutions."""
         work = theta_hat.to(work_dtype(theta_hat.dtype))
-        solutions, mask = self.pool.step(work, targets, side)
+        solutions, mask = self.pool._step(work, targets, side, all_allowed=True)
         n = math.prod(batch_shape)
         d = math.prod(work.shape[len(batch_shape) :])
         k = solutions.shape[0]
-        flat = work.reshape(n, d)
-        solutions = solutions.reshape(k, d)
         return PoolScores(
-            theta_hat=theta_hat,
-            batch_shape=batch_shape,
-            flat=flat,
-            solutions=solutions,
-            mask=mask.reshape(n, k),
-            scores=flat @ solutions.T,
-            count=mask.reshape(n, k).sum(-1),
+            theta_hat,
+            batch_shape,
+            work.reshape(n, d),
+            solutions.reshape(k, d),
+            None if mask is None else mask.reshape(n, k),
         )

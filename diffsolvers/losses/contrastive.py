@@ -67,11 +67,11 @@ class _ContrastiveLoss(PoolLoss):
         theta_hat, batch_shape = self._prediction(x)
         target = as_target(y, theta_hat, self.problem)
         s = self._pool_scores(theta_hat, batch_shape, target, side)
-        target_scores = (s.flat * target.to(s.flat.dtype).reshape(s.flat.shape)).sum(-1)
-        gaps = s.scores - target_scores[:, None]  # ⟨θ̂, w - ȳ⟩, (N, K)
-        return s.finish(self._values(s, gaps), self.reduction, self.problem)
+        flat_target = target.to(s.flat.dtype).reshape(s.flat.shape)
+        return s.finish(self._values(s, flat_target), self.reduction, self.problem)
 
-    def _values(self, s: PoolScores, gaps: torch.Tensor) -> torch.Tensor:
+    def _values(self, s: PoolScores, target: torch.Tensor) -> torch.Tensor:
+        """Per-instance values (N,) from the pool's view and the targets ȳ (N, D)."""
         raise NotImplementedError
 
 
@@ -101,8 +101,11 @@ class NCELoss(_ContrastiveLoss):
         (2, torch.Size([2, 3]))
     """
 
-    def _values(self, s: PoolScores, gaps: torch.Tensor) -> torch.Tensor:
-        return s.masked(gaps, 0.0).sum(-1) / s.count.clamp(min=1)
+    def _values(self, s: PoolScores, target: torch.Tensor) -> torch.Tensor:
+        # the mean gap (1/|S|) Σ_w ⟨θ̂, w - ȳ⟩ is ⟨θ̂, w̄ - ȳ⟩: one product with a constant
+        if s.mask is not None:
+            target = target * (s.count > 0).to(target.dtype)[:, None]  # no solution: 0
+        return (s.flat * (s.mean_solution() - target)).sum(-1)
 
 
 class ContrastiveMAPLoss(_ContrastiveLoss):
@@ -116,7 +119,8 @@ class ContrastiveMAPLoss(_ContrastiveLoss):
         tensor(1.5000)
     """
 
-    def _values(self, s: PoolScores, gaps: torch.Tensor) -> torch.Tensor:
+    def _values(self, s: PoolScores, target: torch.Tensor) -> torch.Tensor:
+        gaps = s.scores - (s.flat * target).sum(-1, keepdim=True)  # ⟨θ̂, w - ȳ⟩, (N, K)
         zero = gaps.new_zeros(gaps.shape[0], 1)  # ȳ's own gap: the value is never below 0
         return torch.cat([s.masked(gaps, float("-inf")), zero], dim=-1).amax(-1)
 

@@ -77,9 +77,10 @@ class _RankingLoss(PoolLoss):
         if y_true is not None:
             y_true = as_target(y_true, theta_hat, problem, "true solution")
         s = self._pool_scores(theta_hat, batch_shape, y_true, side)
-        return s.finish(self._values(s, s.of(theta)), self.reduction, problem)
+        return s.finish(self._values(s, theta), self.reduction, problem)
 
-    def _values(self, s: PoolScores, true_scores: torch.Tensor) -> torch.Tensor:
+    def _values(self, s: PoolScores, theta: torch.Tensor) -> torch.Tensor:
+        """Per-instance values (N,) from the pool's view and the true scores θ."""
         raise NotImplementedError
 
 
@@ -104,8 +105,10 @@ class PointwiseLTRLoss(_RankingLoss):
         tensor(2.)
     """
 
-    def _values(self, s: PoolScores, true_scores: torch.Tensor) -> torch.Tensor:
-        return s.masked((s.scores - true_scores).square(), 0.0).sum(-1) / s.count.clamp(min=1)
+    def _values(self, s: PoolScores, theta: torch.Tensor) -> torch.Tensor:
+        errors = s.of(s.flat - theta.to(s.flat.dtype).reshape(s.flat.shape))
+        squared = s.masked(errors.square(), 0.0)  # ⟨θ̂ - θ, w_k⟩²: one product with the pool
+        return squared.mean(-1) if s.mask is None else squared.sum(-1) / s.count.clamp(min=1)
 
 
 class PairwiseLTRLoss(_RankingLoss):
@@ -121,7 +124,11 @@ class PairwiseLTRLoss(_RankingLoss):
         tensor(2.)
     """
 
-    def _values(self, s: PoolScores, true_scores: torch.Tensor) -> torch.Tensor:
+    def _values(self, s: PoolScores, theta: torch.Tensor) -> torch.Tensor:
+        true_scores = s.of(theta)
+        if s.mask is None:  # every instance uses the whole pool (K >= 1)
+            best_scores = s.scores.gather(-1, true_scores.argmax(-1, keepdim=True))
+            return torch.relu(s.scores - best_scores).sum(-1) / max(s.scores.shape[-1] - 1, 1)
         pad = true_scores.new_full((true_scores.shape[0], 1), float("-inf"))  # an empty pool
         best = torch.cat([s.masked(true_scores, float("-inf")), pad], dim=-1).argmax(-1)
         scores = torch.cat([s.scores, torch.zeros_like(pad)], dim=-1)
@@ -162,10 +169,12 @@ class ListwiseLTRLoss(_RankingLoss):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, temperature={self.temperature}"
 
-    def _values(self, s: PoolScores, true_scores: torch.Tensor) -> torch.Tensor:
-        tau = self.temperature
-        p = torch.softmax(s.masked(true_scores / tau, float("-inf")), dim=-1)
-        log_q = torch.log_softmax(s.masked(s.scores / tau, float("-inf")), dim=-1)
+    def _values(self, s: PoolScores, theta: torch.Tensor) -> torch.Tensor:
+        tau, scores, true_scores = self.temperature, s.scores, s.of(theta)
+        if tau != 1.0:
+            true_scores, scores = true_scores / tau, scores / tau
+        p = torch.softmax(s.masked(true_scores, float("-inf")), dim=-1)
+        log_q = torch.log_softmax(s.masked(scores, float("-inf")), dim=-1)
         return -(p * s.masked(log_q, 0.0)).sum(-1)
 
 

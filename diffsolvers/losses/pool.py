@@ -113,8 +113,12 @@ def _chosen(
     return [s * per_slice + i for s in range(same) for i in picked]
 
 
-def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, rows: torch.Tensor):
-    """``y*(θ̂_i)`` for the instances ``rows`` of ``flat`` (N, *instance), in one call."""
+def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, picked: list[int]):
+    """``y*(θ̂_i)`` for the instances ``picked`` of ``flat`` (N, *instance), in one call."""
+    if not per_instance and flat.device.type == "cpu" and not _bridge.solves_tensors(solver):
+        theta = _bridge.to_numpy(flat)[picked]  # the short way on the CPU: NumPy throughout
+        return torch.from_numpy(np.asarray(solver.solve(theta), dtype=theta.dtype))
+    rows = torch.tensor(picked, dtype=torch.int64)
     theta = flat[rows]
     side = {}
     for name, value in per_instance.items():
@@ -128,6 +132,17 @@ def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, rows: torch
     return _bridge.from_numpy(solver.solve(_bridge.to_numpy(theta), **side), like=theta)
 
 
+def _full_mask(
+    solutions: torch.Tensor, mask: torch.Tensor | None, theta: torch.Tensor, event_ndim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step's solutions and its mask, all ``True`` where :func:`_pool_step` left it
+    ``None`` (one feasible set)."""
+    if mask is None:
+        batch_shape = theta.shape[: theta.ndim - event_ndim]
+        mask = torch.ones((*batch_shape, solutions.shape[0]), dtype=torch.bool, device=theta.device)
+    return solutions, mask
+
+
 def _pool_step_eager(
     theta: torch.Tensor,
     targets: torch.Tensor | None,
@@ -138,10 +153,12 @@ def _pool_step_eager(
     source: int,
     solve_ratio: float,
     same: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The pool step itself (module docstring, steps 1–3): the body of the operator
     ``diffsolvers::pool_step``, called directly outside compiled programs and functorch
-    transforms (the same computation without the dispatcher's cost)."""
+    transforms (the same computation without the dispatcher's cost). The mask is ``None``
+    where every instance may use every solution (one feasible set: the losses then skip
+    the masking; :func:`_full_mask` makes it)."""
     sol, rows, src = _handles.get(solver), _handles.get(pool), _handles.get(source)
     problem = problem_name(sol)
     cut = theta.ndim - sol.event_ndim
@@ -154,25 +171,31 @@ def _pool_step_eager(
         group_list = (
             [rows.group(side_key(per_instance, i)) for i in range(n)] if per_instance else [0] * n
         )
-        touched: set[int] = set()
-        if targets is not None:
-            rows.add(targets.reshape(n, d), group_list, touched, problem)
         filled = rows.filled_groups()
-        chosen = set(_chosen(n, solve_ratio, src, theta.device, same))
-        solve = [i for i in range(n) if i in chosen or group_list[i] not in filled]
+        chosen = _chosen(n, solve_ratio, src, theta.device, same)
+        if targets is not None or (not per_instance and 0 in filled):
+            solve = chosen  # every instance's feasible set has a solution (its target)
+        else:
+            picked = set(chosen)
+            solve = [i for i in range(n) if i in picked or group_list[i] not in filled]
+        new, new_groups = [], []
+        if targets is not None:  # the targets first: they join (or are found) before any
+            new.append(targets.reshape(n, d))
+            new_groups += group_list
+            filled = filled | set(group_list)
         if solve:
-            flat = theta.reshape(n, *event_shape)
-            found = _solve_rows(sol, flat, per_instance, torch.tensor(solve, dtype=torch.int64))
-            solved_groups = [group_list[i] for i in solve]
-            rows.add(found.reshape(len(solve), d), solved_groups, touched, problem)
+            found = _solve_rows(sol, theta.reshape(n, *event_shape), per_instance, solve)
+            new.append(found.reshape(len(solve), d).to(theta.dtype))
+            new_groups += [group_list[i] for i in solve]
+        if new:
+            rows.add(torch.cat(new) if len(new) > 1 else new[0], new_groups, set(), problem)
         solutions, row_group = rows.snapshot(theta.device, theta.dtype)
     k = solutions.shape[0]
-    if len(filled) == 1 and rows.filled_groups() == filled:  # one feasible set: all allowed
-        mask = torch.ones((n, k), dtype=torch.bool, device=theta.device)
-    else:
-        groups = torch.tensor(group_list, dtype=torch.int64, device=theta.device)
-        mask = groups[:, None] == row_group[None, :]
-    return solutions.reshape(k, *event_shape), mask.reshape(*batch_shape, k)
+    solutions = solutions.reshape(k, *event_shape)
+    if len(filled) == 1 and rows.group_sizes.keys() == filled:  # one feasible set: all allowed
+        return solutions, None
+    groups = torch.tensor(group_list, dtype=torch.int64, device=theta.device)
+    return solutions, (groups[:, None] == row_group[None, :]).reshape(*batch_shape, k)
 
 
 @torch.library.custom_op("diffsolvers::pool_step", mutates_args=())
@@ -188,8 +211,12 @@ def _pool_step(
     same: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     # a compiled program owns the operator's outputs (it may reuse their memory): a copy
-    rows, mask = _pool_step_eager(
-        theta, targets, side, side_names, solver, pool, source, solve_ratio, same
+    rows, mask = _full_mask(
+        *_pool_step_eager(
+            theta, targets, side, side_names, solver, pool, source, solve_ratio, same
+        ),
+        theta,
+        _handles.get(solver).event_ndim,
     )
     return rows.clone(), mask
 
@@ -361,11 +388,22 @@ class SolutionPool(SolverModule):
         ``theta`` (checked scores, shape ``(*batch, *instance)``), and return the pool's
         solutions ``(K, *instance)`` and the mask ``(*batch, K)`` of those each instance may
         use, both constants in θ's working dtype (no gradient)."""
+        return self._step(theta, targets, side, all_allowed=False)
+
+    def _step(
+        self,
+        theta: torch.Tensor,
+        targets: torch.Tensor | None,
+        side: Mapping[str, Any] | None,
+        all_allowed: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`step`; with ``all_allowed``, the mask is ``None`` where every instance
+        may use every solution (only in eager execution)."""
         work = theta.detach().to(work_dtype(theta.dtype))
         if targets is not None:
             targets = targets.detach().to(work.dtype)
-        step = _pool_step_eager if runs_eagerly(work) else _pool_step
-        return step(
+        eager = runs_eagerly(work)
+        solutions, mask = (_pool_step_eager if eager else _pool_step)(
             work,
             targets,
             _bridge.side_tensors(side),
@@ -376,3 +414,6 @@ class SolutionPool(SolverModule):
             self.solve_ratio,
             1,
         )
+        if all_allowed or not eager:
+            return solutions, mask
+        return _full_mask(solutions, mask, work, self.solver.event_ndim)
