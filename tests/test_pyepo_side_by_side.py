@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from benchmarks.pyepo_side_by_side.__main__ import main
-from benchmarks.pyepo_side_by_side.grid import COLUMNS, Grid, finished_keys, parse_ranges, run_grid
+from benchmarks.pyepo_side_by_side.grid import (
+    COLUMNS,
+    Grid,
+    append_row,
+    finished_keys,
+    parse_ranges,
+    run_grid,
+)
 from benchmarks.pyepo_side_by_side.methods import METHODS, epochs_for
 from benchmarks.pyepo_side_by_side.ours import MethodNotRegistered, run_ours
 from benchmarks.pyepo_side_by_side.problems import (
@@ -270,6 +277,33 @@ def test_grid_appends_and_resumes(tmp_path):
     assert len(finished_keys(path)) == 2
     more = run_grid(_tiny_grid(degrees=[1, 2, 4]), path, epochs=1, log=log.append)
     assert more["done"] == 1 and more["skipped"] == 2
+
+
+def test_merge_keeps_the_latest_run_of_each_key(tmp_path, capsys):
+    def write(name, rows):
+        path = tmp_path / name
+        for row in rows:
+            append_row(path, row)
+        return path
+
+    base = {c: "" for c in COLUMNS} | {"problem": "knapsack", "deg": "1", "noise": "0.0"}
+    base |= {"n_train": "100", "seed": "0", "method": "nce", "side": "ours", "solver": "s"}
+    old = write("old.csv", [base | {"regret": "0.5"}, base | {"side": "pyepo", "regret": "0.4"}])
+    new = write("new.csv", [base | {"regret": "0.3"}, base | {"seed": "1", "regret": "0.2"}])
+    out = tmp_path / "merged.csv"
+    assert main(["merge", str(out), str(old), str(new)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["side"], r["seed"], r["regret"]) for r in rows] == [
+        ("ours", "0", "0.3"),  # replaced in its place by the later file
+        ("pyepo", "0", "0.4"),
+        ("ours", "1", "0.2"),
+    ]
+    assert "3 runs (of 4 rows read from 2 files)" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["merge", str(out), str(bad)]) == 2
+    assert "not a results file" in capsys.readouterr().err
+    assert main(["merge", str(out), str(tmp_path / "missing.csv")]) == 2
 
 
 def test_grid_logs_a_failed_run_and_goes_on(tmp_path, monkeypatch):

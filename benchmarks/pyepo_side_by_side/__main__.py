@@ -1,4 +1,5 @@
-"""``python -m benchmarks.pyepo_side_by_side {run,estimate,table}`` (see the package docstring)."""
+"""``python -m benchmarks.pyepo_side_by_side {run,estimate,merge,table}`` (see the package
+docstring)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     est = sub.add_parser("estimate", help="time each method briefly; print the grid's total")
     _add_grid(est)
     est.add_argument("--epochs", type=int, default=2, help="calibration epochs (default 2)")
+    mer = sub.add_parser(
+        "merge",
+        help="one results CSV from several (a later file's run replaces the same run of an "
+        "earlier one: same cell, seed, method, side and solver)",
+    )
+    mer.add_argument("out", help="the merged results file (overwritten)")
+    mer.add_argument("inputs", nargs="+", help="results files, oldest first")
     tab = sub.add_parser("table", help="Markdown tables and figures from a results CSV")
     tab.add_argument("csv", help="results file")
     tab.add_argument(
@@ -113,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     if args.command == "table":
         return _table(args)
+    if args.command == "merge":
+        from .grid import merge_results
+
+        kept, read = merge_results(args.inputs, args.out)
+        print(f"{args.out}: {kept} runs (of {read} rows read from {len(args.inputs)} files)")
+        return 0
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
     if args.epochs is not None and args.epochs < 1:

@@ -41,6 +41,7 @@ __all__ = [
     "Grid",
     "parse_ranges",
     "finished_keys",
+    "merge_results",
     "row_key",
     "run_grid",
 ]
@@ -129,6 +130,29 @@ def finished_keys(csv_path: Path) -> set[tuple]:
         if missing:
             raise ValueError(f"{csv_path} is not a results file of this grid: no {sorted(missing)}")
         return {row_key(r) for r in reader}
+
+
+def merge_results(inputs: list[str | Path], out: str | Path) -> tuple[int, int]:
+    """Write to ``out`` the runs of the results files ``inputs`` (oldest first): a run of a
+    later file replaces the run with the same :func:`row_key` of an earlier one, in its
+    place. Returns (runs written, rows read)."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    read = 0
+    for path in map(Path, inputs):
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such results file")
+        finished_keys(path)  # refuses a file that is not a results file of this grid
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                merged[row_key(row)] = row
+                read += 1
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: row.get(k, "") for k in COLUMNS} for row in merged.values())
+    return len(merged), read
 
 
 def append_row(csv_path: Path, row: dict[str, Any]) -> None:
