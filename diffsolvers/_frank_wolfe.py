@@ -215,12 +215,14 @@ def _frank_wolfe(
             RuntimeWarning,
             stacklevel=2,
         )
-    return (
+    outputs = (
         y.to(theta.dtype).reshape(theta.shape),
         atoms.transpose(0, 1).to(theta.dtype).reshape((n_iterations + 1, *theta.shape)),
         weights.transpose(0, 1).reshape((n_iterations + 1, *batch_shape)),
         bound.to(theta.dtype).reshape(batch_shape),
     )
+    # the strides of the fake kernel's outputs (contiguous), which inductor relies on
+    return tuple(t.contiguous() for t in outputs)
 
 
 @_frank_wolfe.register_fake

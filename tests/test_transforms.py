@@ -38,6 +38,8 @@ INDUCTOR_SUBSET = [
     ("shortest_path", "perturbed"),
     ("knapsack", "fenchel_young"),
     ("assignment", "blackbox"),
+    ("argmax", "frank_wolfe"),  # an operator with several outputs: their strides
+    ("argmax", "nce"),  # the solution pool's operator
 ]
 V, B = 2, 3  # vmapped axis, batch axis
 
