@@ -62,6 +62,7 @@ __all__ = [
     "solve_rows",
     "side_names_of",
     "vmapped_side",
+    "vmapped_operands",
     "isotonic",
 ]
 
@@ -188,6 +189,34 @@ def vmapped_side(
         return list(side)
     names = side_names_of(side_names)
     return stack_side(solver, names, side, side_dims, size, batch_shape, event_shape)
+
+
+def vmapped_operands(
+    theta: torch.Tensor,
+    theta_dim: int | None,
+    side: Sequence[torch.Tensor],
+    side_names: str,
+    side_dims: Sequence[int | None],
+    solver: int,
+    event_ndim: int,
+    size: int,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """θ ``(*batch, *instance)`` and its side data in a vmapped call of an operator, with
+    the vmapped axis as θ's first batch axis (added and expanded where θ is not vmapped,
+    ``theta_dim`` None) and the side data in that per-instance form
+    (:func:`vmapped_side`), for the solver of handle ``solver`` (``event_ndim`` instance
+    axes)."""
+    if theta_dim is None:
+        theta_b = theta.expand(size, *theta.shape)
+    else:
+        theta_b = theta.movedim(theta_dim, 0)
+    logical = theta_b[0]
+    cut = logical.ndim - event_ndim
+    sol = _handles.get(solver)
+    side_b = vmapped_side(
+        sol, side, side_names, side_dims, logical.shape[:cut], logical.shape[cut:], size
+    )
+    return theta_b, side_b
 
 
 @torch.library.custom_op("diffsolvers::solve", mutates_args=())
