@@ -209,13 +209,6 @@ def _(theta, theta_eps, ys, grad_out, side, side_names, solver, state, *rest):
     return torch.empty_like(theta)
 
 
-def _at(t: torch.Tensor, axis: int | None, position: int, size: int) -> torch.Tensor:
-    """``t`` with its vmapped ``axis`` moved to ``position`` (or added there, expanded)."""
-    if axis is None:
-        return t.unsqueeze(position).expand(*t.shape[:position], size, *t.shape[position:])
-    return t.movedim(axis, position)
-
-
 def _aimle_gradient_vmap(
     info,
     in_dims,
@@ -237,9 +230,9 @@ def _aimle_gradient_vmap(
     )
     grad = _aimle_gradient(
         theta_b,
-        _at(theta_eps, in_dims[1], 1, size),
-        _at(ys, in_dims[2], 1, size),
-        _at(grad_out, in_dims[3], 0, size),
+        _bridge.vmapped_at(theta_eps, in_dims[1], size, 1),
+        _bridge.vmapped_at(ys, in_dims[2], size, 1),
+        _bridge.vmapped_at(grad_out, in_dims[3], size),
         side_b,
         side_names,
         solver,
