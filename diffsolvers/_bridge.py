@@ -62,6 +62,8 @@ __all__ = [
     "solve_rows",
     "side_names_of",
     "vmapped_side",
+    "vmapped_at",
+    "vmapped_operands",
     "isotonic",
 ]
 
@@ -190,6 +192,39 @@ def vmapped_side(
     return stack_side(solver, names, side, side_dims, size, batch_shape, event_shape)
 
 
+def vmapped_at(t: torch.Tensor, dim: int | None, size: int, position: int = 0) -> torch.Tensor:
+    """``t`` in a vmap rule with its vmapped axis ``dim`` moved to ``position``, or, where
+    ``t`` is not vmapped (``dim`` None), with a new axis of ``size`` there (expanded)."""
+    if dim is None:
+        return t.unsqueeze(position).expand(*t.shape[:position], size, *t.shape[position:])
+    return t.movedim(dim, position)
+
+
+def vmapped_operands(
+    theta: torch.Tensor,
+    theta_dim: int | None,
+    side: Sequence[torch.Tensor],
+    side_names: str,
+    side_dims: Sequence[int | None],
+    solver: int,
+    event_ndim: int,
+    size: int,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """θ ``(*batch, *instance)`` and its side data in a vmapped call of an operator, with
+    the vmapped axis as θ's first batch axis (added and expanded where θ is not vmapped,
+    ``theta_dim`` None) and the side data in that per-instance form
+    (:func:`vmapped_side`), for the solver of handle ``solver`` (``event_ndim`` instance
+    axes)."""
+    theta_b = vmapped_at(theta, theta_dim, size)
+    logical = theta_b[0]
+    cut = logical.ndim - event_ndim
+    sol = _handles.get(solver)
+    side_b = vmapped_side(
+        sol, side, side_names, side_dims, logical.shape[:cut], logical.shape[cut:], size
+    )
+    return theta_b, side_b
+
+
 @torch.library.custom_op("diffsolvers::solve", mutates_args=())
 def _solve(
     theta: torch.Tensor,
@@ -254,16 +289,8 @@ def _solve_vmap(info, in_dims, theta, direction, step, side, side_names, solver,
     stacked, so the solver is still called once."""
     size = info.batch_size
     sol = _handles.get(solver)
-
-    def batched(t: torch.Tensor | None, axis: int | None) -> torch.Tensor | None:
-        if t is None:
-            return None
-        if axis is None:
-            return t.unsqueeze(1).expand(t.shape[0], size, *t.shape[1:])
-        return t.movedim(axis, 1)
-
-    theta_b = batched(theta, in_dims[0])
-    direction_b = batched(direction, in_dims[1])
+    theta_b = vmapped_at(theta, in_dims[0], size, 1)
+    direction_b = None if direction is None else vmapped_at(direction, in_dims[1], size, 1)
     logical = theta.select(in_dims[0], 0) if in_dims[0] is not None else theta
     batch_shape, event_shape = _split(logical, sol)
     side_b = vmapped_side(sol, side, side_names, in_dims[3], batch_shape, event_shape, size)

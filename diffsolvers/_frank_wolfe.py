@@ -186,7 +186,7 @@ def _run(
 
 
 @torch.library.custom_op("diffsolvers::frank_wolfe", mutates_args=())
-def _frank_wolfe(
+def frank_wolfe(
     theta: torch.Tensor,
     side: list[torch.Tensor],
     side_names: str,
@@ -197,6 +197,13 @@ def _frank_wolfe(
     tolerance: float,
     problem: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(ŷ, atoms, weights, bound)`` for scores ``θ`` ``(*batch, *instance)`` (checked, in
+    the working dtype, no gradient) and the solver with handle ``solver`` (``event_ndim``
+    instance axes). ``atoms`` ``(K, *batch, *instance)`` and ``weights`` ``(K, *batch)``
+    (float64, 0 for unused or dropped slots; ``K = n_iterations + 1``) give ``ŷ = Σ_k
+    weights_k atoms_k``; ``bound`` ``(*batch)`` certifies ``‖ŷ - ŷ_exact‖₂ <= bound``.
+    ``side``: the solver's side data (values, names joined by commas), relative to the
+    batch axes, as for :func:`diffsolvers._bridge.solve`."""
     sol = _handles.get(solver)
     cut = theta.ndim - event_ndim
     batch_shape, event_shape = tuple(theta.shape[:cut]), tuple(theta.shape[cut:])
@@ -225,7 +232,7 @@ def _frank_wolfe(
     return tuple(t.contiguous() for t in outputs)
 
 
-@_frank_wolfe.register_fake
+@frank_wolfe.register_fake
 def _(theta, side, side_names, solver, event_ndim, strength, n_iterations, tolerance, problem):
     batch_shape = theta.shape[: theta.ndim - event_ndim]
     slots = n_iterations + 1
@@ -239,54 +246,12 @@ def _(theta, side, side_names, solver, event_ndim, strength, n_iterations, toler
 
 def _frank_wolfe_vmap(info, in_dims, theta, side, side_names, solver, event_ndim, *rest):
     """The vmapped axis becomes the first batch axis of θ; side data is brought to
-    per-instance form slice by slice (:func:`diffsolvers._bridge.vmapped_side`)."""
-    size = info.batch_size
-    axis = in_dims[0]
-    theta_b = theta.movedim(axis, 0) if axis is not None else theta.expand(size, *theta.shape)
-    logical = theta_b[0]
-    cut = logical.ndim - event_ndim
-    side_b = _bridge.vmapped_side(
-        _handles.get(solver),
-        side,
-        side_names,
-        in_dims[1],
-        logical.shape[:cut],
-        logical.shape[cut:],
-        size,
+    per-instance form slice by slice (:func:`diffsolvers._bridge.vmapped_operands`)."""
+    theta_b, side_b = _bridge.vmapped_operands(
+        theta, in_dims[0], side, side_names, in_dims[1], solver, event_ndim, info.batch_size
     )
-    out = _frank_wolfe(theta_b, side_b, side_names, solver, event_ndim, *rest)
+    out = frank_wolfe(theta_b, side_b, side_names, solver, event_ndim, *rest)
     return out, (0, 1, 1, 0)
 
 
-_frank_wolfe.register_vmap(_frank_wolfe_vmap)
-
-
-def frank_wolfe(
-    theta: torch.Tensor,
-    side: list[torch.Tensor],
-    side_names: str,
-    solver: int,
-    event_ndim: int,
-    strength: float,
-    n_iterations: int,
-    tolerance: float,
-    problem: str,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(ŷ, atoms, weights, bound)`` for scores ``θ`` ``(*batch, *instance)`` (checked, in
-    the working dtype) and the solver with handle ``solver`` (``event_ndim`` instance
-    axes); no gradient. ``atoms`` ``(K, *batch, *instance)`` and ``weights`` ``(K, *batch)``
-    (float64, 0 for unused or dropped slots; ``K = n_iterations + 1``) give ``ŷ = Σ_k
-    weights_k atoms_k``; ``bound`` ``(*batch)`` certifies ``‖ŷ - ŷ_exact‖₂ <= bound``.
-    ``side``: the solver's side data (values, names joined by commas), relative to the
-    batch axes, as for :func:`diffsolvers._bridge.solve`."""
-    return _frank_wolfe(
-        theta.detach(),
-        side,
-        side_names,
-        solver,
-        event_ndim,
-        float(strength),
-        int(n_iterations),
-        float(tolerance),
-        problem,
-    )
+frank_wolfe.register_vmap(_frank_wolfe_vmap)

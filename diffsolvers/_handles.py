@@ -88,10 +88,11 @@ def get(handle: int) -> Any:
     return obj
 
 
-def hold(ctx: Any, handle: int) -> None:
-    """Keep the object of ``handle`` alive as long as the autograd context ``ctx`` (whose
-    backward will use the handle). Eager only: a traced program skips it."""
+def hold(ctx: Any, *handles: int) -> None:
+    """Keep the objects of ``handles`` alive as long as the autograd context ``ctx`` (whose
+    backward will use the handles), in place of those held before. Eager only: a traced
+    program skips it."""
     import torch
 
     if not torch.compiler.is_compiling():
-        ctx.held_object = get(handle)
+        ctx.held_objects = tuple(get(handle) for handle in handles)

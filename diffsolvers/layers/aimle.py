@@ -73,8 +73,8 @@ import torch
 from .. import _bridge, _handles
 from .._first_order import first_order_only
 from .._options import OPTIONS
-from ..registry import clamp_negative_costs, register_method
-from .imle import IMLE_SAMPLES, SumOfGammaModule
+from ..registry import builder, clamp_negative_costs, register_method
+from .imle import IMLE_SAMPLES, SUM_OF_GAMMA_OPTIONS, SampledSolutionsFn, SumOfGammaModule
 
 __all__ = ["AdaptiveIMLELayer", "AdaptiveLambda"]
 
@@ -209,13 +209,6 @@ def _(theta, theta_eps, ys, grad_out, side, side_names, solver, state, *rest):
     return torch.empty_like(theta)
 
 
-def _at(t: torch.Tensor, axis: int | None, position: int, size: int) -> torch.Tensor:
-    """``t`` with its vmapped ``axis`` moved to ``position`` (or added there, expanded)."""
-    if axis is None:
-        return t.unsqueeze(position).expand(*t.shape[:position], size, *t.shape[position:])
-    return t.movedim(axis, position)
-
-
 def _aimle_gradient_vmap(
     info,
     in_dims,
@@ -232,23 +225,14 @@ def _aimle_gradient_vmap(
 ):
     """The vmapped axis becomes the first batch axis (one solver call, one update)."""
     size = info.batch_size
-    theta_b = _at(theta, in_dims[0], 0, size)
-    logical = theta_b[0]
-    cut = logical.ndim - event_ndim
-    side_b = _bridge.vmapped_side(
-        _handles.get(solver),
-        side,
-        side_names,
-        in_dims[4],
-        logical.shape[:cut],
-        logical.shape[cut:],
-        size,
+    theta_b, side_b = _bridge.vmapped_operands(
+        theta, in_dims[0], side, side_names, in_dims[4], solver, event_ndim, size
     )
     grad = _aimle_gradient(
         theta_b,
-        _at(theta_eps, in_dims[1], 1, size),
-        _at(ys, in_dims[2], 1, size),
-        _at(grad_out, in_dims[3], 0, size),
+        _bridge.vmapped_at(theta_eps, in_dims[1], size, 1),
+        _bridge.vmapped_at(ys, in_dims[2], size, 1),
+        _bridge.vmapped_at(grad_out, in_dims[3], size),
         side_b,
         side_names,
         solver,
@@ -262,31 +246,21 @@ def _aimle_gradient_vmap(
 _aimle_gradient.register_vmap(_aimle_gradient_vmap)
 
 
-class _AdaptiveIMLEFn(torch.autograd.Function):
+class _AdaptiveIMLEFn(SampledSolutionsFn):
     """Forward the mean of ``y*(θ + ε_m)``; backward the adaptive I-MLE estimate (which
-    also updates the adaptation, see the module docstring)."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(theta, theta_eps, key, state, problem, event_ndim, symmetric, adapt, names, side):
-        ys = _bridge.solve_by_key(key, problem, theta_eps, dict(zip(names, side)), what="θ + ε")
-        return ys.mean(0), ys
+    also updates the adaptation, see the module docstring). Options: the adaptation's
+    handle, the number of instance axes, ``symmetric`` and ``adapt``."""
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        theta, theta_eps, key, state, problem, event_ndim, symmetric, adapt, names, side = inputs
-        ctx.save_for_backward(theta, theta_eps, output[1], *side)
-        ctx.key, ctx.state, ctx.problem, ctx.event_ndim = key, state, problem, event_ndim
-        ctx.symmetric, ctx.adapt, ctx.names = symmetric, adapt, names
-        if not torch.compiler.is_compiling():  # the backward needs both, maybe after the module
-            ctx.held_objects = (_handles.get(key), _handles.get(state))
-        ctx.mark_non_differentiable(output[1])
+        SampledSolutionsFn.setup_context(ctx, inputs, output)
+        _handles.hold(ctx, ctx.key, ctx.options[0])  # the backward updates the adaptation
 
     @staticmethod
     @first_order_only("the adaptive I-MLE gradient")
     def backward(ctx, grad_out, _grad_ys):
         theta, theta_eps, ys, *side = ctx.saved_tensors
+        state, event_ndim, symmetric, adapt = ctx.options
         grad = _aimle_gradient(
             theta,
             theta_eps,
@@ -295,13 +269,13 @@ class _AdaptiveIMLEFn(torch.autograd.Function):
             side,
             ",".join(ctx.names),
             ctx.key,
-            ctx.state,
-            ctx.event_ndim,
-            ctx.symmetric,
-            ctx.adapt,
+            state,
+            event_ndim,
+            symmetric,
+            adapt,
             ctx.problem,
         )
-        return grad, None, None, None, None, None, None, None, None, None
+        return SampledSolutionsFn.gradient(grad)
 
 
 class AdaptiveIMLELayer(SumOfGammaModule):
@@ -397,20 +371,15 @@ class AdaptiveIMLELayer(SumOfGammaModule):
         )
 
     def forward(self, x: torch.Tensor, **side: Any) -> torch.Tensor:
-        theta, work, theta_eps = self.perturbed(x)
-        y, _ = _AdaptiveIMLEFn.apply(
-            work,
-            theta_eps,
-            self._solver_key,
+        return self.sampled(
+            _AdaptiveIMLEFn,
+            x,
+            side,
             self._state_key,
-            self.problem,
             self.solver.event_ndim,
             self.symmetric,
             self.training,
-            tuple(side),
-            tuple(_bridge.side_tensors(side)),
         )
-        return y.to(theta.dtype)
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -420,30 +389,12 @@ _MINERVINI = (
 )
 
 
-def _build(solver: Any, problem: str, **options: Any) -> AdaptiveIMLELayer:
-    return AdaptiveIMLELayer(solver, **options)
-
-
 register_method(
     "adaptive_imle",
     "layer",
-    _build,
+    builder(AdaptiveIMLELayer),
     description="adaptive I-MLE: I-MLE with λ = β‖θ‖/‖∂L/∂y‖, β adapted to the gradient density",
-    options=(
-        "beta",
-        "beta_step",
-        "target_norm",
-        "norm_decay",
-        "symmetric",
-        "kappa",
-        "tau",
-        "n_terms",
-        "n_samples",
-        "seed",
-        "generator",
-        "map_in_eval",
-        "inputs",
-    ),
+    options=("beta", "beta_step", "target_norm", "norm_decay", "symmetric", *SUM_OF_GAMMA_OPTIONS),
     option_defaults={"n_samples": IMLE_SAMPLES},
     solver_defaults=clamp_negative_costs,
     reference=_MINERVINI,

@@ -77,7 +77,7 @@ from .. import _bridge
 from .._core import SolverModule, work_dtype
 from .._frank_wolfe import frank_wolfe
 from .._options import OPTIONS
-from ..registry import register_method
+from ..registry import builder, register_method
 
 __all__ = ["RegularizedFrankWolfe", "FrankWolfeResult", "active_projection"]
 
@@ -120,9 +120,9 @@ class _FrankWolfeFn(torch.autograd.Function):
             ",".join(names),
             key,
             event_ndim,
-            strength,
-            n_iterations,
-            tolerance,
+            float(strength),
+            int(n_iterations),
+            float(tolerance),
             problem,
         )
 
@@ -245,14 +245,10 @@ _REFERENCE = (
 )
 
 
-def _build(solver: Any, problem: str, **options: Any) -> RegularizedFrankWolfe:
-    return RegularizedFrankWolfe(solver, **options)
-
-
 register_method(
     "frank_wolfe",
     "layer",
-    _build,
+    builder(RegularizedFrankWolfe),
     description="regularised optimizer argmax over conv(Y) of ⟨θ, y⟩ - (ε/2)‖y‖², Frank-Wolfe",
     options=("strength", "n_iterations", "tolerance", "inputs"),
     reference=_REFERENCE,

@@ -63,6 +63,17 @@ __all__ = ["SumOfGamma", "SumOfGammaModule", "IMLELayer"]
 _O = OPTIONS
 #: I-MLE draws one sample per forward pass by default (the paper's setting).
 IMLE_SAMPLES = 1
+#: The options of :class:`SumOfGammaModule`, which every I-MLE layer takes.
+SUM_OF_GAMMA_OPTIONS = (
+    "kappa",
+    "tau",
+    "n_terms",
+    "n_samples",
+    "seed",
+    "generator",
+    "map_in_eval",
+    "inputs",
+)
 
 
 class SumOfGamma:
@@ -129,41 +140,58 @@ class SumOfGamma:
         return f"SumOfGamma(kappa={self.kappa}, tau={self.tau}, n_terms={self.n_terms})"
 
 
-class _IMLEFn(torch.autograd.Function):
-    """Forward the mean of ``y*(θ + ε_m)``; backward the I-MLE estimate. ``theta_eps``
-    (M, *batch, *instance) holds ``θ + ε_m`` (formed by the perturbation operator)."""
+class SampledSolutionsFn(torch.autograd.Function):
+    """The forward of the I-MLE layers: ``(1/M) Σ_m y*(θ + ε_m)`` and the solutions ``ys``
+    (M, *batch, *instance), one solver call on ``theta_eps`` (``θ + ε_m``, formed by the
+    perturbation operator). A subclass gives the backward.
+
+    Inputs ``(theta, theta_eps, key, problem, names, side, options)``: the solver's handle
+    and problem name, the side data's names and tensors, and a tuple of the subclass's own
+    options (kept as ``ctx.options``). The context saves ``(theta, theta_eps, ys, *side)``
+    and holds the solver alive for the backward, which solves again, maybe after the module
+    is gone; :meth:`gradient` gives the backward's return value."""
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(theta, theta_eps, lambda_, key, problem, names, side):
+    def forward(theta, theta_eps, key, problem, names, side, options):
         ys = _bridge.solve_by_key(key, problem, theta_eps, dict(zip(names, side)), what="θ + ε")
         return ys.mean(0), ys
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        theta, theta_eps, lambda_, key, problem, names, side = inputs
+        theta, theta_eps, key, problem, names, side, options = inputs
         ctx.save_for_backward(theta, theta_eps, output[1], *side)
-        ctx.lambda_, ctx.key, ctx.problem, ctx.names = lambda_, key, problem, names
-        _handles.hold(ctx, key)  # the backward solves again, maybe after the module is gone
+        ctx.key, ctx.problem, ctx.names, ctx.options = key, problem, names, options
+        _handles.hold(ctx, key)
         ctx.mark_non_differentiable(output[1])
+
+    @staticmethod
+    def gradient(grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """``grad`` for θ and ``None`` for every other input."""
+        return grad, None, None, None, None, None, None
+
+
+class _IMLEFn(SampledSolutionsFn):
+    """Forward the mean of ``y*(θ + ε_m)``; backward the I-MLE estimate (option: λ)."""
 
     @staticmethod
     @first_order_only("the I-MLE gradient")
     def backward(ctx, grad_out, _grad_ys):
         theta, theta_eps, ys, *side = ctx.saved_tensors
+        (lambda_,) = ctx.options
         ys_target = _bridge.solve_by_key(
             ctx.key,
             ctx.problem,
             theta_eps,
             dict(zip(ctx.names, side)),
             direction=grad_out.expand_as(theta_eps),
-            step=-ctx.lambda_,
+            step=-lambda_,
             what="θ + ε - λ·∂L/∂y",
             direction_what="the incoming gradient ∂L/∂y",
         )
-        grad = (ys - ys_target).mean(0) / ctx.lambda_
-        return grad, None, None, None, None, None, None
+        grad = (ys - ys_target).mean(0) / lambda_
+        return SampledSolutionsFn.gradient(grad)
 
 
 class SumOfGammaModule(SolverModule):
@@ -241,6 +269,24 @@ class SumOfGammaModule(SolverModule):
             theta_eps = work.detach().unsqueeze(0)
         return theta, work, theta_eps
 
+    def sampled(
+        self, fn: type[SampledSolutionsFn], x: torch.Tensor, side: dict[str, Any], *options: Any
+    ) -> torch.Tensor:
+        """The layer's output through ``fn`` (a :class:`SampledSolutionsFn`) with the
+        perturbed scores of ``x``, the side data ``side`` and ``fn``'s ``options``, in
+        ``x``'s dtype."""
+        theta, work, theta_eps = self.perturbed(x)
+        y, _ = fn.apply(
+            work,
+            theta_eps,
+            self._solver_key,
+            self.problem,
+            tuple(side),
+            tuple(_bridge.side_tensors(side)),
+            options,
+        )
+        return y.to(theta.dtype)
+
 
 class IMLELayer(SumOfGammaModule):
     """``θ ↦ (1/M) Σ_m y*(θ + ε_m)`` with the I-MLE backward (see the module docstring).
@@ -298,18 +344,7 @@ class IMLELayer(SumOfGammaModule):
     def forward_with(self, x: torch.Tensor, *, lambda_: float, **side: Any) -> torch.Tensor:
         """The layer with the target strength ``lambda_`` for this call only (the module is
         not changed, so several threads may share it)."""
-        theta, work, theta_eps = self.perturbed(x)
-        names = tuple(side)
-        y, _ = _IMLEFn.apply(
-            work,
-            theta_eps,
-            float(lambda_),
-            self._solver_key,
-            self.problem,
-            names,
-            tuple(_bridge.side_tensors(side)),
-        )
-        return y.to(theta.dtype)
+        return self.sampled(_IMLEFn, x, side, float(lambda_))
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -320,17 +355,7 @@ register_method(
     "layer",
     builder(IMLELayer),
     description="I-MLE: y*(θ + ε), ε Sum-of-Gamma; gradient (y*(θ+ε) - y*(θ - λ∂L/∂y + ε))/λ",
-    options=(
-        "lambda_",
-        "kappa",
-        "tau",
-        "n_terms",
-        "n_samples",
-        "seed",
-        "generator",
-        "map_in_eval",
-        "inputs",
-    ),
+    options=("lambda_", *SUM_OF_GAMMA_OPTIONS),
     option_defaults={"n_samples": IMLE_SAMPLES},
     solver_defaults=clamp_negative_costs,
     reference=_NIEPERT,
