@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import SolverInputError
+from .base import SolverInputError, as_positive_finite
 
 __all__ = ["CpSatOptions", "integer_objective", "solve_model", "TimeLimitReport"]
 
@@ -50,16 +50,7 @@ class CpSatOptions:
         cls, problem: str, time_limit: Any, num_workers: Any, on_time_limit: Any
     ) -> CpSatOptions:
         """The options, or a clear error naming ``problem`` and the bad option."""
-        if (
-            isinstance(time_limit, bool)
-            or not isinstance(time_limit, (int, float, np.integer, np.floating))
-            or not math.isfinite(time_limit)
-            or time_limit <= 0
-        ):
-            raise SolverInputError(
-                f"{problem}: time_limit must be a positive finite number of seconds, "
-                f"got {time_limit!r}"
-            )
+        time_limit = as_positive_finite(time_limit, "time_limit", problem, "number of seconds")
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)):
             raise TypeError(f"{problem}: num_workers must be an int, got {num_workers!r}")
         if num_workers < 1:
@@ -69,7 +60,7 @@ class CpSatOptions:
                 f"{problem}: on_time_limit must be one of {', '.join(ON_TIME_LIMIT)}, "
                 f"got {on_time_limit!r}"
             )
-        return cls(float(time_limit), int(num_workers), on_time_limit)
+        return cls(time_limit, int(num_workers), on_time_limit)
 
     def solver(self, **parameters: Any) -> Any:
         """A ``CpSolver`` with these options and the given extra parameters."""

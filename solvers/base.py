@@ -34,6 +34,7 @@ __all__ = [
     "theta_to_costs",
     "as_array",
     "as_finite_float",
+    "as_positive_finite",
     "as_theta",
     "check_path_sum",
 ]
@@ -159,6 +160,32 @@ def as_finite_float(value: Any, name: str, problem: str = "solver") -> np.ndarra
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise SolverInputError(f"{problem}: {name} contains {bad}; it must be finite")
     return arr
+
+
+def as_positive_finite(
+    value: Any, name: str, problem: str = "solver", what: str = "number"
+) -> float:
+    """An option that must be a positive finite real number (a scale, a time limit) as a
+    float; :class:`SolverInputError` naming ``name`` otherwise, ``bool`` and strings
+    included. ``what`` names the quantity in the message.
+
+    Examples:
+        >>> as_positive_finite(100, "weight_scale", "multi_knapsack")
+        100.0
+        >>> try:
+        ...     as_positive_finite(0, "time_limit", "tsp", "number of seconds")
+        ... except SolverInputError as error:
+        ...     print(error)
+        tsp: time_limit must be a positive finite number of seconds, got 0
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not np.isfinite(value)
+        or value <= 0
+    ):
+        raise SolverInputError(f"{problem}: {name} must be a positive finite {what}, got {value!r}")
+    return float(value)
 
 
 def as_theta(

@@ -59,6 +59,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._knapsack_kernels import knapsack_dp, knapsack_dp_batch
+from ._scale import check_scale
 from .base import (
     LPForm,
     Solver,
@@ -101,18 +102,7 @@ class _KnapsackBase(Solver):
         *,
         weight_scale: float | None = None,
     ) -> None:
-        if weight_scale is not None:
-            if (
-                isinstance(weight_scale, bool)
-                or not isinstance(weight_scale, (int, float, np.integer, np.floating))
-                or not np.isfinite(weight_scale)
-                or weight_scale <= 0
-            ):
-                raise SolverInputError(
-                    f"knapsack: weight_scale must be a positive finite number, got {weight_scale!r}"
-                )
-            weight_scale = float(weight_scale)
-        self.weight_scale = weight_scale
+        self.weight_scale = check_scale(weight_scale, "weight_scale", "knapsack")
         self.weights = None if weights is None else self._check_weights(weights, ndim=1)
         self.capacity = None if capacity is None else self._check_capacity(capacity, ndim=0)
 

@@ -26,7 +26,8 @@ becomes the smallest ``k`` with ``k/s >= w``, each capacity the largest ``k`` wi
 weight and for a capacity, although ``0.29·100 = 28.999999999999996``). Weights are thus
 rounded up and capacities down: every packing returned is feasible for the true data, and
 it is optimal for the rounded one, which may exclude a true packing that fills a resource
-to within ``n/s``. With ``s = 1`` the rules are ``⌈w⌉`` and ``⌊C⌋``.
+to within ``n/s``. With ``s = 1`` the rules are ``⌈w⌉`` and ``⌊C⌋``. The rules live in
+:mod:`solvers._scale`, shared with the ``demand_scale`` of ``vehicle_routing``.
 
 Backends:
 
@@ -62,6 +63,7 @@ import scipy.sparse as sp
 
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
 from ._multi_knapsack_kernels import multi_knapsack_dp, multi_knapsack_dp_batch
+from ._scale import check_scale, grid_ceil, grid_floor
 from .base import LPForm, Solver, SolverInputError, as_finite_float
 from .registry import register
 
@@ -71,22 +73,6 @@ DEFAULT_MAX_TABLE_SIZE = 50_000_000
 """Default limit on the DP decision table ``n·L`` of one instance (bytes)."""
 _INT_LIMIT = 2.0**62  # integer weights and capacities stay below this (int64 headroom)
 _NAME = "multi_knapsack"
-
-
-def _grid(x: np.ndarray, scale: float, up: bool) -> np.ndarray:
-    """The smallest ``k`` with ``fl(k/s) >= x`` (``up``) or the largest ``k`` with
-    ``fl(k/s) <= x``, for ``x >= 0`` below ``2^62/s`` (module docstring, "Integer weights").
-
-    ``s·x`` rounded is within one unit of ``k`` (float products are correctly rounded), so
-    one step either way settles it."""
-    k = np.ceil(x * scale) if up else np.floor(x * scale)
-    if up:
-        k = np.where((k > 0) & ((k - 1) / scale >= x), k - 1, k)
-        k = np.where(k / scale < x, k + 1, k)
-    else:
-        k = np.where((k + 1) / scale <= x, k + 1, k)
-        k = np.where((k > 0) & (k / scale > x), k - 1, k)
-    return k
 
 
 class _MultiKnapsackBase(Solver):
@@ -99,18 +85,7 @@ class _MultiKnapsackBase(Solver):
     def __init__(
         self, weights: Any = None, capacity: Any = None, *, weight_scale: float | None = None
     ) -> None:
-        if weight_scale is not None:
-            if (
-                isinstance(weight_scale, bool)
-                or not isinstance(weight_scale, (int, float, np.integer, np.floating))
-                or not np.isfinite(weight_scale)
-                or weight_scale <= 0
-            ):
-                raise SolverInputError(
-                    f"{_NAME}: weight_scale must be a positive finite number, got {weight_scale!r}"
-                )
-            weight_scale = float(weight_scale)
-        self.weight_scale = weight_scale
+        self.weight_scale = check_scale(weight_scale, "weight_scale", _NAME)
         self.weights = None if weights is None else self._check_weights(weights, fixed=True)
         self.capacity = None if capacity is None else self._check_capacity(capacity, fixed=True)
         if self.weights is not None and self.capacity is not None:
@@ -210,8 +185,8 @@ class _MultiKnapsackBase(Solver):
         :class:`SolverInputError`.
         """
         s = 1.0 if self.weight_scale is None else self.weight_scale
-        w = _grid(weights, s, up=True)
-        c = np.minimum(_grid(capacity, s, up=False), w.sum(axis=2))
+        w = grid_ceil(weights, s)
+        c = np.minimum(grid_floor(capacity, s), w.sum(axis=2))
         if c.size and c.max() >= _INT_LIMIT:
             raise SolverInputError(
                 f"{_NAME}: scaled capacity {c.max():.3g} exceeds the integer range 2^62"

@@ -23,12 +23,34 @@ and an instance where the customers cannot be grouped in twos or more within the
 adding a constant ``t`` to ``θ`` adds ``t`` per route: unlike the TSP, a shift of ``θ``
 changes the decision (a positive one favours more routes).
 
-Side data: integer ``demands`` ``q >= 0`` of shape ``(m,)`` and a ``capacity`` ``Q >= 0``
-(used as ``⌊Q⌋``, exact for integer demands), given at construction,
-``solvers.get("vehicle_routing", n_nodes=..., demands=q, capacity=Q)``, or per call,
-``solver.solve(theta, demands=q, capacity=Q)`` (per-call values replace the fixed ones), as
-for ``multi_knapsack``: ``demands`` ``(m,)`` or ``(*batch, m)``, ``capacity`` a scalar or
-``(*batch,)``. ``num_vehicles`` (default ``None``: no limit) is fixed at construction.
+Side data: ``demands`` ``q >= 0`` of shape ``(m,)`` and a ``capacity`` ``Q >= 0``, given at
+construction, ``solvers.get("vehicle_routing", n_nodes=..., demands=q, capacity=Q)``, or
+per call, ``solver.solve(theta, demands=q, capacity=Q)`` (per-call values replace the fixed
+ones), as for ``multi_knapsack``: ``demands`` ``(m,)`` or ``(*batch, m)``, ``capacity`` a
+scalar or ``(*batch,)``. ``num_vehicles`` (default ``None``: no limit) is fixed at
+construction.
+
+Integer demands. The exact backends compare integer loads: without ``demand_scale`` the
+demands must be integers and the capacity is used as ``⌊Q⌋`` (exact for integer demands).
+With ``demand_scale = s`` fractional demands are placed on the grid of multiples of ``1/s``
+as ``multi_knapsack`` places its weights (:mod:`solvers._scale`): each demand becomes the
+smallest ``k`` with ``k/s >= q_v``, the capacity the largest ``k`` with ``k/s <= Q``
+(``k/s`` evaluated in float64, so ``0.29`` at ``s = 100`` is 29 hundredths as a demand and
+as a capacity). Demands are rounded up and the capacity down, in every backend, in
+:meth:`~VehicleRoutingSolver.lp_form` and in :meth:`~VehicleRoutingSolver.is_routes`: every
+set of routes returned is feasible for the true demands (up to the floating-point rounding
+of ``k/s``), and optimal for the rounded ones, which may exclude a route that fills a
+vehicle to within ``m/s``. The checks of a customer heavier than a vehicle and of the
+fleet's total capacity compare the rounded values and report them in the user's units.
+
+    >>> import numpy as np, solvers
+    >>> vrp = solvers.get(
+    ...     "vehicle_routing", n_nodes=5, demands=[0.29, 0.71, 0.3, 0.7], capacity=1.0,
+    ...     demand_scale=100,
+    ... )
+    >>> theta = -np.ones(10)  # edges (0,1) (0,2) (0,3) (0,4) (1,2) ... (3,4)
+    >>> vrp.routes(vrp.solve(theta))  # 29 + 71 and 30 + 70 hundredths fill two vehicles
+    [[1, 2], [3, 4]]
 
 Backends:
 
@@ -57,6 +79,7 @@ import numpy as np
 
 from . import runtime
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
+from ._scale import check_scale, grid_ceil, grid_floor
 from ._vehicle_routing_forms import load_flow_form, routes_of
 from ._vehicle_routing_kernels import vehicle_routing_batch, vehicle_routing_dp, work_tables
 from .base import LPForm, Solver, SolverInputError, as_array, as_finite_float, check_path_sum
@@ -76,6 +99,13 @@ DEFAULT_MAX_CUSTOMERS = 12
 MAX_DP_CUSTOMERS = 16
 """Hard limit of ``max_customers`` (``3^16 ≈ 4.3·10^7`` partition steps per instance)."""
 _INT_LIMIT = 2**62  # demands sum in int64
+
+
+def _shown(value: float) -> str:
+    """A user's number as a message shows it: short (``6``, ``0.29``) where that reads back
+    as the same float, else in full (``0.28999999999999995``)."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
@@ -100,6 +130,7 @@ class _VehicleRoutingBase(Solver):
         capacity: Any = None,
         *,
         num_vehicles: int | None = None,
+        demand_scale: float | None = None,
     ) -> None:
         if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)):
             raise TypeError(f"{_NAME}: n_nodes must be an int, got {n_nodes!r}")
@@ -113,6 +144,7 @@ class _VehicleRoutingBase(Solver):
         self.num_vehicles = (
             None if num_vehicles is None else _check_int(num_vehicles, "num_vehicles", 1)
         )
+        self.demand_scale = check_scale(demand_scale, "demand_scale", _NAME)
         self.edges = complete_graph_edges(self.n_nodes)
         self.instance_shape = (self.edges.shape[0],)
         self.demands = None if demands is None else self._check_demands(demands, fixed=True)
@@ -135,14 +167,12 @@ class _VehicleRoutingBase(Solver):
             )
         if q.size and q.min() < 0:
             raise SolverInputError(f"{_NAME}: demands must be >= 0, got minimum {q.min()}")
-        if q.size and not np.array_equal(q, np.floor(q)):
+        if self.demand_scale is None and q.size and not np.array_equal(q, np.floor(q)):
             raise SolverInputError(
                 f"{_NAME}: demands must be integers (the exact backends compare integer "
-                "loads); scale fractional demands to integers, rounding demands up and the "
-                "capacity down"
+                "loads); for fractional demands pass demand_scale=s (demands are then rounded "
+                "up and the capacity down to multiples of 1/s, see solvers.vehicle_routing)"
             )
-        if q.size and q.sum(axis=-1).max() >= _INT_LIMIT:
-            raise SolverInputError(f"{_NAME}: demands sum beyond the integer range 2^62")
         return q
 
     def _check_capacity(self, capacity: Any, fixed: bool = False) -> np.ndarray:
@@ -158,9 +188,12 @@ class _VehicleRoutingBase(Solver):
     def _check_side(
         self, side: dict[str, Any], batch_shape: tuple[int, ...], event_shape: tuple[int, ...]
     ) -> dict:
-        """Validate demands and capacity and broadcast them over θ's batch axes: int64
-        ``demands`` ``(*batch, m)`` and ``capacity`` ``(*batch,)`` (``⌊Q⌋``, capped at the
-        total demand)."""
+        """Validate demands and capacity, broadcast them over θ's batch axes and refuse the
+        instances :meth:`_check_demands_fit` sees to be infeasible.
+
+        Returns float64 ``demands`` ``(*batch, m)`` and ``capacity`` ``(*batch,)``, the true
+        (unrounded) values: checking them again, or giving them to :meth:`lp_form`, rounds
+        them once."""
         side = super()._check_side(side, batch_shape, event_shape)
         demands = side.get("demands", self.demands)
         capacity = side.get("capacity", self.capacity)
@@ -185,36 +218,79 @@ class _VehicleRoutingBase(Solver):
                 f"batch axes, got {c.shape}"
             )
         q = np.broadcast_to(q, (*batch_shape, m))
-        c = np.minimum(np.floor(np.broadcast_to(c, batch_shape)), q.sum(axis=-1))
+        c = np.broadcast_to(c, batch_shape)
         self._check_demands_fit(q.reshape(-1, m), c.reshape(-1))
-        return {"demands": q.astype(np.int64), "capacity": c.astype(np.int64)}
+        return {"demands": q, "capacity": c}
+
+    def _integer_instance(
+        self, demands: np.ndarray, capacity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Integer demands ``(B, m)`` and capacities ``(B,)`` in units of ``1/s`` (module
+        docstring, "Integer demands"; ``s = 1`` without ``demand_scale``), for side data
+        already checked. Each capacity is capped at its instance's total demand (a larger
+        one serves as the total does, so a huge capacity is not an error); the rounded
+        demands of an instance must sum below ``2^62`` (the kernels add them in int64),
+        else :class:`SolverInputError`."""
+        s = 1.0 if self.demand_scale is None else self.demand_scale
+        q = grid_ceil(demands, s)
+        total = q.sum(axis=-1)
+        if total.size and total.max() >= _INT_LIMIT:
+            unit = "" if self.demand_scale is None else "; use a smaller demand_scale or unit"
+            raise SolverInputError(
+                f"{_NAME}: the demands of an instance sum to {total.max():.3g} units, beyond "
+                f"the integer range 2^62{unit}"
+            )
+        c = np.minimum(grid_floor(capacity, s), total)
+        return np.ascontiguousarray(q, dtype=np.int64), np.ascontiguousarray(c, dtype=np.int64)
 
     def _check_demands_fit(self, q: np.ndarray, c: np.ndarray) -> None:
-        """Refuse, before any solve, the instances that no set of routes can serve for
-        reasons visible at a glance: a customer heavier than a vehicle, or more total demand
-        than ``K`` vehicles carry (the backends report the subtler ones)."""
-        over = np.flatnonzero((q > c[:, None]).any(axis=1))
+        """Refuse, before any solve, the instances (demands ``(B, m)``, capacities ``(B,)``)
+        that no set of routes can serve for reasons visible at a glance: a customer heavier
+        than a vehicle, or more total demand than ``K`` vehicles carry (the backends report
+        the subtler ones). The rounded values are compared; the message gives the user's."""
+        qk, ck = self._integer_instance(q, c)
+        over = np.flatnonzero((qk > ck[:, None]).any(axis=1))
         if over.size:
             b = int(over[0])
-            v = int(np.argmax(q[b] > c[b])) + 1
+            v = int(np.argmax(qk[b] > ck[b])) + 1
             raise SolverInputError(
                 f"{_NAME}: instance {b} is infeasible: customer {v} (node {v}) has demand "
-                f"{q[b, v - 1]:g} above the capacity {c[b]:g}"
+                f"{_shown(q[b, v - 1])} above the capacity "
+                + self._rounded(c[b], f"{qk[b, v - 1]}", f"{ck[b]}")
             )
         if self.num_vehicles is not None:
-            short = np.flatnonzero(q.sum(axis=1) > self.num_vehicles * c)
+            short = np.flatnonzero(qk.sum(axis=1) > self.num_vehicles * ck)
             if short.size:
                 b = int(short[0])
+                k = self.num_vehicles
                 raise SolverInputError(
                     f"{_NAME}: instance {b} is infeasible: total demand {q[b].sum():g} exceeds "
-                    f"num_vehicles × capacity = {self.num_vehicles} × {c[b]:g}"
+                    f"num_vehicles × capacity = {k} × "
+                    + self._rounded(c[b], f"{qk[b].sum()}", f"{k} × {ck[b]}")
                 )
+
+    def _rounded(self, capacity: float, load: str, limit: str) -> str:
+        """The capacity as a message states it: ``⌊Q⌋`` without ``demand_scale``; with it,
+        the user's ``Q`` and the comparison of the rounded values, ``load/s > limit/s``."""
+        if self.demand_scale is None:
+            return f"{np.floor(capacity):g}"
+        s = f"{self.demand_scale:g}"
+        return (
+            f"{_shown(capacity)} once rounded to multiples of 1/{s} (demand_scale={s}): "
+            f"{load}/{s} > {limit}/{s}"
+        )
 
     def _infeasible(self, instance: int) -> SolverInputError:
         limit = "" if self.num_vehicles is None else f", at most {self.num_vehicles} of them"
+        rounded = (
+            ""
+            if self.demand_scale is None
+            else f" (demands rounded up and the capacity down to multiples of "
+            f"1/{self.demand_scale:g})"
+        )
         return SolverInputError(
             f"{_NAME}: instance {instance} is infeasible: the customers cannot be split into "
-            f"routes of at least two customers whose demands fit the capacity{limit}"
+            f"routes of at least two customers whose demands fit the capacity{rounded}{limit}"
         )
 
     # -- routes -------------------------------------------------------------------------
@@ -234,7 +310,9 @@ class _VehicleRoutingBase(Solver):
     def is_routes(self, y: Any, demands: Any = None, capacity: Any = None) -> bool:
         """Whether ``y`` (E,) is a feasible set of routes: :meth:`routes` accepts it, it has
         at most ``num_vehicles`` routes, and, where ``demands`` and ``capacity`` are given
-        or fixed, every route's demand is within the capacity."""
+        or fixed, every route's demand is within the capacity, compared as the backends
+        compare them (integers; with ``demand_scale``, demands rounded up and the capacity
+        down to multiples of ``1/s``: a route accepted fits the true demands)."""
         try:
             routes = self.routes(y)
         except SolverInputError:
@@ -245,7 +323,8 @@ class _VehicleRoutingBase(Solver):
         c = self.capacity if capacity is None else self._check_capacity(capacity, fixed=True)
         if q is None or c is None:
             return True
-        return all(q[np.array(r) - 1].sum() <= c for r in routes)
+        qk, ck = self._integer_instance(q[None], c[None])
+        return all(qk[0, np.array(r) - 1].sum() <= ck[0] for r in routes)
 
     # -- LP form --------------------------------------------------------------------------
     def lp_form(self, shape: Any = None, demands: Any = None, capacity: Any = None) -> LPForm:
@@ -269,6 +348,11 @@ class _VehicleRoutingBase(Solver):
         is what makes zero-demand customers need the depot too. ``5E`` variables and
         ``E + 3m + 1`` equality rows (Gavish and Graves, MIT OR Center WP 078-78, 1978, for
         the flow; the load scaling keeps it one commodity).
+
+        ``q`` and ``Q`` are the integers the backends solve: ``⌊Q⌋`` (capped at ``Σ q``)
+        without ``demand_scale``; with it, the demands rounded up and the capacity down, in
+        units of ``1/s`` (module docstring), since the argument above needs integers. The
+        ``lp`` backend thus solves the instance the other backends solve.
         """
         if shape is not None and tuple(np.atleast_1d(shape)) != self.instance_shape:
             raise SolverInputError(
@@ -279,7 +363,8 @@ class _VehicleRoutingBase(Solver):
         c = self.capacity if capacity is None else self._check_capacity(capacity, fixed=True)
         if q is None or c is None:
             raise SolverInputError(f"{_NAME}: lp_form needs demands and capacity")
-        return load_flow_form(self.edges, self.n_nodes, q, float(c), self.num_vehicles)
+        qk, ck = self._integer_instance(q[None], c[None])
+        return load_flow_form(self.edges, self.n_nodes, qk[0], float(ck[0]), self.num_vehicles)
 
 
 class VehicleRoutingSolver(_VehicleRoutingBase):
@@ -287,9 +372,10 @@ class VehicleRoutingSolver(_VehicleRoutingBase):
 
     Parameters: ``n_nodes`` (depot and customers, ``>= 3``); ``demands`` (m,) and
     ``capacity`` (both optional: else per call); ``num_vehicles`` (``None``: no limit);
-    ``max_customers`` (default :data:`DEFAULT_MAX_CUSTOMERS`, at most
-    :data:`MAX_DP_CUSTOMERS`): more customers raise :class:`SolverInputError` at ``solve``
-    (so that the derived ``lp`` backend, which shares these checks, works for any size).
+    ``demand_scale`` for fractional demands (module docstring); ``max_customers`` (default
+    :data:`DEFAULT_MAX_CUSTOMERS`, at most :data:`MAX_DP_CUSTOMERS`): more customers raise
+    :class:`SolverInputError` at ``solve`` (so that the derived ``lp`` backend, which
+    shares these checks, works for any size).
 
         >>> import numpy as np
         >>> solver = VehicleRoutingSolver(5, demands=[1, 1, 1, 1], capacity=2)
@@ -309,9 +395,12 @@ class VehicleRoutingSolver(_VehicleRoutingBase):
         capacity: Any = None,
         *,
         num_vehicles: int | None = None,
+        demand_scale: float | None = None,
         max_customers: int = DEFAULT_MAX_CUSTOMERS,
     ) -> None:
-        super().__init__(n_nodes, demands, capacity, num_vehicles=num_vehicles)
+        super().__init__(
+            n_nodes, demands, capacity, num_vehicles=num_vehicles, demand_scale=demand_scale
+        )
         if isinstance(max_customers, bool) or not isinstance(max_customers, (int, np.integer)):
             raise TypeError(f"{_NAME}: max_customers must be an int, got {max_customers!r}")
         if not 2 <= max_customers <= MAX_DP_CUSTOMERS:
@@ -337,8 +426,7 @@ class VehicleRoutingSolver(_VehicleRoutingBase):
             )
         theta = np.ascontiguousarray(theta, dtype=np.float64)
         check_path_sum(float(np.abs(theta).max()), 2 * m, _NAME)  # at most 2m edges
-        demands = np.ascontiguousarray(demands, dtype=np.int64)
-        capacity = np.ascontiguousarray(capacity, dtype=np.int64)
+        demands, capacity = self._integer_instance(demands, capacity)
         layers = self._layers()
         if theta.shape[0] == 1:  # one instance: skip the parallel region's start-up cost
             y = np.zeros(theta.shape)
@@ -360,9 +448,10 @@ class VehicleRoutingSolver(_VehicleRoutingBase):
 class VehicleRoutingCpSatSolver(_VehicleRoutingBase):
     """Exact CVRP by OR-Tools CP-SAT (multiple-circuit constraint and loads), per instance.
 
-    Parameters: ``n_nodes``, ``demands``, ``capacity``, ``num_vehicles`` as the other
-    backends; ``time_limit`` (seconds per instance, default 60), ``num_workers`` (default
-    1), ``on_time_limit`` (``"warn"`` or ``"raise"``, see :mod:`solvers._cpsat`).
+    Parameters: ``n_nodes``, ``demands``, ``capacity``, ``num_vehicles``, ``demand_scale``
+    as the other backends; ``time_limit`` (seconds per instance, default 60),
+    ``num_workers`` (default 1), ``on_time_limit`` (``"warn"`` or ``"raise"``, see
+    :mod:`solvers._cpsat`).
 
     Examples:
         >>> import numpy as np, solvers
@@ -384,11 +473,14 @@ class VehicleRoutingCpSatSolver(_VehicleRoutingBase):
         capacity: Any = None,
         *,
         num_vehicles: int | None = None,
+        demand_scale: float | None = None,
         time_limit: float = 60.0,
         num_workers: int = 1,
         on_time_limit: str = "warn",
     ) -> None:
-        super().__init__(n_nodes, demands, capacity, num_vehicles=num_vehicles)
+        super().__init__(
+            n_nodes, demands, capacity, num_vehicles=num_vehicles, demand_scale=demand_scale
+        )
         self.options = CpSatOptions.checked(_NAME, time_limit, num_workers, on_time_limit)
 
     def _model(self, demands: np.ndarray, capacity: int) -> tuple[Any, list, list]:
@@ -421,6 +513,7 @@ class VehicleRoutingCpSatSolver(_VehicleRoutingBase):
     def _solve_batch(self, theta: np.ndarray, demands: np.ndarray, capacity: np.ndarray):
         from ortools.sat.python import cp_model
 
+        demands, capacity = self._integer_instance(demands, capacity)
         solver = self.options.solver(linearization_level=2)
         report = TimeLimitReport(_NAME, self.options)
         y = np.zeros(theta.shape, dtype=np.float64)
@@ -449,7 +542,7 @@ register(
     VehicleRoutingSolver,
     "capacitated vehicle routing (edge vector, depot 0, routes of >= 2 customers), exact DP "
     "over subsets of customers in Numba, parallel batch; params n_nodes, demands, capacity "
-    "(or per call), num_vehicles, max_customers (default 12, at most 16)",
+    "(or per call), num_vehicles, demand_scale, max_customers (default 12, at most 16)",
     default=True,
 )
 register(
@@ -458,5 +551,5 @@ register(
     VehicleRoutingCpSatSolver,
     "capacitated vehicle routing, exact OR-Tools CP-SAT multiple-circuit model per instance "
     "(scores scaled to integers); params n_nodes, demands, capacity (or per call), "
-    "num_vehicles, time_limit, num_workers, on_time_limit",
+    "num_vehicles, demand_scale, time_limit, num_workers, on_time_limit",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def _solve_or_infeasible(solver, theta, **side):
     try:
         return solver.solve(theta, **side)
     except SolverInputError as error:
-        assert "infeasible" in str(error), error
+        assert "infeasible" in str(error).lower(), error  # the lp backend: SCIP's status
         return None
 
 
@@ -454,3 +455,224 @@ def test_cp_sat_time_limit_is_never_silent():
     strict = get("ortools", 41, **params, on_time_limit="raise")
     with pytest.raises(RuntimeError, match="vehicle_routing \\(CP-SAT\\)"):
         strict.solve(theta)
+
+
+# -- fractional demands: demand_scale -------------------------------------------------------
+
+SCALES = [0.5, 3, 7, 10, 100, 1000]
+"""Scales whose grid points ``d/s`` are not all exact binary fractions (3, 7, 10...) and
+scales below 1."""
+
+
+def _same_answer(solver, reference, theta, side=None, reference_side=None):
+    """``solver`` on ``θ`` (with ``side``) gives exactly the routes of ``reference`` (with
+    ``reference_side``), or both report the instance infeasible."""
+    want = _solve_or_infeasible(reference, theta, **(reference_side or {}))
+    got = _solve_or_infeasible(solver, theta, **(side or {}))
+    assert (got is None) == (want is None)
+    if want is not None:
+        np.testing.assert_array_equal(got, want)
+
+
+def _check_scaled_like_integer(backend, inst, scale, seed):
+    """Demands ``d/s`` and capacity ``Q/s`` with ``demand_scale=s`` are the integer instance
+    ``(d, Q)``: the same routes, fixed at construction and per call (per-instance demands)."""
+    n, theta, demands, capacity, vehicles = inst
+    fixed = dict(num_vehicles=vehicles)
+    scaled = get(
+        backend, n, demands=demands / scale, capacity=capacity / scale, demand_scale=scale, **fixed
+    )
+    _same_answer(scaled, get(backend, n, demands=demands, capacity=capacity, **fixed), theta)
+    rng = np.random.default_rng(seed)
+    rows = np.stack([rng.permutation(demands) for _ in range(theta.shape[0])])
+    caps = capacity + rng.integers(0, 2, size=theta.shape[0])
+    _same_answer(
+        get(backend, n, demand_scale=scale, **fixed),
+        get(backend, n, **fixed),
+        theta,
+        side=dict(demands=rows / scale, capacity=caps / scale),
+        reference_side=dict(demands=rows, capacity=caps),
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=80, deadline=None)
+@given(inst=instances(), scale=st.sampled_from(SCALES), seed=st.integers(0, 2**32 - 1))
+def test_demand_scale_gives_the_routes_of_the_integer_instance(backend, inst, scale, seed):
+    _check_scaled_like_integer(backend, inst, scale, seed)
+
+
+@settings(max_examples=12, deadline=None)
+@given(inst=instances(max_m=5, max_batch=2), scale=st.sampled_from(SCALES), seed=st.integers(0, 9))
+def test_demand_scale_gives_the_routes_of_the_integer_instance_lp(inst, scale, seed):
+    _check_scaled_like_integer("lp", inst, scale, seed)
+
+
+def _grid_up(x, s):
+    """The smallest k with k/s >= x (float64 division), by enumeration."""
+    return next(k for k in range(10**6) if k / s >= x)
+
+
+def _grid_down(x, s):
+    """The largest k with k/s <= x (float64 division), by enumeration."""
+    return next(k for k in range(10**6, -1, -1) if k / s <= x)
+
+
+def _check_true_feasibility_and_rounded_optimality(backend, m, seed, scale, digits, vehicles):
+    """Random fractional demands and capacities (on a decimal grid or not): the routes fit
+    the true demands, and are optimal for the demands rounded up and the capacity rounded
+    down to multiples of 1/s (brute force over every set of routes)."""
+    rng = np.random.default_rng(seed)
+    theta = rng.integers(-3, 4, size=(3, (m + 1) * m // 2)).astype(np.float64)  # ties
+    demands = rng.uniform(0, 1, size=(3, m))
+    capacity = rng.uniform(0.5, 2.0, size=3) * demands.max(axis=1) * 2
+    if digits is not None:
+        demands, capacity = np.round(demands, digits), np.round(capacity, digits)
+    solver = get(backend, m + 1, num_vehicles=vehicles, demand_scale=scale)
+    q_int = np.array([[_grid_up(q, scale) for q in row] for row in demands])
+    c_int = np.array([_grid_down(c, scale) for c in capacity])
+    want = np.concatenate([SETS[m].best(theta[b], q_int[b], c_int[b], vehicles) for b in range(3)])
+    y = _solve_or_infeasible(solver, theta, demands=demands, capacity=capacity)
+    if y is None:
+        assert np.isinf(want).any()
+        return
+    np.testing.assert_array_equal(solver.objective(theta, y), want)
+    # each route within the true capacity, in exact arithmetic on the given floats, up to
+    # the rounding of k/s (a relative 2^-52: 0.1 + 0.2 > 0.3 on the grid of tenths)
+    slack = 1 + Fraction(1, 2**51)
+    checker = getattr(solver, "base", solver)  # the lp backend wraps the numba solver
+    for b in range(3):
+        for route in checker.routes(y[b]):
+            load = sum(Fraction(float(demands[b, v - 1])) for v in route)
+            assert load <= Fraction(float(capacity[b])) * slack, (route, demands[b], capacity[b])
+        assert checker.is_routes(y[b], demands=demands[b], capacity=capacity[b])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.integers(2, 7),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1, 4, 7, 10, 100]),
+    digits=st.sampled_from([None, 1, 2, 3]),
+    vehicles=st.sampled_from([None, 2, 3]),
+)
+def test_demand_scale_routes_fit_the_true_demands(backend, m, seed, scale, digits, vehicles):
+    _check_true_feasibility_and_rounded_optimality(backend, m, seed, scale, digits, vehicles)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    m=st.integers(2, 5),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1, 7, 10, 100]),
+    digits=st.sampled_from([None, 2]),
+)
+def test_demand_scale_routes_fit_the_true_demands_lp(m, seed, scale, digits):
+    _check_true_feasibility_and_rounded_optimality("lp", m, seed, scale, digits, None)
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "lp"])
+def test_demand_scale_compares_on_the_users_grid(backend):
+    """0.29·100 = 28.999999999999996 and 0.07·100 = 7.000000000000001 in floating point:
+    as demands and as capacities they are 29 and 7 hundredths; a capacity one ulp below
+    0.29 is 28 hundredths and an off-grid demand 0.123 is 13."""
+    solver = get(backend, 3, demand_scale=100)
+    theta = np.array([1.0, 2.0, 3.0])
+    checker = get("numba", 3, demand_scale=100)  # the lp backend has no is_routes
+    for demands, capacity in (([0.29, 0.0], 0.29), ([0.07, 0.93], 1.0), ([0.7, 0.3], 1.0)):
+        np.testing.assert_array_equal(solver.solve(theta, demands=demands, capacity=capacity), 1)
+        assert checker.is_routes(np.ones(3), demands=demands, capacity=capacity)
+    with pytest.raises(SolverInputError, match="infeasible: customer 1 .* 29/100 > 28/100"):
+        solver.solve(theta, demands=[0.29, 0.0], capacity=np.nextafter(0.29, 0.0))
+    assert not checker.is_routes(np.ones(3), demands=[0.29, 0.0], capacity=np.nextafter(0.29, 0))
+    with pytest.raises(SolverInputError, match=_infeasible(backend)):  # 13 + 88 > 100
+        solver.solve(theta, demands=[0.123, 0.875], capacity=1.0)
+    assert not checker.is_routes(np.ones(3), demands=[0.123, 0.875], capacity=1.0)
+    np.testing.assert_array_equal(solver.solve(theta, demands=[0.123, 0.87], capacity=1.0), 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_demand_scale_rounds_a_capacity_between_grid_points_down(backend):
+    """Four demands of 0.5 and a capacity of 0.95 at s = 10: no two customers share a
+    vehicle (10 > 9 tenths), although 1.0 > 0.95 only just."""
+    solver = get(backend, 5, demands=[0.5] * 4, capacity=0.95, demand_scale=10)
+    with pytest.raises(SolverInputError, match=r"cannot be split .*multiples of 1/10\)"):
+        solver.solve(np.zeros(10))
+    np.testing.assert_array_equal(
+        solver.solve(np.zeros(10), capacity=1.0).sum(),
+        6,  # two routes of two customers
+    )
+
+
+def test_demand_scale_in_the_lp_form():
+    """The LP form states the rounded instance in units of 1/s: the form of the integer
+    instance, fixed or given to lp_form."""
+    demands, capacity = np.array([3, 0, 7, 2, 5, 4]), 9
+    integer = get(n_nodes=7, demands=demands, capacity=capacity, num_vehicles=3).lp_form()
+    scaled = get(
+        n_nodes=7, demands=demands / 7, capacity=capacity / 7, num_vehicles=3, demand_scale=7
+    )
+    free = get(n_nodes=7, num_vehicles=3, demand_scale=7)
+    for form in (scaled.lp_form(), free.lp_form(demands=demands / 7, capacity=capacity / 7)):
+        for name in ("A_eq", "A_ub"):
+            assert (getattr(form, name) != getattr(integer, name)).nnz == 0
+        for name in ("b_eq", "b_ub", "lower", "upper", "integrality"):
+            np.testing.assert_array_equal(getattr(form, name), getattr(integer, name))
+    off_grid = free.lp_form(demands=[0.421, 0, 1, 0.28, 0.7, 0.57], capacity=1.2999)
+    on_grid = get(n_nodes=7, num_vehicles=3).lp_form(demands=[3, 0, 7, 2, 5, 4], capacity=9)
+    np.testing.assert_array_equal(off_grid.b_eq, on_grid.b_eq)  # ⌈q·7⌉ and ⌊1.2999·7⌋ = 9
+    np.testing.assert_array_equal(off_grid.upper, on_grid.upper)
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "lp"])
+def test_demand_scale_infeasible_instances_speak_the_users_units(backend):
+    solver = get(backend, 5, demand_scale=100)
+    with pytest.raises(
+        SolverInputError,
+        match=r"instance 1 is infeasible: customer 2 \(node 2\) has demand 0\.301 above the "
+        r"capacity 0\.305 once rounded to multiples of 1/100 \(demand_scale=100\): 31/100 > "
+        r"30/100",
+    ):
+        solver.solve(
+            np.zeros((2, 10)), demands=[[0.1] * 4, [0.1, 0.301, 0, 0]], capacity=[0.4, 0.305]
+        )
+    fleet = get(backend, 5, num_vehicles=1, demand_scale=10)
+    with pytest.raises(
+        SolverInputError,
+        match=r"instance 0 is infeasible: total demand 0\.84 exceeds num_vehicles × capacity = "
+        r"1 × 0\.9 once rounded to multiples of 1/10 \(demand_scale=10\): 12/10 > 1 × 9/10",
+    ):
+        fleet.solve(np.zeros(10), demands=[0.21] * 4, capacity=0.9)
+
+
+def test_demand_scale_side_data_checked_twice_is_rounded_once():
+    """What the side-data check returns (the true demands) solves as the original does: a
+    layer checks side data once, then passes it to solve."""
+    solver = get(n_nodes=6, demand_scale=100)
+    theta = np.random.default_rng(4).integers(-3, 4, size=(2, 15)).astype(np.float64)
+    side = dict(demands=[[0.29, 0.07, 0.5, 0.123, 0.4], [0.1] * 5], capacity=[0.95, 0.3])
+    checked = solver._check_side(side, (2,), (15,))
+    np.testing.assert_array_equal(solver.solve(theta, **checked), solver.solve(theta, **side))
+    np.testing.assert_array_equal(checked["demands"], side["demands"])
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "lp"])
+def test_bad_demand_scales_and_fractional_demands_are_refused(backend):
+    for scale in (0, -1.0, -np.inf, np.nan, np.inf, True, False, "100", [100]):
+        with pytest.raises(
+            SolverInputError, match="vehicle_routing: demand_scale must be a positive finite"
+        ):
+            get(backend, 5, demand_scale=scale)
+    fractional = "demands must be integers .*pass demand_scale=s"
+    with pytest.raises(SolverInputError, match=fractional):
+        get(backend, 5, demands=[0.5, 1, 1, 1], capacity=2)
+    with pytest.raises(SolverInputError, match=fractional):
+        get(backend, 5, capacity=2).solve(np.zeros(10), demands=[1, 1, 1, 1.25])
+    with pytest.raises(SolverInputError, match=fractional):
+        get(backend, 5).lp_form(demands=[1, 1, 1, 1.25], capacity=2)
+    solver = get(backend, 5, demand_scale=np.float32(4.0))  # NumPy scalars are numbers too
+    base = getattr(solver, "base", solver)  # the lp backend wraps the numba solver
+    assert base.demand_scale == 4.0 and type(base.demand_scale) is float
+    y = solver.solve(np.zeros(10), demands=[0.25, 0.5, 0.25, 0.5], capacity=np.int64(1))
+    assert base.is_routes(y, demands=[0.25, 0.5, 0.25, 0.5], capacity=1)
