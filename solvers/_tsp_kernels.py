@@ -1,21 +1,16 @@
 """Numba kernels for the travelling salesman problem: Held–Karp dynamic programming.
 
 For one instance on cities ``0..n-1`` with symmetric edge scores ``w``, the tour starts and
-ends at city 0. With ``m = n - 1`` and the other cities as bits ``0..m-1`` of a set ``S``,
+ends at city 0. With ``V(S, j)`` the best score of a path from city 0 through exactly the
+cities of ``S`` (the others, as bits ``0..n-2``), ending at ``j ∈ S``
+(:mod:`solvers._held_karp_kernels`, shared with vehicle routing), the best tour scores
 
-    V(S, j) = max_{k ∈ S∖{j}} V(S∖{j}, k) + w(k, j),     V({j}, j) = w(0, j),
-    best    = max_j V(S_full, j) + w(j, 0),
+    best = max_j V(S_full, j) + w(j, 0)
 
-where ``V(S, j)`` is the best score of a path from city 0 through exactly the cities of
-``S``, ending at ``j ∈ S`` (Bellman, "Dynamic programming treatment of the travelling
-salesman problem", J. ACM 9, 1962; Held and Karp, "A dynamic programming approach to
-sequencing problems", J. SIAM 10, 1962). ``O(n² 2ⁿ)`` time; a float64 table of values and
-an int8 table of predecessors, ``(n-1) × 2^(n-1)`` entries each, indexed ``[j, S]`` so that
-the sweep below reads and writes them in ``n - 1`` sequential streams. Ties keep the
-smallest predecessor (strict ``>``), so the tour is a deterministic function of ``θ``.
-
-Edges are indexed in ``itertools.combinations(range(n), 2)`` order: edge ``(i, j)``,
-``i < j``, is entry ``i·(2n − i − 1)/2 + (j − i − 1)`` of the edge vector.
+(Held and Karp, "A dynamic programming approach to sequencing problems", J. SIAM 10, 1962).
+``O(n² 2ⁿ)`` time; a float64 table of values and an int8 table of predecessors,
+``(n-1) × 2^(n-1)`` entries each. Ties keep the smallest predecessor and the smallest last
+city (strict ``>``), so the tour is a deterministic function of ``θ``.
 """
 
 from __future__ import annotations
@@ -23,15 +18,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._held_karp_kernels import (
+    add_path,
+    best_link,
+    extend_paths,
+    path_ends,
+    score_matrix,
+)
 from .runtime import parallel_kernel
-
-
-@njit(cache=True)
-def edge_index(i, j, n):
-    """Position of the edge ``{i, j}`` (``i != j``) in the edge vector of ``n`` cities."""
-    if i > j:
-        i, j = j, i
-    return i * (2 * n - i - 1) // 2 + (j - i - 1)
 
 
 @njit(cache=True)
@@ -40,61 +34,15 @@ def held_karp(theta, n, y, value, parent):
     edge scores ``theta`` (float64, length ``n(n-1)/2``, ``3 <= n <= 63``). ``value``
     (float64) and ``parent`` (int8), both ``(n-1, 2^(n-1))`` (:func:`work_tables`), are
     work tables whose content on entry does not matter."""
-    w = np.empty((n, n))
-    for i in range(n):
-        w[i, i] = 0.0
-        for j in range(i + 1, n):
-            t = theta[edge_index(i, j, n)]
-            w[i, j] = t
-            w[j, i] = t
+    w = score_matrix(theta, n)
+    extend_paths(w, value, parent)
     m = n - 1
-    size = 1 << m
-    for j in range(m):
-        value[j, 1 << j] = w[0, j + 1]
-        parent[j, 1 << j] = -1
+    full = (1 << m) - 1
     members = np.empty(m, dtype=np.int64)
     row = np.empty(m)
-    # Each (S, j) has the single predecessor set S∖{j}: visiting the predecessor sets in
-    # increasing order and extending each by every city outside it fills every entry once,
-    # reading one row of the table at a time.
-    for prev in range(1, size - 1):
-        count = 0
-        for k in range(m):
-            if (prev >> k) & 1:
-                members[count] = k
-                row[count] = value[k, prev]
-                count += 1
-        for j in range(m):
-            if (prev >> j) & 1:
-                continue
-            best = -np.inf
-            arg = -1
-            for b in range(count):
-                v = row[b] + w[j + 1, members[b] + 1]
-                if v > best:
-                    best = v
-                    arg = members[b]
-            value[j, prev | (1 << j)] = best
-            parent[j, prev | (1 << j)] = arg
-    full = size - 1
-    best = -np.inf
-    last = 0
-    for j in range(m):
-        v = value[j, full] + w[j + 1, 0]
-        if v > best:
-            best = v
-            last = j
-    y[edge_index(last + 1, 0, n)] = 1.0
-    s = full
-    j = last
-    while True:
-        k = parent[j, s]
-        if k < 0:
-            y[edge_index(0, j + 1, n)] = 1.0
-            break
-        y[edge_index(k + 1, j + 1, n)] = 1.0
-        s ^= 1 << j
-        j = k
+    count = path_ends(value, full, members, row)
+    last = best_link(w, 0, members, row, count)[1]
+    add_path(y, full, last, n, parent)
 
 
 def work_tables(n):

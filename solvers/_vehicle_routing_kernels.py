@@ -5,8 +5,8 @@ One instance has a depot (node 0) and ``m`` customers (nodes ``1..m``, bits ``0.
 set ``S``) with integer demands ``q`` and capacity ``Q``; every route visits at least two
 customers. Two stages:
 
-1. Best route per set (Held–Karp, as :mod:`solvers._tsp_kernels`). For every set ``S`` with
-   ``q(S) <= Q``,
+1. Best route per set (Held–Karp, :mod:`solvers._held_karp_kernels`, shared with the
+   travelling salesman). For every set ``S`` with ``q(S) <= Q``,
 
        V(S, j) = max_{k ∈ S∖{j}} V(S∖{j}, k) + w(k, j),      V({j}, j) = w(0, j),
        R(S)    = max_{j ∈ S} V(S, j) + w(j, 0)                (|S| >= 2; else R(S) = -inf),
@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._tsp_kernels import edge_index
+from ._held_karp_kernels import add_path, extend_paths, score_matrix
 from .runtime import parallel_kernel
 
 
@@ -48,13 +48,6 @@ def route_tables(theta, n_nodes, demands, capacity, value, parent, route, route_
     ``V`` and its argmax (module docstring, stage 1). Returns nothing."""
     m = n_nodes - 1
     size = 1 << m
-    w = np.empty((n_nodes, n_nodes))
-    for i in range(n_nodes):
-        w[i, i] = 0.0
-        for j in range(i + 1, n_nodes):
-            t = theta[edge_index(i, j, n_nodes)]
-            w[i, j] = t
-            w[j, i] = t
     load = np.zeros(size, dtype=np.int64)
     for s in range(1, size):
         low = 0
@@ -64,42 +57,8 @@ def route_tables(theta, n_nodes, demands, capacity, value, parent, route, route_
     for s in range(size):
         route[s] = -np.inf
         route_end[s] = -1
-    for j in range(m):
-        value[j, 1 << j] = w[0, j + 1]
-        parent[j, 1 << j] = -1
-    members = np.empty(m, dtype=np.int64)
-    row = np.empty(m)
-    for prev in range(1, size):
-        if load[prev] > capacity:
-            continue
-        count = 0
-        for k in range(m):
-            if (prev >> k) & 1:
-                members[count] = k
-                row[count] = value[k, prev]
-                count += 1
-        if count >= 2:
-            best = -np.inf
-            arg = -1
-            for b in range(count):
-                v = row[b] + w[members[b] + 1, 0]
-                if v > best:
-                    best = v
-                    arg = members[b]
-            route[prev] = best
-            route_end[prev] = arg
-        for j in range(m):
-            if (prev >> j) & 1 or load[prev | (1 << j)] > capacity:
-                continue
-            best = -np.inf
-            arg = -1
-            for b in range(count):
-                v = row[b] + w[j + 1, members[b] + 1]
-                if v > best:
-                    best = v
-                    arg = members[b]
-            value[j, prev | (1 << j)] = best
-            parent[j, prev | (1 << j)] = arg
+    w = score_matrix(theta, n_nodes)
+    extend_paths(w, value, parent, load, capacity, route, route_end)
 
 
 @njit(cache=True)
@@ -140,21 +99,6 @@ def partition_tables(route, m, max_routes, best, choice):
 
 
 @njit(cache=True)
-def add_route(y, s, end, n_nodes, parent):
-    """Set the edges of the best route through ``s`` ending at customer ``end`` in ``y``."""
-    y[edge_index(end + 1, 0, n_nodes)] = 1.0
-    j = end
-    while True:
-        k = parent[j, s]
-        if k < 0:
-            y[edge_index(0, j + 1, n_nodes)] = 1.0
-            return
-        y[edge_index(k + 1, j + 1, n_nodes)] = 1.0
-        s ^= 1 << j
-        j = k
-
-
-@njit(cache=True)
 def vehicle_routing_dp(theta, n_nodes, demands, capacity, max_routes, y, tables):
     """Fill ``y`` (zeros on entry) with an optimal set of routes for the edge scores
     ``theta``; ``tables`` from :func:`work_tables`. Returns ``False`` (``y`` left at zero)
@@ -168,7 +112,7 @@ def vehicle_routing_dp(theta, n_nodes, demands, capacity, max_routes, y, tables)
     k = best.shape[0] - 1
     while s:
         t = choice[k, s]
-        add_route(y, t, route_end[t], n_nodes, parent)
+        add_path(y, t, route_end[t], n_nodes, parent)
         s ^= t
         if max_routes > 0:
             k -= 1
