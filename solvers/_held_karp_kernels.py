@@ -24,6 +24,11 @@ J. SIAM 10, 1962.
 
 Edges are indexed in ``itertools.combinations(range(n), 2)`` order: edge ``(i, j)``,
 ``i < j``, is entry ``i·(2n − i − 1)/2 + (j − i − 1)`` of the edge vector.
+
+Numba's on-disk cache checks a kernel only against its own source file: after editing this
+module, clear the ``__pycache__`` of ``solvers/`` (or touch ``_tsp_kernels.py`` and
+``_vehicle_routing_kernels.py``), or their cached kernels keep the old helpers. Installs and
+fresh checkouts are not affected.
 """
 
 from __future__ import annotations

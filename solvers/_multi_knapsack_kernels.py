@@ -30,6 +30,9 @@ from numba import njit, prange
 from .runtime import parallel_kernel
 
 
+# Also compiled into the branch and bound's kernels (_multi_knapsack_bnb_kernels.py), whose
+# Numba cache entries are checked only against their own file: after editing this function,
+# clear solvers/__pycache__ or touch that file.
 @njit(cache=True)
 def reduce_instance(theta, weights, capacity, y):
     """The part of one instance a search must decide: the candidates (``θ_i > 0``, fitting
