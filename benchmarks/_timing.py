@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
+
+CLOCKS = {"wall": time.perf_counter, "CPU": time.process_time}
+"""The clocks of a paired measurement: wall time, and the CPU time of the process (all its
+threads; the steadier figure when other work shares the cores)."""
 
 
 def best_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05) -> float:
@@ -20,6 +25,23 @@ def best_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05)
                 break
         best = min(best, elapsed / n)
     return best
+
+
+def print_paired(
+    times: dict[tuple[str, str], list[float]], numerator: str, denominator: str, digits: int = 2
+) -> None:
+    """For each of :data:`CLOCKS`, the median ms per call of two variants measured in the
+    same rounds (``times[clock, variant]``: seconds per call, one entry per round) and the
+    median of the per-round ratios ``numerator / denominator``, with their range."""
+    for clock in CLOCKS:
+        top, bottom = times[clock, numerator], times[clock, denominator]
+        ratios = [a / b for a, b in zip(top, bottom)]
+        print(
+            f"  {clock:>4}: {numerator} {1e3 * statistics.median(top):.2f} ms, {denominator} "
+            f"{1e3 * statistics.median(bottom):.2f} ms; {numerator} / {denominator} "
+            f"{statistics.median(ratios):.{digits}f} (per-round range "
+            f"{min(ratios):.{digits}f} to {max(ratios):.{digits}f})"
+        )
 
 
 def numba_note() -> str:

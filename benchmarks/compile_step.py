@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _timing import CLOCKS, print_paired  # noqa: E402
 
 import diffsolvers  # noqa: E402
 import solvers  # noqa: E402
@@ -96,25 +97,16 @@ def main() -> None:
         print(f"  {name}: warm-up ({args.warmup} steps) {time.perf_counter() - start:.1f} s")
     print(f"  first-step loss: eager {first['eager']:.6f}, compiled {first['compiled']:.6f}")
 
-    clocks = {"wall": time.perf_counter, "CPU": time.process_time}
-    times = {(c, name): [] for c in clocks for name in variants}
+    times = {(c, name): [] for c in CLOCKS for name in variants}
     for _ in range(args.rounds):
         for name, step in variants.items():
-            start = {c: clock() for c, clock in clocks.items()}
+            start = {c: clock() for c, clock in CLOCKS.items()}
             for _ in range(args.steps):
                 step(images, paths)
-            for c, clock in clocks.items():
+            for c, clock in CLOCKS.items():
                 times[c, name].append((clock() - start[c]) / args.steps)
     print(f"\n  ms per step, median of {args.rounds} rounds of {args.steps} steps")
-    for c in clocks:  # CPU time (all threads) is the steadier figure on a shared machine
-        eager, compiled = times[c, "eager"], times[c, "compiled"]
-        ratios = [b / a for a, b in zip(eager, compiled)]
-        print(
-            f"  {c:>4}: eager {1e3 * statistics.median(eager):8.1f}, compiled "
-            f"{1e3 * statistics.median(compiled):8.1f}; compiled / eager "
-            f"{statistics.median(ratios):.3f} (per-round range {min(ratios):.3f} to "
-            f"{max(ratios):.3f})"
-        )
+    print_paired(times, "compiled", "eager", digits=3)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ piecewise affine map that tends to ``y*(θ)`` as ε → 0. On the simplex (argma
 sparse argmax (:mod:`.sparse_argmax`), on the permutahedron (ranking) the soft ranks
 (:mod:`.soft_rank`); the tests check both. Elsewhere there is no closed form, but the
 solver is a linear maximisation oracle over ``conv(Y)``, which is all Frank-Wolfe needs:
-pairwise Frank-Wolfe (:mod:`diffsolvers._frank_wolfe`) calls the solver once per iteration
-for the whole batch and returns ``ŷ = Σ_k α_k a_k``, a convex combination of solutions
-(the atoms) with weights ``α_k > 0`` on the active set ``A``, and a certified bound on
-``‖ŷ - ŷ_exact‖₂``. It stops at ``tolerance`` or after ``n_iterations`` (with a warning); a
-gap at the rounding level of float64 also stops it, so the certificate goes down to about
-``sqrt(2·10⁻¹⁶/ε)``, near 10⁻⁸, and no further.
+pairwise Frank-Wolfe (:mod:`solvers.frank_wolfe`, run by :mod:`diffsolvers._frank_wolfe`)
+calls the solver once per iteration for the instances still running and returns
+``ŷ = Σ_k α_k a_k``, a convex combination of solutions (the atoms) with weights ``α_k > 0``
+on the active set ``A``, and a certified bound on ``‖ŷ - ŷ_exact‖₂``. It stops at
+``tolerance`` or after ``n_iterations`` (with a warning); a gap at the rounding level of
+float64 also stops it, so the certificate goes down to about ``sqrt(2·10⁻¹⁶/ε)``, near
+10⁻⁸, and no further.
 
 **Gradient** (implicit differentiation of the optimality conditions on the active atoms).
 On the active set, ŷ minimises ``½‖Σ_k α_k a_k - θ/ε‖²`` over the weights; with the weights
@@ -40,8 +41,9 @@ Differentiating with the active set held fixed (it does not change under a small
 with ``P_V`` the orthogonal projector onto ``V``, symmetric, so the backward pass maps ``g``
 to ``P_V g / ε``. This is the solution of InferOpt's implicit system (the fixed point
 ``α = sparsemax(α - ∇_α f)`` on the active atoms, differentiated) written in closed form,
-and it needs no linear solver: ``P_V`` comes from the SVD of the matrix of ``a_k - a_r``
-(singular values below ``10⁻⁹`` of the largest count as 0), which also covers affinely
+and it needs no linear solver: ``P_V = Σ_j b_j b_jᵀ`` for an orthonormal basis ``b_j`` of the
+right singular vectors of the matrix of ``a_k - a_r`` (singular values below ``10⁻⁹`` of the
+largest count as 0; :func:`solvers.frank_wolfe.active_basis`), which also covers affinely
 dependent atoms (where the weights are not unique, but ŷ and ``P_V`` are). It is the exact
 Jacobian when ``A`` spans the face of ``conv(Y)`` that contains ``ŷ`` in its relative
 interior: always on the simplex, and on the other polytopes as Frank-Wolfe converges
@@ -50,7 +52,8 @@ affine, its second derivative (zero) is exact too.
 
 **compile / vmap.** The iterations, with their data-dependent stopping, run inside the
 custom operator ``diffsolvers::frank_wolfe`` (fixed output shapes, ``K = n_iterations + 1``
-atom slots); the backward is plain tensor algebra. ``torch.compile(fullgraph=True)`` and
+atom slots), the backward's projection inside ``diffsolvers::frank_wolfe_projection``
+(differentiable: ``P_V`` is symmetric). ``torch.compile(fullgraph=True)`` and
 ``torch.func.vmap`` give the eager values.
 
 Example::
@@ -75,20 +78,20 @@ import torch
 
 from .. import _bridge
 from .._core import SolverModule, work_dtype
-from .._frank_wolfe import frank_wolfe
+from .._frank_wolfe import frank_wolfe, frank_wolfe_projection
 from .._options import OPTIONS
 from ..registry import builder, register_method
 
 __all__ = ["RegularizedFrankWolfe", "FrankWolfeResult", "active_projection"]
 
 _O = OPTIONS
-#: Singular values of the active atoms' differences below this share of the largest are 0.
-_RANK_RTOL = 1e-9
 
 
 def active_projection(g: torch.Tensor, atoms: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``P_V g``: ``g`` (N, D) projected onto ``V = span{a_k - a_r}`` of the active atoms
-    (``weights > 0``) of ``atoms`` (N, K, D); computed in float64, returned in ``g``'s dtype.
+    (``weights > 0``) of ``atoms`` (N, K, D), from an orthonormal basis of ``V``
+    (:func:`solvers.frank_wolfe.active_basis`); computed in float64, returned in ``g``'s
+    dtype.
 
     Examples:
         >>> atoms = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
@@ -96,15 +99,7 @@ def active_projection(g: torch.Tensor, atoms: torch.Tensor, weights: torch.Tenso
         >>> active_projection(torch.tensor([[1.0, 0.0, 5.0]]), atoms, weights)
         tensor([[ 0.5000, -0.5000,  0.0000]])
     """
-    dim = atoms.shape[-1]
-    active = weights > 0
-    first = active.to(torch.int64).argmax(-1)
-    ref = atoms.gather(1, first[:, None, None].expand(-1, 1, dim))
-    diff = ((atoms - ref) * active[..., None]).to(torch.float64)
-    _, sv, vh = torch.linalg.svd(diff, full_matrices=False)
-    keep = sv > sv.amax(-1, keepdim=True) * _RANK_RTOL
-    coeff = (vh @ g.to(torch.float64)[..., None]).squeeze(-1) * keep
-    return (vh.transpose(-1, -2) @ coeff[..., None]).squeeze(-1).to(g.dtype)
+    return frank_wolfe_projection(g, atoms, weights)
 
 
 class _FrankWolfeFn(torch.autograd.Function):
