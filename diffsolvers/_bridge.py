@@ -60,6 +60,7 @@ __all__ = [
     "stack_side",
     "solves_tensors",
     "solve_rows",
+    "solve_picked",
     "side_names_of",
     "vmapped_side",
     "vmapped_at",
@@ -172,6 +173,29 @@ def solve_rows(solver: Any, rows: torch.Tensor, side: Mapping[str, Any]) -> torc
     if solves_tensors(solver):
         return solver.solve(rows, **side)
     return from_numpy(solver.solve(to_numpy(rows), **side), like=rows)
+
+
+def solve_picked(
+    solver: Any, flat: torch.Tensor, per_instance: Mapping[str, Any], picked: Sequence[int]
+) -> torch.Tensor:
+    """:func:`solve_rows` of the instances ``picked`` of ``flat`` ``(N, *instance)``, with
+    their rows of the per-instance side arrays ``(N, ...)`` (:func:`flat_side`); a tensor
+    like ``flat``. A NumPy solver on the CPU gets its rows picked in NumPy, with no tensor
+    indexing on the way."""
+    if flat.device.type == "cpu" and not solves_tensors(solver):
+        index = np.asarray(picked, dtype=np.int64)
+        side = {name: to_numpy(value)[index] for name, value in per_instance.items()}
+        return from_numpy(solver.solve(to_numpy(flat)[index], **side), like=flat)
+    rows = torch.as_tensor(picked, dtype=torch.int64, device=flat.device)
+    side = {
+        name: (
+            value[rows.to(value.device)]
+            if isinstance(value, torch.Tensor)
+            else np.asarray(value)[rows.cpu().numpy()]
+        )
+        for name, value in per_instance.items()
+    }
+    return solve_rows(solver, flat[rows], side)
 
 
 def vmapped_side(

@@ -72,7 +72,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 
 from .. import _bridge, _handles
@@ -111,25 +110,6 @@ def _chosen(
     where = device if generator is None else generator.device
     picked = sorted(torch.randperm(per_slice, generator=generator, device=where)[:k].tolist())
     return [s * per_slice + i for s in range(same) for i in picked]
-
-
-def _solve_rows(solver: Any, flat: torch.Tensor, per_instance: dict, picked: list[int]):
-    """``y*(θ̂_i)`` for the instances ``picked`` of ``flat`` (N, *instance), in one call."""
-    if not per_instance and flat.device.type == "cpu" and not _bridge.solves_tensors(solver):
-        theta = _bridge.to_numpy(flat)[picked]  # the short way on the CPU: NumPy throughout
-        return torch.from_numpy(np.asarray(solver.solve(theta), dtype=theta.dtype))
-    rows = torch.tensor(picked, dtype=torch.int64)
-    theta = flat[rows]
-    side = {}
-    for name, value in per_instance.items():
-        side[name] = (
-            value[rows.to(value.device)]
-            if isinstance(value, torch.Tensor)
-            else (np.asarray(value)[rows.numpy()])
-        )
-    if _bridge.solves_tensors(solver):
-        return solver.solve(theta, **side)
-    return _bridge.from_numpy(solver.solve(_bridge.to_numpy(theta), **side), like=theta)
 
 
 def _full_mask(
@@ -184,7 +164,7 @@ def _pool_step_eager(
             new_groups += group_list
             filled = filled | set(group_list)
         if solve:
-            found = _solve_rows(sol, theta.reshape(n, *event_shape), per_instance, solve)
+            found = _bridge.solve_picked(sol, theta.reshape(n, *event_shape), per_instance, solve)
             new.append(found.reshape(len(solve), d).to(theta.dtype))
             new_groups += [group_list[i] for i in solve]
         if new:
