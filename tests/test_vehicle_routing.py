@@ -148,7 +148,31 @@ def test_dp_matches_cp_sat_on_euclidean_instances():
         demands = rng.integers(1, 10, size=(3, n - 1)).astype(np.float64)
         capacity = np.full(3, 20.0)
         dp, cp = get("numba", n), get("ortools", n)
-        assert_same_objective(dp, cp, theta, demands=demands, capacity=capacity)
+        side = dict(demands=demands, capacity=capacity)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            y_cp = cp.solve(theta, **side)
+        stopped = _stopped_instances(caught)
+        y_dp = dp.solve(theta, **side)
+        assert_routes(dp, y_dp, demands, capacity)
+        assert_routes(dp, y_cp, demands, capacity)
+        ours, theirs = dp.objective(theta, y_dp), dp.objective(theta, y_cp)
+        # CP-SAT proved these optimal; the rest (its time limit, under heavy load) are only
+        # feasible, so the exact DP must score at least as high on them
+        proven = np.setdiff1d(np.arange(3), stopped)
+        np.testing.assert_array_equal(ours[proven], theirs[proven])
+        assert (ours[stopped] >= theirs[stopped]).all()
+
+
+def _stopped_instances(caught) -> np.ndarray:
+    """The flat indices named by CP-SAT's time-limit warning (none without it)."""
+    for w in caught:
+        text = str(w.message)
+        if "stopped the search on" in text:
+            listed = text.split("flat index ")[1].split(")")[0]
+            assert "..." not in listed
+            return np.array([int(i) for i in listed.split(", ")], dtype=np.int64)
+    return np.array([], dtype=np.int64)
 
 
 @settings(max_examples=20, deadline=None)
