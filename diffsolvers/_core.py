@@ -8,7 +8,8 @@ operators of :mod:`diffsolvers._random`; none of them holds method-specific math
 * :func:`costs_to_theta`: ``θ = -ĉ`` for predicted costs, the one sign flip of the library.
 * :class:`SolverModule`: the base of every layer and loss that calls a solver; it accepts
   any solver-like object (:func:`diffsolvers.oracle.as_solver`) and holds the integer
-  handles the custom operators take.
+  handles the custom operators take. :class:`NoisySolverModule` adds a noise distribution
+  and the module's own random source (the perturbed optimizer, I-MLE).
 * :func:`work_dtype`: float16 and bfloat16 scores are perturbed and solved in float32.
 * :class:`PerturbedSamples` / :func:`perturb_and_solve`: ``M`` perturbations of θ and their
   solutions, from one solver call (Berthet et al., NeurIPS 2020).
@@ -46,6 +47,7 @@ from ._checks import (
     checked_prediction,
     problem_name,
 )
+from ._options import OPTIONS
 from .noise import Noise
 from .oracle import as_solver
 
@@ -53,6 +55,7 @@ __all__ = [
     "costs_to_theta",
     "reduce",
     "SolverModule",
+    "NoisySolverModule",
     "work_dtype",
     "PerturbedSamples",
     "perturb_and_solve",
@@ -147,6 +150,70 @@ class SolverModule(nn.Module):
         check_float(x, self._solver)  # before the sign flip (a bool tensor has no negation)
         theta, batch_shape, _ = checked_prediction(costs_to_theta(x, inputs), self._solver)
         return theta, batch_shape
+
+
+class NoisySolverModule(SolverModule):
+    """A :class:`SolverModule` that perturbs with a noise distribution of its own, drawn
+    from its own random source (the perturbed optimizer, the I-MLE layers).
+
+    It holds the handles of both for the custom operators (refreshed on a copy, as the
+    solver's), and gives ``seed``, ``generator`` and :meth:`manual_seed` for reproducible
+    draws; a subclass checks a new ``noise`` in :meth:`_checked_noise`.
+
+    Examples:
+        >>> import solvers
+        >>> from diffsolvers.noise import Normal
+        >>> module = NoisySolverModule(solvers.get("argmax"), Normal(), seed=3)
+        >>> module.seed, module.noise.name
+        (3, 'normal')
+    """
+
+    def __init__(
+        self,
+        solver: Any,
+        noise: Any,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(solver)
+        seed, generator = OPTIONS["seed"].check(seed), OPTIONS["generator"].check(generator)
+        self._source = _random.RandomSource(seed, generator)
+        self._source_key = _handles.key(self._source)
+        self.noise = noise
+
+    @property
+    def noise(self) -> Any:
+        """The noise distribution."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, noise: Any) -> None:
+        self._noise = self._checked_noise(noise)
+        self._noise_key = _handles.key(self._noise)
+
+    def _checked_noise(self, noise: Any) -> Any:
+        """``noise`` as the module keeps it, or an error (any object, here)."""
+        return noise
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the module's random source was built or last restarted with."""
+        return self._source.seed
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        """The user's generator the module draws from, if one was given."""
+        return self._source.generator
+
+    def _rekey(self) -> None:
+        super()._rekey()
+        self._noise_key = _handles.key(self._noise)
+        self._source_key = _handles.key(self._source)
+
+    def manual_seed(self, seed: int) -> NoisySolverModule:
+        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
+        self._source.manual_seed(seed)
+        return self
 
 
 @dataclass

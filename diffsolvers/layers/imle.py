@@ -52,10 +52,9 @@ from typing import Any
 import torch
 
 from .. import _bridge, _handles, _random
-from .._core import SolverModule, work_dtype
+from .._core import NoisySolverModule, work_dtype
 from .._first_order import first_order_only
 from .._options import OPTIONS
-from .._random import RandomSource
 from ..registry import builder, clamp_negative_costs, register_method
 
 __all__ = ["SumOfGamma", "SumOfGammaModule", "IMLELayer"]
@@ -194,7 +193,7 @@ class _IMLEFn(SampledSolutionsFn):
         return SampledSolutionsFn.gradient(grad)
 
 
-class SumOfGammaModule(SolverModule):
+class SumOfGammaModule(NoisySolverModule):
     """The base of the I-MLE layers: a solver, Sum-of-Gamma noise drawn from the module's
     own random source, ``M`` samples, the eval-mode MAP switch and the input convention.
 
@@ -222,41 +221,10 @@ class SumOfGammaModule(SolverModule):
         map_in_eval: bool = _O["map_in_eval"].default,
         inputs: str = _O["inputs"].default,
     ) -> None:
-        super().__init__(solver)
+        super().__init__(solver, SumOfGamma(kappa, tau, n_terms), seed, generator)
         self.n_samples = _O["n_samples"].check(n_samples)
         self.map_in_eval = _O["map_in_eval"].check(map_in_eval)
         self.inputs = _O["inputs"].check(inputs)
-        self._source = RandomSource(_O["seed"].check(seed), _O["generator"].check(generator))
-        self.noise = SumOfGamma(kappa, tau, n_terms)
-        self._rekey()
-
-    @property
-    def noise(self) -> SumOfGamma:
-        """The Sum-of-Gamma noise."""
-        return self._noise
-
-    @noise.setter
-    def noise(self, noise: SumOfGamma) -> None:
-        self._noise = noise
-        self._noise_key = _handles.key(noise)
-
-    @property
-    def seed(self) -> int | None:
-        return self._source.seed
-
-    @property
-    def generator(self) -> torch.Generator | None:
-        return self._source.generator
-
-    def _rekey(self) -> None:
-        super()._rekey()
-        self._noise_key = _handles.key(self._noise)
-        self._source_key = _handles.key(self._source)
-
-    def manual_seed(self, seed: int) -> SumOfGammaModule:
-        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
-        self._source.manual_seed(seed)
-        return self
 
     def perturbed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(θ checked, θ in the working dtype, the perturbed scores ``θ + ε_m``)."""

@@ -62,11 +62,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import _handles
-from .._core import PerturbedSamples, SolverModule, perturb_and_solve, work_dtype
+from .._core import NoisySolverModule, PerturbedSamples, perturb_and_solve, work_dtype
 from .._first_order import first_order, first_order_only
 from .._options import OPTIONS
-from .._random import RandomSource
 from ..noise import Noise
 from ..registry import clamp_negative_costs, register_method
 
@@ -106,7 +104,7 @@ class _PerturbedArgmaxFn(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
-class PerturbedOptimizer(SolverModule):
+class PerturbedOptimizer(NoisySolverModule):
     """The perturbed optimizer ``θ ↦ y_ε(θ)`` around a solver.
 
     Args:
@@ -156,40 +154,17 @@ class PerturbedOptimizer(SolverModule):
         generator: torch.Generator | None = _O["generator"].default,
         inputs: str = _O["inputs"].default,
     ) -> None:
-        super().__init__(solver)
+        super().__init__(solver, noise, seed, generator)
         self.sigma = _O["sigma"].check(sigma)
         self.n_samples = _O["n_samples"].check(n_samples)
         self.mode = _O["mode"].check(mode)
         self.inputs = _O["inputs"].check(inputs)
         self.control_variate = _O["control_variate"].check(control_variate)
-        self._source = RandomSource(_O["seed"].check(seed), _O["generator"].check(generator))
-        self.noise = _O["noise"].check(noise)
         if self.mode == "multiplicative":
             self.noise.log_mgf(self.sigma)  # fail early (Gumbel needs σ < 1)
-        self._rekey()
 
-    @property
-    def noise(self) -> Noise:
-        """The noise distribution (a :class:`~diffsolvers.noise.Noise`)."""
-        return self._noise
-
-    @noise.setter
-    def noise(self, noise: str | Noise) -> None:
-        self._noise = _O["noise"].check(noise)
-        self._noise_key = _handles.key(self._noise)
-
-    @property
-    def seed(self) -> int | None:
-        return self._source.seed
-
-    @property
-    def generator(self) -> torch.Generator | None:
-        return self._source.generator
-
-    def _rekey(self) -> None:
-        super()._rekey()
-        self._noise_key = _handles.key(self._noise)
-        self._source_key = _handles.key(self._source)
+    def _checked_noise(self, noise: str | Noise) -> Noise:
+        return _O["noise"].check(noise)
 
     def extra_repr(self) -> str:
         return (
@@ -197,11 +172,6 @@ class PerturbedOptimizer(SolverModule):
             f"noise={self.noise.name!r}, mode={self.mode!r}, "
             f"control_variate={self.control_variate}, inputs={self.inputs!r}"
         )
-
-    def manual_seed(self, seed: int) -> PerturbedOptimizer:
-        """Restart the module's generators from ``seed`` (an integer in torch's seed range)."""
-        self._source.manual_seed(seed)
-        return self
 
     def _samples(self, theta: torch.Tensor, side: dict, base: bool) -> PerturbedSamples:
         return perturb_and_solve(
