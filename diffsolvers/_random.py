@@ -38,18 +38,16 @@ Example::
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import torch
 
 from . import _handles
 from ._checks import all_finite, check_seed
+from ._locked import Locked
 
 __all__ = ["RandomSource", "draw", "perturb"]
 
 
-class RandomSource:
+class RandomSource(Locked):
     """Where a module's noise comes from: an explicit ``generator``, or generators seeded
     with ``seed`` (one per device, created when first needed), or torch's default
     generator of the device when both are ``None``.
@@ -63,7 +61,7 @@ class RandomSource:
         self.seed = seed
         self.generator = generator
         self._generators: dict[str, torch.Generator] = {}
-        self._lock = threading.Lock()
+        self._new_lock()
 
     def manual_seed(self, seed: int) -> None:
         """Restart from ``seed`` (any explicit generator is dropped)."""
@@ -81,15 +79,6 @@ class RandomSource:
             if name not in self._generators:
                 self._generators[name] = torch.Generator(device=device).manual_seed(self.seed)
             return self._generators[name]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         if self.generator is not None:

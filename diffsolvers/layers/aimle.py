@@ -65,13 +65,13 @@ Example::
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 import torch
 
 from .. import _bridge, _handles
 from .._first_order import first_order_only
+from .._locked import Locked
 from .._options import OPTIONS
 from ..registry import builder, clamp_negative_costs, register_method
 from .imle import IMLE_SAMPLES, SUM_OF_GAMMA_OPTIONS, SampledSolutionsFn, SumOfGammaModule
@@ -81,7 +81,7 @@ __all__ = ["AdaptiveIMLELayer", "AdaptiveLambda"]
 _O = OPTIONS
 
 
-class AdaptiveLambda:
+class AdaptiveLambda(Locked):
     """The adapted state of an :class:`AdaptiveIMLELayer`: β, the running density ``c̄``
     and the number of updates; :meth:`update` is atomic (a lock).
 
@@ -94,7 +94,7 @@ class AdaptiveLambda:
 
     def __init__(self, beta: float, step: float, target: float, decay: float) -> None:
         self.initial_beta, self.step, self.target, self.decay = beta, step, target, decay
-        self._lock = threading.Lock()
+        self._new_lock()
         self.reset()
 
     def reset(self) -> None:
@@ -130,15 +130,6 @@ class AdaptiveLambda:
             self.beta = float(state["beta"])
             self.running_norm = float(state["running_norm"])
             self.n_updates = int(state["n_updates"])
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"AdaptiveLambda(beta={self.beta}, running_norm={self.running_norm})"

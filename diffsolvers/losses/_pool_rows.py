@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._locked import Locked
+
 __all__ = ["PoolRows", "side_key"]
 
 _FIRST_CAPACITY = 64
@@ -50,13 +52,16 @@ def side_key(side: Mapping[str, Any], i: int) -> bytes:
     return b"|".join(parts)
 
 
-class PoolRows:
+class PoolRows(Locked):
     """Distinct solutions of one instance shape, each with its group, at most ``max_size``.
 
     ``rows`` (capacity, D) float64 and ``row_group`` (capacity,) int64 live on one device
     (the device of the last call); ``index`` maps (group, solution bytes) to a slot. All
     changes go through :meth:`add` under ``lock``.
     """
+
+    _lock_name = "lock"  # the losses hold it across their reads
+    _lock_factory = staticmethod(threading.RLock)
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
@@ -71,19 +76,13 @@ class PoolRows:
         self.group_sizes: dict[int, int] = {}  # group -> solutions held
         self.casts: dict[torch.dtype, torch.Tensor] = {}  # the storage in other dtypes
         self.shared = False  # whether a view of the storage was handed out
-        self.lock = threading.RLock()
+        self._new_lock()
 
     def __len__(self) -> int:
         return self.count
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["lock"]
-        return state
-
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.lock = threading.RLock()
+        super().__setstate__(state)
         if "group_sizes" not in state:  # a pool pickled before these were kept
             held = self.row_group[: self.count].tolist() if self.count else []
             self.group_sizes = {g: held.count(g) for g in set(held)}
