@@ -150,8 +150,10 @@ def active_basis_batch(atoms, weights, rtol) -> np.ndarray:
     """An orthonormal basis (rows, zero-padded to ``atoms.shape[1]``) of ``V_i = span{a_k -
     a_r : α_k > 0}`` for each instance ``i`` (``a_r`` its first active atom).
 
-    The differences are orthonormalised by modified Gram-Schmidt, twice (``Δᵀ = QR``); the
-    singular values of ``R`` are those of ``Δ``, and the left singular vectors of ``R``
+    The differences are orthonormalised by modified Gram-Schmidt, twice (``Δᵀ = QR``; a
+    difference whose remainder is below ``rtol`` times its length depends on the earlier
+    ones and gets a zero row of ``Q`` and of ``R``); the singular values of ``R`` are those
+    of ``Δ``, and the left singular vectors of ``R``
     for the singular values above ``rtol`` times the largest give the basis ``Q U``: the
     rank decision of an SVD of ``Δ`` at a cost of ``O(m²D + m³)`` for ``m`` atoms."""
     n, slots, dim = atoms.shape
@@ -166,14 +168,17 @@ def active_basis_batch(atoms, weights, rtol) -> np.ndarray:
         r = np.zeros((m, m))
         for k in range(m):
             v = atoms[i, active[k + 1]] - ref
+            length = np.sqrt(np.dot(v, v))
             for _ in range(2):
                 for j in range(k):
                     c = np.dot(q[j], v)
                     r[j, k] += c
                     v -= c * q[j]
             norm = np.sqrt(np.dot(v, v))
-            r[k, k] = norm
-            if norm > 0:
+            # a difference in the span of the earlier ones leaves only rounding behind:
+            # normalised, that would be a unit row not orthogonal to the others
+            if norm > length * rtol:
+                r[k, k] = norm
                 q[k] = v / norm
         u, sv, _ = np.linalg.svd(r)
         if sv[0] <= 0:

@@ -191,6 +191,28 @@ def test_active_basis_is_orthonormal_and_spans_the_svds_subspace(seed):
         np.testing.assert_allclose(rows.T @ rows, _svd_projector(atoms[i], weights[i]), atol=1e-12)
 
 
+def test_active_basis_drops_the_rounding_left_by_dependent_differences():
+    """Permutations of (1..5) as atoms: from the fifth on, the differences depend on the
+    earlier ones (they span 4 dimensions), and Gram-Schmidt leaves rounding noise of
+    about 1e-16 behind, not zero. The basis must stay orthonormal and span the SVD's
+    subspace whatever the atoms' order (the first case was found by review)."""
+    rng = np.random.default_rng(0)
+    first = np.array(
+        [[4, 5, 2, 1, 3], [4, 3, 5, 2, 1], [3, 5, 4, 1, 2], [2, 5, 4, 1, 3],
+         [4, 5, 3, 1, 2], [5, 1, 2, 4, 3], [1, 3, 5, 4, 2], [5, 3, 2, 1, 4]]
+    )  # fmt: skip
+    cases = [first] + [
+        np.array([rng.permutation(5) + 1 for _ in range(rng.integers(5, 13))]) for _ in range(300)
+    ]
+    for perms in cases:
+        atoms = perms[None].astype(np.float64)
+        weights = np.full((1, len(perms)), 1.0 / len(perms))
+        rows = active_basis(atoms, weights)[0]
+        rows = rows[np.abs(rows).sum(-1) > 0]
+        np.testing.assert_allclose(rows @ rows.T, np.eye(len(rows)), atol=1e-12)
+        np.testing.assert_allclose(rows.T @ rows, _svd_projector(atoms[0], weights[0]), atol=1e-12)
+
+
 def test_bad_input_is_named():
     argmax = lambda d, rows: np.eye(d.shape[1])[d.argmax(1)]  # noqa: E731
     theta = np.zeros((2, 3))
