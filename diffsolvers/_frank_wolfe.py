@@ -16,7 +16,7 @@ instances that reached ``n_iterations`` above ``tolerance``.
 α_k > 0}`` (from the basis of :func:`solvers.frank_wolfe.active_basis`), ``∂ŷ/∂θ = P_V/ε``.
 
 **Inside operators.** The loop, with its data-dependent stopping and active sets, runs on
-float64 arrays on the CPU (the solver gets θ's dtype and device); to ``torch.compile``
+float64 arrays on the CPU (the solver gets float64 directions on θ's device); to ``torch.compile``
 each operator is one opaque step of fixed output shapes (``K = n_iterations + 1`` atom
 slots), and ``torch.func.vmap`` turns the vmapped axis into one more batch axis (still one
 solver call per iteration).
@@ -53,14 +53,16 @@ _NUMPY_FLOATS = {torch.float32: np.float32, torch.float64: np.float64}
 
 class _Oracle:
     """The solver as Frank-Wolfe's oracle: directions ``d`` (n, D) (float64 arrays) of the
-    instances ``rows``, solved in ``like``'s dtype and on its device with those instances'
-    side arrays; the solutions come back as float64 arrays."""
+    instances ``rows``, solved in float64 on ``like``'s device with those instances' side
+    arrays; the solutions come back as float64 arrays. The directions stay in float64
+    whatever θ's dtype: a solution for ``d`` rounded to float32 can miss the true gap
+    ``max_s ⟨d, s - y⟩`` and make the certified bound too small."""
 
     def __init__(self, solver: Any, side: dict[str, Any], event_shape, like: torch.Tensor):
         self.solver, self.side, self.event_shape, self.like = solver, side, event_shape, like
 
     def __call__(self, d: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(d).to(device=self.like.device, dtype=self.like.dtype)
+        t = torch.from_numpy(d).to(device=self.like.device)
         side = {
             k: (v[torch.from_numpy(rows).to(v.device)] if isinstance(v, torch.Tensor) else v[rows])
             for k, v in self.side.items()
@@ -104,6 +106,15 @@ def frank_wolfe(
             f"{int(run.exhausted.sum())} of {n} instance(s) certified only to ‖y - ŷ‖₂ <= "
             f"{float(run.bound[run.exhausted].max()):.3g} > tolerance={tolerance:g}; raise "
             "n_iterations (or the tolerance, or the strength)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if run.floored.any():
+        warnings.warn(
+            f"{problem}: Frank-Wolfe stopped {int(run.floored.sum())} of {n} instance(s) at "
+            f"the rounding floor of float64, certified only to ‖y - ŷ‖₂ <= "
+            f"{float(run.bound[run.floored].max()):.3g} > tolerance={tolerance:g}; more "
+            "iterations cannot help: raise the tolerance (or the strength, or scale θ down)",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -30,8 +30,9 @@ with ``d = θ - εy``:
 Pairwise steps converge linearly on polytopes, where plain Frank-Wolfe zig-zags.
 ``n_iterations`` bounds the steps; the bound is evaluated once more after the last step, so
 ``bound`` always certifies the returned ``y``; ``exhausted`` marks the instances that
-stopped above ``tolerance``. Each instance's iterations depend on its own data only
-(stopped instances leave the oracle calls).
+reached ``n_iterations`` above ``tolerance``, ``floored`` those that the rounding rule
+stopped above it (the floor grows with ``|θ|`` and ``D``). Each instance's iterations
+depend on its own data only (stopped instances leave the oracle calls).
 
 **The active set's arithmetic** runs in the atoms' inner products (Numba kernels, one call
 per iteration for the whole batch): with ``G_jk = ⟨a_j, a_k⟩`` and ``c_k = ⟨θ, a_k⟩`` the
@@ -81,7 +82,8 @@ class FrankWolfeRun(NamedTuple):
     ``K = n_iterations + 1`` atom slots: ``y`` (N, D) the solution; ``atoms`` (N, K, D)
     and ``weights`` (N, K) with ``y = Σ_k weights_k atoms_k`` (0 in unused or dropped
     slots); ``bound`` (N,) the certified ``‖y - ŷ‖₂``; ``exhausted`` (N,) the instances
-    that reached ``n_iterations`` above the tolerance.
+    that reached ``n_iterations`` above the tolerance; ``floored`` (N,) those stopped
+    above it by float64's rounding of the gap (more iterations would not help).
 
     >>> argmax = lambda d, rows: np.eye(d.shape[1])[d.argmax(1)]
     >>> pairwise_frank_wolfe(np.zeros((2, 3)), argmax, 1.0, 10, 1e-6).weights.shape
@@ -93,6 +95,7 @@ class FrankWolfeRun(NamedTuple):
     weights: np.ndarray
     bound: np.ndarray
     exhausted: np.ndarray
+    floored: np.ndarray
 
 
 def _solutions(oracle: Oracle, d: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -113,8 +116,11 @@ def _check(theta: np.ndarray, strength: float, n_iterations: int, tolerance: flo
         raise SolverInputError(f"Frank-Wolfe: θ must be (instances, entries), got {theta.shape}")
     if not (strength > 0 and math.isfinite(strength)):
         raise SolverInputError(f"Frank-Wolfe: strength must be positive, got {strength}")
-    if isinstance(n_iterations, bool) or int(n_iterations) != n_iterations or n_iterations < 1:
-        raise SolverInputError(f"Frank-Wolfe: n_iterations must be >= 1, got {n_iterations}")
+    whole = isinstance(n_iterations, (int, np.integer)) and not isinstance(n_iterations, bool)
+    if not whole or n_iterations < 1:
+        raise SolverInputError(
+            f"Frank-Wolfe: n_iterations must be >= 1 (an int), got {n_iterations!r}"
+        )
     if not (tolerance > 0 and math.isfinite(tolerance)):
         raise SolverInputError(f"Frank-Wolfe: tolerance must be positive, got {tolerance}")
 
@@ -155,8 +161,9 @@ def pairwise_frank_wolfe(
     weights = np.zeros((n, slots))
     bound = np.full(n, math.inf)
     exhausted = np.zeros(n, dtype=bool)
+    floored = np.zeros(n, dtype=bool)
     if n == 0:
-        return FrankWolfeRun(theta.copy(), atoms, weights, bound, exhausted)
+        return FrankWolfeRun(theta.copy(), atoms, weights, bound, exhausted, floored)
     running = np.arange(n)
     first = _solutions(oracle, theta, running)
     capacity = min(slots, 16)
@@ -173,6 +180,7 @@ def pairwise_frank_wolfe(
         bound[running] = np.sqrt(2 * gap / strength)
         noise = _ROUNDING * (np.abs(d) * (np.abs(s) + np.abs(y_run))).sum(-1)
         moving = (gap > threshold) & (gap > noise)
+        floored[running[(gap > threshold) & ~moving]] = True
         if step == n_iterations:
             exhausted[running[moving]] = True
         if step == n_iterations or not moving.any():
@@ -186,7 +194,7 @@ def pairwise_frank_wolfe(
             running, s, theta, atoms, weights, gram, lin, used, y, strength, threshold,
             LOCAL_STEPS,
         )  # fmt: skip
-    return FrankWolfeRun(y, atoms, weights, bound, exhausted)
+    return FrankWolfeRun(y, atoms, weights, bound, exhausted, floored)
 
 
 def active_basis(atoms: np.ndarray, weights: np.ndarray, rtol: float = RANK_RTOL) -> np.ndarray:

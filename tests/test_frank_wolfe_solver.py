@@ -222,6 +222,7 @@ def test_bad_input_is_named():
         ((theta, argmax, 0.0, 5, 1e-6), "strength must be positive"),
         ((theta, argmax, 1.0, 0, 1e-6), "n_iterations must be >= 1"),
         ((theta, argmax, 1.0, 2.5, 1e-6), "n_iterations must be >= 1"),
+        ((theta, argmax, 1.0, 2.0, 1e-6), "n_iterations must be >= 1 \\(an int\\)"),
         ((theta, argmax, 1.0, 5, -1.0), "tolerance must be positive"),
         ((theta, lambda d, rows: d[:, :2], 1.0, 5, 1e-6), "returned shape \\(2, 2\\)"),
         ((theta, lambda d, rows: d * np.nan, 1.0, 5, 1e-6), "returned NaN or inf"),

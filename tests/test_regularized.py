@@ -270,6 +270,38 @@ def test_frank_wolfe_stops_at_n_iterations_with_a_warning_and_a_bound():
     assert (err <= result.bound + 1e-12).all() and (result.bound > 1e-12).any()
 
 
+def test_frank_wolfe_bound_certifies_float32_scores():
+    """Float32 scores with near-ties at a large level: the oracle must see float64
+    directions, or its solution for the rounded ``d`` misses the true gap and the bound
+    comes out too small (it was 0 with errors of 3e-3 before the fix; found by review)."""
+    eps = 1e-4
+    theta = (10 + torch.randn(200, 10, generator=_gen(1), dtype=F64) * 1e-4).float()
+    layer = RegularizedFrankWolfe(solvers.get("argmax"), strength=eps, tolerance=1e-3)
+    result = layer.run(theta)
+    exact = sparsemax(theta.double() / eps)
+    err = (result.y.double() - exact).norm(dim=-1)
+    assert (err <= result.bound.double() + 1e-6).all()
+    assert err.max() <= 1e-3
+
+
+def test_frank_wolfe_warns_when_rounding_stops_it_above_the_tolerance():
+    layer = RegularizedFrankWolfe(solvers.get("top_k", k=9), strength=1.0, tolerance=1e-7)
+    theta = 10 * torch.randn(200, 11, generator=_gen(0), dtype=F64)
+    with pytest.warns(RuntimeWarning, match="rounding floor of float64"):
+        result = layer.run(theta)
+    assert (result.bound > 1e-7).any()
+
+
+def test_active_projection_names_mismatched_shapes():
+    from diffsolvers.layers.frank_wolfe import active_projection
+
+    atoms, weights = torch.zeros(2, 3, 4), torch.ones(2, 3)
+    with pytest.raises(ValueError, match="g \\(2, 5\\) does not match atoms"):
+        active_projection(torch.zeros(2, 5), atoms, weights)
+    with pytest.raises(ValueError, match="weights \\(N, K\\) expected"):
+        active_projection(torch.zeros(2, 4), atoms, torch.ones(2, 4))
+
+
 def test_frank_wolfe_takes_side_data_costs_and_the_registry():
     weights = torch.tensor([[2.0, 3.0, 4.0, 5.0], [1.0, 1.0, 1.0, 1.0]], dtype=F64)
     capacity = torch.tensor([5.0, 2.0], dtype=F64)

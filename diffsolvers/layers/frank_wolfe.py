@@ -22,8 +22,10 @@ calls the solver once per iteration for the instances still running and returns
 ``ŷ = Σ_k α_k a_k``, a convex combination of solutions (the atoms) with weights ``α_k > 0``
 on the active set ``A``, and a certified bound on ``‖ŷ - ŷ_exact‖₂``. It stops at
 ``tolerance`` or after ``n_iterations`` (with a warning); a gap at the rounding level of
-float64 also stops it, so the certificate goes down to about ``sqrt(2·10⁻¹⁶/ε)``, near
-10⁻⁸, and no further.
+float64, ``10⁻¹⁴ Σ|d|(|s| + |y|)`` for the direction ``d = θ - εy``, also stops it (with a
+warning when that is above ``tolerance``), so the certificate goes down to about
+``sqrt(2·10⁻¹⁴ Σ|d|(|s| + |y|)/ε)`` and no further: near 10⁻⁸ for scores of order 1 and a
+few dozen entries, more for large scores or many entries.
 
 **Gradient** (implicit differentiation of the optimality conditions on the active atoms).
 On the active set, ŷ minimises ``½‖Σ_k α_k a_k - θ/ε‖²`` over the weights; with the weights
@@ -99,6 +101,16 @@ def active_projection(g: torch.Tensor, atoms: torch.Tensor, weights: torch.Tenso
         >>> active_projection(torch.tensor([[1.0, 0.0, 5.0]]), atoms, weights)
         tensor([[ 0.5000, -0.5000,  0.0000]])
     """
+    if g.ndim != 2 or atoms.ndim != 3 or tuple(weights.shape) != tuple(atoms.shape[:2]):
+        raise ValueError(
+            "active_projection: g (N, D), atoms (N, K, D) and weights (N, K) expected, got "
+            f"{tuple(g.shape)}, {tuple(atoms.shape)} and {tuple(weights.shape)}"
+        )
+    if g.shape != (atoms.shape[0], atoms.shape[2]):
+        raise ValueError(
+            f"active_projection: g {tuple(g.shape)} does not match atoms {tuple(atoms.shape)}: "
+            "g must be (N, D)"
+        )
     return frank_wolfe_projection(g, atoms, weights)
 
 
