@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import as_positive_finite
+from .base import SolverInputError, as_positive_finite
 
-__all__ = ["check_scale", "grid_ceil", "grid_floor"]
+__all__ = ["check_scale", "check_sizes", "grid_ceil", "grid_floor"]
 
 
 def check_scale(scale: Any, option: str, problem: str) -> float | None:
@@ -52,6 +52,33 @@ def check_scale(scale: Any, option: str, problem: str) -> float | None:
         multi_knapsack: weight_scale must be a positive finite number, got 0
     """
     return None if scale is None else as_positive_finite(scale, option, problem)
+
+
+def check_sizes(
+    x: np.ndarray, scale: float | None, what: str, option: str, problem: str, rounding: str
+) -> np.ndarray:
+    """``x`` (sizes: weights, demands), or :class:`SolverInputError` if any is negative, or
+    fractional while ``scale`` is ``None``; the message names ``option`` and says how the
+    sizes are then rounded (``rounding``).
+
+    Examples:
+        >>> from solvers import SolverInputError
+        >>> check_sizes(np.array([2.0, 3.0]), None, "weights", "weight_scale", "knapsack", "")
+        array([2., 3.])
+        >>> try:
+        ...     check_sizes(np.array([-1.0]), 100.0, "weights", "weight_scale", "knapsack", "")
+        ... except SolverInputError as error:
+        ...     print(error)
+        knapsack: weights must be >= 0, got minimum -1.0
+    """
+    if x.size and x.min() < 0:
+        raise SolverInputError(f"{problem}: {what} must be >= 0, got minimum {x.min()}")
+    if scale is None and x.size and not np.array_equal(x, np.floor(x)):
+        raise SolverInputError(
+            f"{problem}: {what} must be integers for the exact backends; for fractional "
+            f"{what} pass {option}=s ({rounding}, see solvers.{problem})"
+        )
+    return x
 
 
 def grid_ceil(x: np.ndarray, scale: float) -> np.ndarray:

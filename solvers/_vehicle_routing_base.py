@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._scale import check_scale, grid_ceil, grid_floor
+from ._scale import check_scale, check_sizes, grid_ceil, grid_floor
 from ._vehicle_routing_forms import load_flow_form, routes_of
 from .base import LPForm, Solver, SolverInputError, as_array, as_finite_float
 from .tsp import complete_graph_edges
@@ -85,15 +85,10 @@ class VehicleRoutingBase(Solver):
                 f"{_NAME}: demands must have shape {want} with m = n_nodes - 1 = "
                 f"{self.n_customers} customers (the depot has none), got shape {q.shape}"
             )
-        if q.size and q.min() < 0:
-            raise SolverInputError(f"{_NAME}: demands must be >= 0, got minimum {q.min()}")
-        if self.demand_scale is None and q.size and not np.array_equal(q, np.floor(q)):
-            raise SolverInputError(
-                f"{_NAME}: demands must be integers (the exact backends compare integer "
-                "loads); for fractional demands pass demand_scale=s (demands are then rounded "
-                "up and the capacity down to multiples of 1/s, see solvers.vehicle_routing)"
-            )
-        return q
+        return check_sizes(
+            q, self.demand_scale, "demands", "demand_scale", _NAME,
+            "demands are then rounded up and the capacity down to multiples of 1/s",
+        )  # fmt: skip
 
     def _check_capacity(self, capacity: Any, fixed: bool = False) -> np.ndarray:
         c = as_finite_float(capacity, "capacity", _NAME)

@@ -59,7 +59,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._knapsack_kernels import knapsack_dp, knapsack_dp_batch
-from ._scale import check_scale
+from ._scale import check_scale, check_sizes
 from .base import (
     LPForm,
     Solver,
@@ -112,15 +112,10 @@ class _KnapsackBase(Solver):
         if w.ndim < 1 or (ndim is not None and w.ndim != ndim):
             want = "shape (n,)" if ndim == 1 else "at least one axis (…, n)"
             raise SolverInputError(f"knapsack: weights must have {want}, got shape {w.shape}")
-        if w.size and w.min() < 0:
-            raise SolverInputError(f"knapsack: weights must be >= 0, got minimum {w.min()}")
-        if self.weight_scale is None and w.size and not np.array_equal(w, np.floor(w)):
-            raise SolverInputError(
-                "knapsack: weights must be integers for the DP over capacity; for "
-                "fractional weights pass weight_scale=s (weights are then rounded up as "
-                "ceil(s*w) and the capacity down as floor(s*C), see solvers.knapsack)"
-            )
-        return w
+        return check_sizes(
+            w, self.weight_scale, "weights", "weight_scale", "knapsack",
+            "weights are then rounded up as ceil(s*w) and the capacity down as floor(s*C)",
+        )  # fmt: skip
 
     def _check_capacity(self, capacity: Any, ndim: int | None = None) -> np.ndarray:
         c = as_finite_float(capacity, "capacity", "knapsack")

@@ -63,7 +63,7 @@ import scipy.sparse as sp
 
 from ._cpsat import CpSatOptions, TimeLimitReport, integer_objective, solve_model
 from ._multi_knapsack_kernels import multi_knapsack_dp, multi_knapsack_dp_batch
-from ._scale import check_scale, grid_ceil, grid_floor
+from ._scale import check_scale, check_sizes, grid_ceil, grid_floor
 from .base import LPForm, Solver, SolverInputError, as_finite_float
 from .registry import register
 
@@ -104,15 +104,10 @@ class _MultiKnapsackBase(Solver):
                 f"{_NAME}: weights must have shape {want}, one row per resource, got shape "
                 f"{w.shape} (a single resource is weights[None], or the knapsack problem)"
             )
-        if w.size and w.min() < 0:
-            raise SolverInputError(f"{_NAME}: weights must be >= 0, got minimum {w.min()}")
-        if self.weight_scale is None and w.size and not np.array_equal(w, np.floor(w)):
-            raise SolverInputError(
-                f"{_NAME}: weights must be integers for the exact backends; for fractional "
-                "weights pass weight_scale=s (weights are then rounded up and capacities down "
-                "to multiples of 1/s, see solvers.multi_knapsack)"
-            )
-        return w
+        return check_sizes(
+            w, self.weight_scale, "weights", "weight_scale", _NAME,
+            "weights are then rounded up and capacities down to multiples of 1/s",
+        )  # fmt: skip
 
     def _check_capacity(self, capacity: Any, fixed: bool = False) -> np.ndarray:
         c = as_finite_float(capacity, "capacity", _NAME)
