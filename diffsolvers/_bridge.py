@@ -61,6 +61,7 @@ __all__ = [
     "solves_tensors",
     "solve_rows",
     "solve_picked",
+    "side_rows",
     "side_names_of",
     "vmapped_side",
     "vmapped_at",
@@ -186,16 +187,22 @@ def solve_picked(
         index = np.asarray(picked, dtype=np.int64)
         side = {name: to_numpy(value)[index] for name, value in per_instance.items()}
         return from_numpy(solver.solve(to_numpy(flat)[index], **side), like=flat)
-    rows = torch.as_tensor(picked, dtype=torch.int64, device=flat.device)
-    side = {
+    index = np.asarray(picked, dtype=np.int64)
+    rows = torch.from_numpy(index).to(flat.device)
+    return solve_rows(solver, flat[rows], side_rows(per_instance, index))
+
+
+def side_rows(per_instance: Mapping[str, Any], index: np.ndarray) -> dict[str, Any]:
+    """The rows ``index`` (int64) of per-instance side arrays ``(N, ...)``; tensors stay
+    tensors on their device."""
+    return {
         name: (
-            value[rows.to(value.device)]
+            value[torch.from_numpy(index).to(value.device)]
             if isinstance(value, torch.Tensor)
-            else np.asarray(value)[rows.cpu().numpy()]
+            else np.asarray(value)[index]
         )
         for name, value in per_instance.items()
     }
-    return solve_rows(solver, flat[rows], side)
 
 
 def vmapped_side(

@@ -63,10 +63,7 @@ class _Oracle:
 
     def __call__(self, d: np.ndarray, rows: np.ndarray) -> np.ndarray:
         t = torch.from_numpy(d).to(device=self.like.device)
-        side = {
-            k: (v[torch.from_numpy(rows).to(v.device)] if isinstance(v, torch.Tensor) else v[rows])
-            for k, v in self.side.items()
-        }
+        side = _bridge.side_rows(self.side, rows)
         y = _bridge.solve_rows(self.solver, t.reshape((-1, *self.event_shape)), side)
         return _bridge.to_numpy(y).reshape(d.shape).astype(np.float64, copy=False)
 
